@@ -1,0 +1,81 @@
+// The one error type of gnp, and the catalog of its codes.
+// Every fault the server, the client or the CLI reports has a stable `code`; users match on
+// the code, never on the message. The catalog says how each code reaches the wire: as an
+// `ERR` reply (the connection stays open), as an `ERR: <reason>` line followed by an abort,
+// as a silent close, or not at all (local faults of the library, the client or the CLI).
+
+/** How a fault with this code is reported to the peer. */
+export type ErrorKind = "reply" | "abort" | "close" | "local";
+
+/** Every code, its kind and what it means. docs/errors.md lists the same table. */
+export const ERROR_CATALOG = {
+  // Certificate validation (PROTOCOL.md section 1): ERR: <reason>, then close.
+  CERT_MISSING: { kind: "abort", summary: "the client presented no certificate" },
+  CERT_EXPIRED: { kind: "abort", summary: "the client certificate's notAfter is in the past" },
+  CERT_NOT_YET_VALID: { kind: "abort", summary: "the client certificate's notBefore is in the future" },
+  CERT_UNKNOWN: { kind: "abort", summary: "the certificate is neither on the allow-list nor issued by a trusted CA" },
+  CERT_INVALID: { kind: "abort", summary: "the certificate could not be parsed" },
+  // Framing faults (PROTOCOL.md section 4): ERR: <reason>, then abort.
+  HEAD_TOO_LARGE: { kind: "abort", summary: "a request head exceeded 8064 bytes without its CRLF CRLF" },
+  EMPTY_COMMAND: { kind: "abort", summary: "a request began with an empty command line" },
+  BAD_HEADER: { kind: "abort", summary: "a header line had no ':' or an invalid name" },
+  BAD_HEAD_BYTE: { kind: "abort", summary: "a head held a control byte, a bare CR or LF, or invalid UTF-8" },
+  MISSING_SEQUENCE: { kind: "abort", summary: "a request had no Sequence header" },
+  BAD_SEQUENCE: { kind: "abort", summary: "a Sequence was empty, longer than 64 bytes or not visible ASCII" },
+  DUPLICATE_HEADER: { kind: "abort", summary: "Sequence or Size appeared twice in one request" },
+  BAD_SIZE: { kind: "abort", summary: "a Size was not decimal digits" },
+  BODY_TOO_LARGE: { kind: "abort", summary: "a Size exceeded the configured body limit" },
+  // Connection life: ERR: <reason>, then abort (OUTPUT_OVERFLOW and HANDSHAKE_FAILED close silently).
+  CONNECTION_LIMIT: { kind: "abort", summary: "every slab slot was in use" },
+  HANDSHAKE_TIMEOUT: { kind: "close", summary: "the TLS handshake did not finish in time" },
+  HANDSHAKE_FAILED: { kind: "close", summary: "the TLS handshake failed (protocol version, alert, bad record)" },
+  IDLE_TIMEOUT: { kind: "abort", summary: "the connection sent nothing for longer than the idle timeout" },
+  OUTPUT_OVERFLOW: { kind: "close", summary: "the client stopped reading and its queued output passed the limit" },
+  SHUTTING_DOWN: { kind: "abort", summary: "the server is shutting down" },
+  CLOSED_BY_SERVER: { kind: "abort", summary: "a handler or the application closed the connection" },
+  // Command faults: an ERR reply, the connection stays open.
+  UNKNOWN_COMMAND: { kind: "reply", summary: "no handler is registered for the command" },
+  BAD_ARGUMENTS: { kind: "reply", summary: "the command was given the wrong arguments" },
+  NOT_FOUND: { kind: "reply", summary: "the key does not exist" },
+  NOT_ALLOWED: { kind: "reply", summary: "the client may not run this command" },
+  CONFLICT: { kind: "reply", summary: "an If-Match version did not match" },
+  HANDLER_FAILED: { kind: "reply", summary: "a handler threw something that is not a GnpError" },
+  // Library, client and CLI faults: thrown to the caller, never sent.
+  STALE_CONNECTION: { kind: "local", summary: "a connection handle was used after its connection closed" },
+  REFUSED: { kind: "local", summary: "the server refused the connection with ERR: <reason>" },
+  CONNECTION_LOST: { kind: "local", summary: "the connection closed while calls were pending" },
+  CALL_TIMEOUT: { kind: "local", summary: "a call got no reply within its timeout" },
+  REPLY_ERROR: { kind: "local", summary: "the server answered a call with an ERR reply" },
+  BAD_REPLY: { kind: "local", summary: "the server sent bytes that are not a valid reply" },
+  CONFIG_INVALID: { kind: "local", summary: "an option, flag or configuration value is invalid" },
+  FILE_UNREADABLE: { kind: "local", summary: "a configured file could not be read" },
+  TLS_CONFIG_INVALID: { kind: "local", summary: "the server certificate or key is unusable, or they do not match" },
+  LISTEN_FAILED: { kind: "local", summary: "the listener could not bind its address and port" },
+} as const satisfies Record<string, { kind: ErrorKind; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/**
+ * The error gnp throws, rejects with, and turns into wire text.
+ *
+ * @example
+ * throw new GnpError("NOT_FOUND", `not found: ${key}`);
+ */
+export class GnpError extends Error {
+  override readonly name = "GnpError";
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  /** How this error reaches the peer, from the catalog. */
+  get kind(): ErrorKind {
+    return ERROR_CATALOG[this.code].kind;
+  }
+}
+
+export function isGnpError(value: unknown, code?: ErrorCode): value is GnpError {
+  return value instanceof GnpError && (code === undefined || value.code === code);
+}

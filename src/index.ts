@@ -1,0 +1,24 @@
+// gnp's public surface: the server, its handler API, the client, the error type and the
+// protocol's framing, for programs that embed gnp. Everything else is internal.
+
+export { createServer, GnpServer, type ServerStats } from "./server/server.ts";
+export { Request, json, type CommandHandler, type HandlerResult, type ReplyInit } from "./server/request.ts";
+export { Connection, type ClientCertificate } from "./server/connection.ts";
+export type { ServerEvents, RefusalInfo, CloseInfo } from "./server/hooks.ts";
+export {
+  resolveOptions,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_BODY,
+  DEFAULT_MAX_OUTPUT,
+  DEFAULT_IDLE_TIMEOUT_S,
+  DEFAULT_HANDSHAKE_TIMEOUT_S,
+  type ServerOptions,
+  type ResolvedOptions,
+} from "./options.ts";
+export { GnpError, isGnpError, ERROR_CATALOG, type ErrorCode, type ErrorKind } from "./errors.ts";
+export { registerBuiltinCommands } from "./app/builtin-commands.ts";
+export { MemoryStore, type DocumentStore } from "./app/memory-store.ts";
+export { MAX_HEAD_BYTES } from "./protocol/head-scanner.ts";
+export { VERSION } from "./version.ts";

@@ -1,0 +1,135 @@
+// Server options: the DEFAULT_* constants and resolveOptions, which checks everything a
+// caller passes once, at the boundary, and returns a frozen config. Nothing deeper checks
+// again. TLS material is checked here too (the key must match the certificate), so a
+// mistake is one clear error before anything listens.
+
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import { GnpError } from "./errors.ts";
+import { normalizeThumbprint } from "./certs/thumbprint.ts";
+import { MAX_SLAB_CAPACITY } from "./slab/slab.ts";
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 7443;
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+export const DEFAULT_MAX_BODY = 1024 * 1024;
+export const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
+export const DEFAULT_IDLE_TIMEOUT_S = 300;
+export const DEFAULT_HANDSHAKE_TIMEOUT_S = 10;
+/** How long a condemned connection may take to read its error line before it is cut. */
+export const DEFAULT_ABORT_TIMEOUT_S = 2;
+export const DEFAULT_SHUTDOWN_TIMEOUT_S = 10;
+
+export type ServerOptions = {
+  /** Address to listen on. Default 127.0.0.1; use 0.0.0.0 or :: to accept remote clients. */
+  host?: string;
+  /** TCP port; 0 picks a free one (read it back from `server.port`). Default 7443. */
+  port?: number;
+  /** The server's certificate chain and private key, PEM. */
+  tls: { cert: string; key: string };
+  /** Client certificate thumbprints (SHA-1 or SHA-256 hex; case and ':' ignored). */
+  allow?: readonly string[];
+  /** PEM certificates of CAs whose client certificates are admitted. */
+  trustedCas?: readonly string[];
+  maxConnections?: number;
+  /** Largest request body in bytes. Default 1 MiB. */
+  maxBody?: number;
+  /** Unsent output per connection, in bytes, past which a client that does not read is cut off. */
+  maxOutput?: number;
+  /** Seconds without traffic before a connection is closed; 0 = never. Default 300. */
+  idleTimeout?: number;
+  /** Seconds for the TLS handshake to finish. Default 10. */
+  handshakeTimeout?: number;
+  /** Seconds a condemned connection gets to read its error line. Default 2. */
+  abortTimeout?: number;
+  /** Seconds close() waits for in-flight commands before cutting connections. Default 10. */
+  shutdownTimeout?: number;
+};
+
+export type ResolvedOptions = Readonly<{
+  host: string;
+  port: number;
+  tls: Readonly<{ cert: string; key: string }>;
+  allow: readonly string[];
+  trustedCas: readonly string[];
+  maxConnections: number;
+  maxBody: number;
+  maxOutput: number;
+  idleTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  abortTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}>;
+
+/** Checks `input` and fills in defaults. Throws GnpError CONFIG_INVALID or TLS_CONFIG_INVALID. */
+export function resolveOptions(input: ServerOptions): ResolvedOptions {
+  if (input === null || typeof input !== "object") throw new TypeError("server options must be an object");
+  const tls = input.tls;
+  if (!tls || typeof tls.cert !== "string" || typeof tls.key !== "string") {
+    throw new GnpError("CONFIG_INVALID", "tls.cert and tls.key must be PEM strings");
+  }
+  checkKeyPair(tls.cert, tls.key);
+  const allow = (input.allow ?? []).map((thumbprint) => {
+    try {
+      return normalizeThumbprint(thumbprint);
+    } catch (error) {
+      throw new GnpError("CONFIG_INVALID", (error as Error).message, { cause: error });
+    }
+  });
+  const trustedCas = [...(input.trustedCas ?? [])];
+  for (const pem of trustedCas) {
+    if (typeof pem !== "string" || !pem.includes("-----BEGIN CERTIFICATE-----")) {
+      throw new GnpError("CONFIG_INVALID", "trusted CA is not a PEM certificate");
+    }
+  }
+  if (allow.length === 0 && trustedCas.length === 0) {
+    throw new GnpError("CONFIG_INVALID", "no client could ever be admitted: give an allow-list thumbprint or a trusted CA");
+  }
+  return Object.freeze({
+    host: input.host ?? DEFAULT_HOST,
+    port: integer("port", input.port ?? DEFAULT_PORT, 0, 65535),
+    tls: Object.freeze({ cert: tls.cert, key: tls.key }),
+    allow: Object.freeze(allow),
+    trustedCas: Object.freeze(trustedCas),
+    maxConnections: integer("maxConnections", input.maxConnections ?? DEFAULT_MAX_CONNECTIONS, 1, MAX_SLAB_CAPACITY),
+    maxBody: integer("maxBody", input.maxBody ?? DEFAULT_MAX_BODY, 0, 2 ** 31 - 1),
+    maxOutput: integer("maxOutput", input.maxOutput ?? DEFAULT_MAX_OUTPUT, 1024, 2 ** 40),
+    idleTimeoutMs: seconds("idleTimeout", input.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_S),
+    handshakeTimeoutMs: seconds("handshakeTimeout", input.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_S, true),
+    abortTimeoutMs: seconds("abortTimeout", input.abortTimeout ?? DEFAULT_ABORT_TIMEOUT_S, true),
+    shutdownTimeoutMs: seconds("shutdownTimeout", input.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_S),
+  });
+}
+
+function integer(name: string, value: number, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new GnpError("CONFIG_INVALID", `invalid ${name} ${JSON.stringify(value)}: expected a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function seconds(name: string, value: number, positive = false): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (positive && value === 0) || value > 2 ** 31 / 1000) {
+    const expected = positive ? "a number of seconds above 0" : "a number of seconds, 0 for never";
+    throw new GnpError("CONFIG_INVALID", `invalid ${name} ${JSON.stringify(value)}: expected ${expected}`);
+  }
+  return Math.round(value * 1000);
+}
+
+/** Parses the server's certificate and key and checks that they belong together. */
+function checkKeyPair(certPem: string, keyPem: string): void {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(certPem);
+  } catch (error) {
+    throw new GnpError("TLS_CONFIG_INVALID", `server certificate could not be parsed: ${(error as Error).message}`, { cause: error });
+  }
+  let key;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (error) {
+    throw new GnpError("TLS_CONFIG_INVALID", `server private key could not be parsed: ${(error as Error).message}`, { cause: error });
+  }
+  if (!certificate.checkPrivateKey(key)) {
+    throw new GnpError("TLS_CONFIG_INVALID", `server private key does not match the certificate ${certificate.subject.replace(/\n/g, ", ")}`);
+  }
+}

@@ -1,0 +1,65 @@
+// The writing side of the framing: reply, push and request heads as PROTOCOL.md sections 2
+// and 3 lay them out. Pure string building, shared by the server and the client. Header names
+// and values given by handlers or callers are checked here, because one CR or LF in them would
+// let a value forge a message of its own.
+
+export type ReplyStatus = "OK" | "ERR" | "PUSH";
+export type HeaderList = readonly (readonly [name: string, value: string])[];
+
+const HEADER_NAME = /^[^\s:\x00-\x1f\x7f]+$/;
+const HEADER_VALUE = /^[^\r\n\x00-\x08\x0a-\x1f\x7f]*$/;
+const RESERVED = new Set(["sequence", "size"]);
+
+/**
+ * The head of a reply or push: status line, Sequence first, Size second, then `headers`.
+ *
+ * @example
+ * encodeReplyHead("OK", "7", 4) // "OK\r\nSequence: 7\r\nSize: 4\r\n\r\n"
+ */
+export function encodeReplyHead(status: ReplyStatus, sequence: string, size: number, headers?: HeaderList): string {
+  let head = `${status}\r\nSequence: ${sequence}\r\nSize: ${size}\r\n`;
+  if (headers !== undefined) head += encodeHeaders(headers);
+  return `${head}\r\n`;
+}
+
+/**
+ * The head of a request. `size` is the body length, or -1 for a request without a body
+ * (no Size header is sent then).
+ *
+ * @example
+ * encodeRequestHead("GET", ["users/1"], "2", -1) // "GET users/1\r\nSequence: 2\r\n\r\n"
+ */
+export function encodeRequestHead(
+  command: string,
+  args: readonly string[],
+  sequence: string,
+  size: number,
+  headers?: HeaderList,
+): string {
+  if (command.length === 0 || /[\s]/.test(command)) throw new TypeError(`invalid command ${JSON.stringify(command)}`);
+  let line = command;
+  for (const arg of args) {
+    if (arg.length === 0 || /[\s]/.test(arg)) throw new TypeError(`invalid argument ${JSON.stringify(arg)}: arguments are non-empty and hold no white space`);
+    line += ` ${arg}`;
+  }
+  let head = `${line}\r\nSequence: ${sequence}\r\n`;
+  if (size >= 0) head += `Size: ${size}\r\n`;
+  if (headers !== undefined) head += encodeHeaders(headers);
+  return `${head}\r\n`;
+}
+
+/** The connection-level error line of PROTOCOL.md section 4. */
+export function encodeErrorLine(reason: string): string {
+  return `ERR: ${reason.replace(/[\r\n]+/g, " ")}\r\n`;
+}
+
+function encodeHeaders(headers: HeaderList): string {
+  let text = "";
+  for (const [name, value] of headers) {
+    if (!HEADER_NAME.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    if (RESERVED.has(name.toLowerCase())) throw new TypeError(`header ${JSON.stringify(name)} is set by gnp itself`);
+    if (!HEADER_VALUE.test(value)) throw new TypeError(`invalid value for header ${JSON.stringify(name)}: CR, LF and control bytes are not allowed`);
+    text += `${name}: ${value}\r\n`;
+  }
+  return text;
+}

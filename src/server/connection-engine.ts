@@ -1,0 +1,534 @@
+// The socket handler behind Bun.listen: admission after the TLS handshake, reading requests
+// out of the slab in place, dispatch to handlers, replies with backpressure, time limits, and
+// write-then-abort. Per connection it keeps the socket, a Connection handle and an output
+// queue in arrays indexed by slot; everything else lives in the slab's columns.
+
+import type { Socket, SocketHandler } from "bun";
+import { GnpError, type ErrorCode } from "../errors.ts";
+import { encodeErrorLine, encodeReplyHead, type HeaderList } from "../protocol/encoder.ts";
+import { isHeadFault, parseHead, scanHead, type Head } from "../protocol/head-scanner.ts";
+import { ConnectionSlab, MESSAGE_BYTES, SlotFlag } from "../slab/slab.ts";
+import type { CertificateValidator } from "../certs/validator.ts";
+import type { ResolvedOptions } from "../options.ts";
+import { Connection, type ConnectionHost } from "./connection.ts";
+import { OutputQueue } from "./output-queue.ts";
+import { Request, normalizeReply, type CommandHandler, type HandlerResult } from "./request.ts";
+import type { ServerHooks } from "./hooks.ts";
+
+/** socket.data: the slab handle, or NO_SLOT for a connection refused for want of one. */
+type SocketData = number;
+const NO_SLOT = -1;
+const GREETING = "OK\r\n";
+const EMPTY = new Uint8Array(0);
+
+export class ConnectionEngine implements ConnectionHost {
+  readonly slab: ConnectionSlab;
+  readonly #options: ResolvedOptions;
+  readonly #handlers: ReadonlyMap<string, CommandHandler>;
+  readonly #validator: CertificateValidator;
+  readonly #hooks: ServerHooks;
+  readonly #sockets: (Socket<SocketData> | undefined)[];
+  readonly #connections: (Connection | undefined)[];
+  readonly #outputs: (OutputQueue | undefined)[];
+  /** Heads whose body is still arriving, and side buffers for bodies larger than a slot. */
+  readonly #pendingHeads: (Head | undefined)[];
+  readonly #bodies: (Uint8Array | undefined)[];
+  /** Why each condemned connection is closing, for the close hook. */
+  readonly #closeReasons: ({ code: ErrorCode; reason: string } | undefined)[];
+  #draining = false;
+  commandsServed = 0;
+
+  constructor(options: ResolvedOptions, handlers: ReadonlyMap<string, CommandHandler>, validator: CertificateValidator, hooks: ServerHooks) {
+    this.#options = options;
+    this.#handlers = handlers;
+    this.#validator = validator;
+    this.#hooks = hooks;
+    this.slab = new ConnectionSlab(options.maxConnections);
+    const capacity = options.maxConnections;
+    this.#sockets = new Array(capacity);
+    this.#connections = new Array(capacity);
+    this.#outputs = new Array(capacity);
+    this.#pendingHeads = new Array(capacity);
+    this.#bodies = new Array(capacity);
+    this.#closeReasons = new Array(capacity);
+  }
+
+  /** The handler object for Bun.listen. */
+  socketHandler(): SocketHandler<SocketData, "buffer"> {
+    return {
+      open: (socket) => this.#onOpen(socket),
+      handshake: (socket, success, authorizationError) => this.#onHandshake(socket, success, authorizationError),
+      data: (socket, chunk) => this.#onData(socket, chunk),
+      drain: (socket) => this.#onDrain(socket),
+      close: (socket) => this.#onClose(socket),
+      error: (socket, error) => this.#hooks.emitError(error, this.#connectionOf(socket)),
+      timeout: (socket) => socket.terminate(),
+    };
+  }
+
+  // ── ConnectionHost ────────────────────────────────────────────────────────────────────
+
+  isLive(handle: number): boolean {
+    const slot = this.slab.slotOf(handle);
+    return slot >= 0 && (this.slab.flags[slot]! & SlotFlag.CONDEMNED) === 0;
+  }
+
+  userData(handle: number): Uint8Array {
+    const slot = this.slab.slotOf(handle);
+    if (slot < 0) throw new GnpError("STALE_CONNECTION", `connection ${handle} is closed`);
+    return this.slab.userDataOf(slot);
+  }
+
+  push(handle: number, sequence: string, body: string | Uint8Array, headers: HeaderList | undefined): boolean {
+    const slot = this.slab.slotOf(handle);
+    if (slot < 0 || (this.slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.ADMITTED)) !== SlotFlag.ADMITTED) return false;
+    this.#writeMessage(slot, "PUSH", sequence, body, headers);
+    return true;
+  }
+
+  abort(handle: number, reason: string): void {
+    const slot = this.slab.slotOf(handle);
+    if (slot >= 0) this.#condemn(slot, "CLOSED_BY_SERVER", reason);
+  }
+
+  // ── Socket events ─────────────────────────────────────────────────────────────────────
+
+  #onOpen(socket: Socket<SocketData>): void {
+    const handle = this.#draining ? NO_SLOT : this.slab.allocate();
+    socket.data = handle;
+    if (handle === NO_SLOT) {
+      // No slot, so no sweeper deadline: Bun's own timer bounds the handshake.
+      socket.timeout(Math.ceil(this.#options.handshakeTimeoutMs / 1000));
+      return;
+    }
+    const slot = this.slab.slotOf(handle);
+    this.#sockets[slot] = socket;
+    this.#connections[slot] = new Connection(this, handle, socket.remoteAddress, socket.remotePort);
+    (this.#outputs[slot] ??= new OutputQueue()).reset();
+    this.slab.deadline[slot] = Date.now() + this.#options.handshakeTimeoutMs;
+  }
+
+  #onHandshake(socket: Socket<SocketData>, success: boolean, authorizationError: Error | null): void {
+    const handle = socket.data;
+    if (handle === NO_SLOT) {
+      const code = this.#draining ? "SHUTTING_DOWN" : "CONNECTION_LIMIT";
+      const reason = this.#draining ? "server is shutting down" : "server is at its connection limit";
+      this.#hooks.emitRefuse({ code, reason, remoteAddress: socket.remoteAddress });
+      if (success) socket.end(encodeErrorLine(reason));
+      else socket.terminate();
+      return;
+    }
+    const slot = this.slab.slotOf(handle);
+    if (slot < 0) return;
+    if (!success) {
+      const reason = `TLS handshake failed: ${authorizationError?.message ?? "unknown error"}`;
+      this.#closeReasons[slot] = { code: "HANDSHAKE_FAILED", reason };
+      this.#hooks.emitRefuse({ code: "HANDSHAKE_FAILED", reason, remoteAddress: socket.remoteAddress });
+      this.slab.flags[slot]! |= SlotFlag.CONDEMNED;
+      socket.terminate();
+      return;
+    }
+    const peer = socket.getPeerCertificate();
+    const admission = this.#validator.validate(peer, Date.now());
+    if (!admission.ok) {
+      this.#hooks.emitRefuse({
+        code: admission.code,
+        reason: admission.reason,
+        remoteAddress: socket.remoteAddress,
+        sha1: peer?.fingerprint?.replaceAll(":", ""),
+        sha256: peer?.fingerprint256?.replaceAll(":", ""),
+      });
+      this.#condemn(slot, admission.code, admission.reason);
+      return;
+    }
+    const connection = this.#connections[slot]!;
+    connection.identity = admission.identity;
+    connection.certificate = Object.freeze({
+      subject: admission.subject,
+      commonName: admission.commonName,
+      sans: admission.sans,
+      sha1: admission.sha1,
+      sha256: admission.sha256,
+      notBefore: admission.notBefore,
+      notAfter: admission.notAfter,
+      viaCa: admission.viaCa,
+    });
+    this.slab.flags[slot]! |= SlotFlag.ADMITTED;
+    this.#touch(slot);
+    this.#write(slot, GREETING);
+    this.#hooks.emitOpen(connection);
+  }
+
+  #onData(socket: Socket<SocketData>, chunk: Uint8Array): void {
+    const slab = this.slab;
+    const slot = slab.slotOf(socket.data);
+    if (slot < 0) return;
+    slab.bytesIn[slot]! += chunk.byteLength;
+    // Condemned or draining: every byte is discarded unread. Not admitted cannot happen
+    // (Bun runs handshake before data), but would be discarded the same way.
+    if ((slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.DRAINING | SlotFlag.ADMITTED)) !== SlotFlag.ADMITTED) return;
+    this.#touch(slot);
+    const output = this.#outputs[slot]!;
+    output.cork();
+    try {
+      this.#consume(slot, chunk);
+    } finally {
+      output.uncork(socket);
+      this.#afterWrite(slot);
+    }
+  }
+
+  #onDrain(socket: Socket<SocketData>): void {
+    const slot = this.slab.slotOf(socket.data);
+    if (slot < 0) return;
+    const empty = this.#outputs[slot]!.drain(socket);
+    if (empty) this.#endIfCondemned(slot);
+  }
+
+  #onClose(socket: Socket<SocketData>): void {
+    const handle = socket.data;
+    const slot = this.slab.slotOf(handle);
+    if (slot < 0) return;
+    const connection = this.#connections[slot]!;
+    const reason = this.#closeReasons[slot];
+    const wasAdmitted = (this.slab.flags[slot]! & SlotFlag.ADMITTED) !== 0;
+    this.#sockets[slot] = undefined;
+    this.#connections[slot] = undefined;
+    this.#pendingHeads[slot] = undefined;
+    this.#bodies[slot] = undefined;
+    this.#closeReasons[slot] = undefined;
+    this.#outputs[slot]!.reset();
+    this.slab.release(handle);
+    if (wasAdmitted) this.#hooks.emitClose(connection, reason);
+  }
+
+  // ── Reading requests out of the slot ──────────────────────────────────────────────────
+
+  /** Feeds one read into the slot, a slot-full at a time, and runs what is complete. */
+  #consume(slot: number, chunk: Uint8Array): void {
+    const slab = this.slab;
+    const base = slab.messageBase(slot);
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      if (this.#stopped(slot)) return;
+      if (slab.flags[slot]! & SlotFlag.BODY_OUTSIDE) {
+        offset += this.#fillOutsideBody(slot, chunk, offset);
+        continue;
+      }
+      const fill = slab.fill[slot]!;
+      const take = Math.min(MESSAGE_BYTES - fill, chunk.byteLength - offset);
+      slab.messages.set(chunk.subarray(offset, offset + take), base + fill);
+      slab.fill[slot] = fill + take;
+      offset += take;
+      this.#runBuffered(slot);
+    }
+  }
+
+  /**
+   * Runs every complete request in the slot's buffer, then moves the unfinished rest to the
+   * buffer's start. The head scan resumes where it stopped, so no byte is scanned twice.
+   */
+  #runBuffered(slot: number): void {
+    const slab = this.slab;
+    const messages = slab.messages;
+    const base = slab.messageBase(slot);
+    const end = base + slab.fill[slot]!;
+    let start = base;
+    for (;;) {
+      if (this.#stopped(slot)) return;
+      let head = this.#pendingHeads[slot];
+      let bodyStart: number;
+      if (head === undefined) {
+        const scan = scanHead(messages, start, end, base + slab.scanFrom[slot]!);
+        if (scan.kind === "need-more") {
+          slab.scanFrom[slot] = scan.scanFrom - base; // rebased by the compaction below
+          break;
+        }
+        if (scan.kind === "fault") return this.#condemn(slot, scan.code, scan.message);
+        const parsed = parseHead(messages, start, scan.headEnd, this.#options.maxBody);
+        if (isHeadFault(parsed)) return this.#condemn(slot, parsed.code, parsed.message);
+        if (parsed.sequence === undefined) return this.#condemn(slot, "MISSING_SEQUENCE", "missing Sequence header");
+        head = parsed;
+        bodyStart = scan.headEnd;
+      } else {
+        bodyStart = base + slab.headEnd[slot]!;
+      }
+      const size = Math.max(head.size, 0);
+      if (bodyStart + size <= end) {
+        // The body is here: copy it out, since the slot's bytes are overwritten by the next read.
+        const body = size === 0 ? EMPTY : messages.slice(bodyStart, bodyStart + size);
+        this.#pendingHeads[slot] = undefined;
+        slab.flags[slot]! &= ~SlotFlag.AWAITING_BODY;
+        start = bodyStart + size;
+        slab.scanFrom[slot] = start - base; // relative to base until the compaction below
+        this.#dispatch(slot, head, body);
+        continue;
+      }
+      if (bodyStart - start + size <= MESSAGE_BYTES) {
+        // The whole message fits in the slot: wait for the rest of the body there.
+        this.#pendingHeads[slot] = head;
+        slab.flags[slot]! |= SlotFlag.AWAITING_BODY;
+        slab.headEnd[slot] = bodyStart - start;
+        break;
+      }
+      // Larger than a slot: the body goes to a buffer of its own, exactly Size bytes.
+      const body = new Uint8Array(size);
+      body.set(messages.subarray(bodyStart, end));
+      this.#pendingHeads[slot] = head;
+      this.#bodies[slot] = body;
+      slab.bodyFilled[slot] = end - bodyStart;
+      slab.flags[slot] = (slab.flags[slot]! | SlotFlag.BODY_OUTSIDE) & ~SlotFlag.AWAITING_BODY;
+      start = end;
+      slab.scanFrom[slot] = 0;
+      break;
+    }
+    // Keep only the unfinished message, at the buffer's start.
+    if (start > base) {
+      if (start < end) messages.copyWithin(base, start, end);
+      slab.fill[slot] = end - start;
+      if (!(slab.flags[slot]! & SlotFlag.AWAITING_BODY)) {
+        slab.scanFrom[slot] = Math.max(slab.scanFrom[slot]! - (start - base), 0);
+      }
+    }
+  }
+
+  /** Copies body bytes of a larger-than-slot body; dispatches once it is complete. */
+  #fillOutsideBody(slot: number, chunk: Uint8Array, offset: number): number {
+    const slab = this.slab;
+    const body = this.#bodies[slot]!;
+    const filled = slab.bodyFilled[slot]!;
+    const take = Math.min(body.byteLength - filled, chunk.byteLength - offset);
+    body.set(chunk.subarray(offset, offset + take), filled);
+    slab.bodyFilled[slot] = filled + take;
+    if (filled + take === body.byteLength) {
+      const head = this.#pendingHeads[slot]!;
+      this.#pendingHeads[slot] = undefined;
+      this.#bodies[slot] = undefined;
+      slab.flags[slot]! &= ~SlotFlag.BODY_OUTSIDE;
+      slab.fill[slot] = 0;
+      slab.scanFrom[slot] = 0;
+      this.#dispatch(slot, head, body);
+    }
+    return take;
+  }
+
+  // ── Running commands ──────────────────────────────────────────────────────────────────
+
+  #dispatch(slot: number, head: Head, body: Uint8Array): void {
+    const slab = this.slab;
+    slab.requests[slot]!++;
+    this.commandsServed++;
+    const sequence = head.sequence!;
+    const name = head.tokens[0]!;
+    const command = name.toUpperCase();
+    const handler = this.#handlers.get(command);
+    if (handler === undefined) {
+      this.#writeMessage(slot, "ERR", sequence, `unknown command '${name}'`, undefined);
+      return;
+    }
+    const connection = this.#connections[slot]!;
+    const request = new Request(command, head.tokens.slice(1), head.headers, sequence, body);
+    let result: HandlerResult | Promise<HandlerResult>;
+    try {
+      result = handler(request, connection);
+    } catch (error) {
+      this.#replyThrown(slot, command, sequence, error, connection);
+      return;
+    }
+    if (result instanceof Promise) {
+      slab.inflight[slot]!++;
+      const handle = connection.id;
+      result.then(
+        (value) => this.#settle(handle, command, sequence, value, undefined, true),
+        (error: unknown) => this.#settle(handle, command, sequence, undefined, error, false),
+      );
+      return;
+    }
+    this.#reply(slot, command, sequence, result, connection);
+  }
+
+  /** An async handler finished. Its connection may be gone or condemned: then nothing is sent. */
+  #settle(handle: number, command: string, sequence: string, value: HandlerResult, error: unknown, ok: boolean): void {
+    const slab = this.slab;
+    const slot = slab.slotOf(handle);
+    if (slot < 0) return;
+    slab.inflight[slot]!--;
+    if (!(slab.flags[slot]! & SlotFlag.CONDEMNED)) {
+      const connection = this.#connections[slot]!;
+      if (ok) this.#reply(slot, command, sequence, value, connection);
+      else this.#replyThrown(slot, command, sequence, error, connection);
+      this.#afterWrite(slot);
+    }
+    if (slab.flags[slot]! & SlotFlag.DRAINING && slab.inflight[slot] === 0) this.#finishDraining(slot);
+  }
+
+  #reply(slot: number, command: string, sequence: string, result: HandlerResult, connection: Connection): void {
+    let reply;
+    try {
+      reply = normalizeReply(result);
+      this.#writeMessage(slot, "OK", sequence, reply.body, reply.headers);
+    } catch (error) {
+      this.#replyThrown(slot, command, sequence, error, connection);
+    }
+  }
+
+  #replyThrown(slot: number, command: string, sequence: string, error: unknown, connection: Connection): void {
+    if (error instanceof GnpError) {
+      if (error.kind === "reply") {
+        this.#writeMessage(slot, "ERR", sequence, error.message, undefined);
+        return;
+      }
+      if (error.kind === "abort") {
+        this.#condemn(slot, error.code, error.message);
+        return;
+      }
+    }
+    this.#hooks.emitError(error, connection);
+    const detail = error instanceof Error ? error.message : String(error);
+    this.#writeMessage(slot, "ERR", sequence, `command '${command}' failed: ${detail}`, undefined);
+  }
+
+  // ── Writing ───────────────────────────────────────────────────────────────────────────
+
+  #writeMessage(slot: number, status: "OK" | "ERR" | "PUSH", sequence: string, body: string | Uint8Array, headers: HeaderList | undefined): void {
+    const size = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
+    const head = encodeReplyHead(status, sequence, size, headers);
+    if (typeof body === "string") {
+      this.#write(slot, head + body);
+      return;
+    }
+    const socket = this.#sockets[slot];
+    if (socket === undefined) return;
+    const output = this.#outputs[slot]!;
+    output.write(socket, head);
+    if (size > 0) output.write(socket, body);
+  }
+
+  #write(slot: number, data: string): void {
+    const socket = this.#sockets[slot];
+    if (socket !== undefined) this.#outputs[slot]!.write(socket, data);
+  }
+
+  /** Cuts off a client whose unsent output passed the limit (no line: it is not reading). */
+  #afterWrite(slot: number): void {
+    const socket = this.#sockets[slot];
+    if (socket === undefined) return;
+    const output = this.#outputs[slot]!;
+    this.slab.deadline[slot] = this.#idleDeadline(slot);
+    if (output.unsentBytes > this.#options.maxOutput) {
+      this.#closeReasons[slot] = { code: "OUTPUT_OVERFLOW", reason: `unsent output passed ${this.#options.maxOutput} bytes` };
+      this.slab.flags[slot]! |= SlotFlag.CONDEMNED;
+      socket.terminate();
+    }
+  }
+
+  // ── Write, then abort ─────────────────────────────────────────────────────────────────
+
+  /**
+   * Condemns a connection: from now on its input is discarded unread and nothing more
+   * runs; `ERR: <reason>` goes out behind the replies already queued, and the socket ends
+   * once all of it is written, or is cut at the abort deadline if the peer does not read.
+   */
+  #condemn(slot: number, code: ErrorCode, reason: string): void {
+    const slab = this.slab;
+    if (slab.flags[slot]! & SlotFlag.CONDEMNED) return;
+    slab.flags[slot] = (slab.flags[slot]! | SlotFlag.CONDEMNED) & ~(SlotFlag.AWAITING_BODY | SlotFlag.BODY_OUTSIDE);
+    this.#pendingHeads[slot] = undefined;
+    this.#bodies[slot] = undefined;
+    this.#closeReasons[slot] = { code, reason };
+    slab.deadline[slot] = Date.now() + this.#options.abortTimeoutMs;
+    const socket = this.#sockets[slot];
+    if (socket === undefined) return;
+    const output = this.#outputs[slot]!;
+    output.write(socket, encodeErrorLine(reason));
+    output.uncork(socket);
+    this.#endIfCondemned(slot);
+  }
+
+  /** Ends a condemned socket once its output has drained. The peer's FIN or the deadline closes it. */
+  #endIfCondemned(slot: number): void {
+    const slab = this.slab;
+    const flags = slab.flags[slot]!;
+    if ((flags & SlotFlag.CONDEMNED) === 0 || flags & SlotFlag.ENDED) return;
+    if (this.#outputs[slot]!.isBlocked) return;
+    slab.flags[slot] = flags | SlotFlag.ENDED;
+    this.#sockets[slot]?.end();
+  }
+
+  // ── Time limits ───────────────────────────────────────────────────────────────────────
+
+  #touch(slot: number): void {
+    this.slab.deadline[slot] = this.#idleDeadline(slot);
+  }
+
+  #idleDeadline(slot: number): number {
+    const flags = this.slab.flags[slot]!;
+    if (flags & SlotFlag.CONDEMNED) return this.slab.deadline[slot]!;
+    return this.#options.idleTimeoutMs === 0 ? 0 : Date.now() + this.#options.idleTimeoutMs;
+  }
+
+  /** Runs from a timer: enforces handshake, idle and abort deadlines of every slot. */
+  sweep(now: number): void {
+    const slab = this.slab;
+    const high = slab.highWater;
+    for (let slot = 0; slot < high; slot++) {
+      const deadline = slab.deadline[slot]!;
+      if (deadline === 0 || deadline > now) continue;
+      const flags = slab.flags[slot]!;
+      if ((flags & SlotFlag.IN_USE) === 0) continue;
+      const socket = this.#sockets[slot];
+      if (socket === undefined) continue;
+      if (flags & SlotFlag.CONDEMNED) {
+        slab.deadline[slot] = 0;
+        socket.terminate();
+      } else if ((flags & SlotFlag.ADMITTED) === 0) {
+        const reason = `TLS handshake did not finish within ${this.#options.handshakeTimeoutMs / 1000} s`;
+        this.#closeReasons[slot] = { code: "HANDSHAKE_TIMEOUT", reason };
+        this.#hooks.emitRefuse({ code: "HANDSHAKE_TIMEOUT", reason, remoteAddress: socket.remoteAddress });
+        slab.flags[slot] = flags | SlotFlag.CONDEMNED;
+        slab.deadline[slot] = 0;
+        socket.terminate();
+      } else if (!(flags & SlotFlag.DRAINING)) {
+        this.#condemn(slot, "IDLE_TIMEOUT", `connection was idle for more than ${this.#options.idleTimeoutMs / 1000} s`);
+      }
+    }
+  }
+
+  // ── Shutdown ──────────────────────────────────────────────────────────────────────────
+
+  /** Stops reading from every connection; each gets `ERR: server is shutting down` once its in-flight commands finish. */
+  drain(): void {
+    this.#draining = true;
+    const slab = this.slab;
+    for (let slot = 0; slot < slab.highWater; slot++) {
+      const flags = slab.flags[slot]!;
+      if ((flags & SlotFlag.IN_USE) === 0 || flags & SlotFlag.CONDEMNED) continue;
+      if ((flags & SlotFlag.ADMITTED) === 0) {
+        slab.flags[slot] = flags | SlotFlag.CONDEMNED;
+        this.#sockets[slot]?.terminate();
+        continue;
+      }
+      slab.flags[slot] = flags | SlotFlag.DRAINING;
+      if (slab.inflight[slot] === 0) this.#finishDraining(slot);
+    }
+  }
+
+  #finishDraining(slot: number): void {
+    this.#condemn(slot, "SHUTTING_DOWN", "server is shutting down");
+  }
+
+  /** Cuts every connection still open (the shutdown deadline passed). */
+  terminateAll(): void {
+    for (const socket of this.#sockets) socket?.terminate();
+  }
+
+  /** Condemned, or already given back (a handler may close its connection mid-read). */
+  #stopped(slot: number): boolean {
+    return (this.slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.IN_USE)) !== SlotFlag.IN_USE;
+  }
+
+  #connectionOf(socket: Socket<SocketData>): Connection | undefined {
+    const slot = this.slab.slotOf(socket.data);
+    return slot < 0 ? undefined : this.#connections[slot];
+  }
+}

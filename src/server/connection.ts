@@ -1,0 +1,89 @@
+// The handle a handler or hook gets for one connection: who the client is, its 64 bytes of
+// handler data in the slab, push and close. It holds the slab handle, not the slot, so once
+// the connection has closed every use is refused (STALE_CONNECTION) even after the slot
+// serves another client.
+
+import { GnpError } from "../errors.ts";
+import type { HeaderList } from "../protocol/encoder.ts";
+
+/** The admitted client certificate, as the server validated it. */
+export type ClientCertificate = Readonly<{
+  subject: string;
+  commonName: string | undefined;
+  sans: readonly string[];
+  /** Upper-case hex, no separators. */
+  sha1: string;
+  sha256: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** True when admitted through a trusted CA, false when through the allow-list. */
+  viaCa: boolean;
+}>;
+
+/** What the server does for a Connection; implemented by the server. */
+export interface ConnectionHost {
+  isLive(handle: number): boolean;
+  userData(handle: number): Uint8Array;
+  push(handle: number, sequence: string, body: string | Uint8Array, headers: HeaderList | undefined): boolean;
+  abort(handle: number, reason: string): void;
+}
+
+export class Connection {
+  readonly #host: ConnectionHost;
+  /** The slab handle: slot and generation. Stable for the life of the connection. */
+  readonly id: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The client's identity: certificate CN, else its first SAN, else its SHA-256 thumbprint. */
+  identity = "";
+  /** Set once the certificate is admitted. */
+  certificate: ClientCertificate | undefined;
+  #userData: Uint8Array | undefined;
+
+  constructor(host: ConnectionHost, id: number, remoteAddress: string, remotePort: number) {
+    this.#host = host;
+    this.id = id;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+  }
+
+  /** False once the connection has closed or been condemned. */
+  get isOpen(): boolean {
+    return this.#host.isLive(this.id);
+  }
+
+  /**
+   * The connection's 64 bytes of handler data in the slab, zeroed when the connection
+   * opens. Throws STALE_CONNECTION after close.
+   *
+   * @example
+   * new DataView(conn.data.buffer, conn.data.byteOffset, 64).setUint32(0, counter);
+   */
+  get data(): Uint8Array {
+    this.#assertOpen();
+    this.#userData ??= this.#host.userData(this.id);
+    return this.#userData;
+  }
+
+  /**
+   * Sends a PUSH carrying `sequence` (the request that asked for it). Returns false when the
+   * connection is gone, so a publisher can drop its subscriber.
+   *
+   * @example
+   * conn.push(req.sequence, JSON.stringify(event), [["Key", key]]);
+   */
+  push(sequence: string, body: string | Uint8Array = "", headers?: HeaderList): boolean {
+    return this.#host.push(this.id, sequence, body, headers);
+  }
+
+  /** Write, then abort: sends `ERR: <reason>` after the replies already queued, then closes. */
+  close(reason = "closed by the server"): void {
+    this.#host.abort(this.id, reason);
+  }
+
+  #assertOpen(): void {
+    if (!this.#host.isLive(this.id)) {
+      throw new GnpError("STALE_CONNECTION", `connection ${this.identity || this.id} is closed`);
+    }
+  }
+}

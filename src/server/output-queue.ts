@@ -1,0 +1,99 @@
+// One connection's outgoing bytes, with the socket's backpressure honoured: replies made
+// while a read is processed are corked and leave in one write; what write() did not take is
+// kept and sent on drain, in order. The queue counts what it holds so the server can cut off
+// a client that stopped reading (PROTOCOL.md section 4) instead of buffering without end.
+
+/** The part of Bun's Socket the queue needs; tests may pass anything of this shape. */
+export type Writable = { write(data: string | Uint8Array): number };
+
+const encoder = new TextEncoder();
+
+export class OutputQueue {
+  /** Chunks produced while corked, not yet offered to the socket. */
+  #corked: (string | Uint8Array)[] = [];
+  #isCorked = false;
+  /** What the socket did not take, in order. Non-empty means: wait for drain. */
+  #unsent: Uint8Array[] = [];
+  #unsentBytes = 0;
+
+  /** Bytes waiting for the socket (corked chunks not counted until flushed). */
+  get unsentBytes(): number {
+    return this.#unsentBytes;
+  }
+
+  get isBlocked(): boolean {
+    return this.#unsent.length > 0;
+  }
+
+  cork(): void {
+    this.#isCorked = true;
+  }
+
+  /** Queues `data`; it leaves at once unless corked or blocked. */
+  write(socket: Writable, data: string | Uint8Array): void {
+    if (this.#isCorked) {
+      this.#corked.push(data);
+      return;
+    }
+    this.#send(socket, data);
+  }
+
+  /** Ends a cork: everything written meanwhile leaves in one write. */
+  uncork(socket: Writable): void {
+    this.#isCorked = false;
+    const chunks = this.#corked;
+    if (chunks.length === 0) return;
+    this.#corked = [];
+    this.#send(socket, chunks.length === 1 ? chunks[0]! : join(chunks));
+  }
+
+  /** Called on drain: offers the kept bytes again. Returns true when nothing is left. */
+  drain(socket: Writable): boolean {
+    while (this.#unsent.length > 0) {
+      const chunk = this.#unsent[0]!;
+      const written = socket.write(chunk);
+      if (written < 0) return false; // closed: the close handler cleans up
+      this.#unsentBytes -= written;
+      if (written < chunk.byteLength) {
+        this.#unsent[0] = chunk.subarray(written);
+        return false;
+      }
+      this.#unsent.shift();
+    }
+    return true;
+  }
+
+  /** Forgets everything, for a slot that is given back. */
+  reset(): void {
+    this.#corked = [];
+    this.#isCorked = false;
+    this.#unsent = [];
+    this.#unsentBytes = 0;
+  }
+
+  #send(socket: Writable, data: string | Uint8Array): void {
+    if (this.#unsent.length > 0) {
+      this.#keep(typeof data === "string" ? encoder.encode(data) : data.slice());
+      return;
+    }
+    const written = socket.write(data);
+    if (written < 0) return;
+    const bytes = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
+    if (written >= bytes) return;
+    // A copy: the caller may reuse its buffer once write() returns.
+    const rest = typeof data === "string" ? encoder.encode(data).subarray(written) : data.slice(written);
+    this.#keep(rest);
+  }
+
+  #keep(bytes: Uint8Array): void {
+    if (bytes.byteLength === 0) return;
+    this.#unsent.push(bytes);
+    this.#unsentBytes += bytes.byteLength;
+  }
+}
+
+/** One write for many chunks: strings join as strings, anything binary makes one buffer. */
+function join(chunks: (string | Uint8Array)[]): string | Uint8Array {
+  if (chunks.every((chunk) => typeof chunk === "string")) return chunks.join("");
+  return Buffer.concat(chunks.map((chunk) => (typeof chunk === "string" ? Buffer.from(chunk) : chunk)));
+}

@@ -1,0 +1,175 @@
+// The library's server: create it from options, register command handlers by name, hook the
+// connection's life, listen, close. It owns the Bun listener and the sweeper timer; the
+// connection engine does the per-socket work. close() is the graceful shutdown of
+// PROTOCOL.md section 4: stop accepting, let in-flight commands reply, send
+// `ERR: server is shutting down`, and cut whatever is left at the shutdown deadline.
+
+import { constants } from "node:crypto";
+import type { TCPSocketListener } from "bun";
+import { GnpError } from "../errors.ts";
+import { CertificateValidator } from "../certs/validator.ts";
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from "../options.ts";
+import { ConnectionEngine } from "./connection-engine.ts";
+import { ServerHooks, type ServerEvents } from "./hooks.ts";
+import type { CommandHandler } from "./request.ts";
+
+/** How often deadlines are checked: the resolution of every time limit. */
+const SWEEP_INTERVAL_MS = 250;
+const COMMAND_NAME = /^[\x21-\x7e]+$/;
+
+export type ServerStats = {
+  connections: number;
+  capacity: number;
+  commandsServed: number;
+  certificateCache: { hits: number; misses: number; size: number };
+};
+
+/**
+ * A gnp server.
+ *
+ * @example
+ * const server = createServer({ port: 0, tls: { cert, key }, trustedCas: [caPem] });
+ * server.command("PING", () => "PONG");
+ * await server.listen();
+ */
+export class GnpServer {
+  readonly options: ResolvedOptions;
+  readonly #handlers = new Map<string, CommandHandler>();
+  readonly #hooks = new ServerHooks();
+  readonly #validator: CertificateValidator;
+  #engine: ConnectionEngine | undefined;
+  #listener: TCPSocketListener<number> | undefined;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ServerOptions) {
+    this.options = resolveOptions(options);
+    this.#validator = new CertificateValidator({ allow: this.options.allow, trustedCas: this.options.trustedCas });
+  }
+
+  /** Registers the handler of `name` (case-insensitive), replacing any earlier one. */
+  command(name: string, handler: CommandHandler): this {
+    if (typeof name !== "string" || !COMMAND_NAME.test(name)) throw new TypeError(`invalid command name ${JSON.stringify(name)}`);
+    if (typeof handler !== "function") throw new TypeError(`the handler of ${name} must be a function`);
+    this.#handlers.set(name.toUpperCase(), handler);
+    return this;
+  }
+
+  /** The registered command names, upper-cased. */
+  get commands(): string[] {
+    return [...this.#handlers.keys()];
+  }
+
+  on<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this {
+    this.#hooks.on(event, listener);
+    return this;
+  }
+
+  off<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this {
+    this.#hooks.off(event, listener);
+    return this;
+  }
+
+  /** Starts listening. Rejects with LISTEN_FAILED when the address cannot be bound. */
+  async listen(): Promise<this> {
+    if (this.#listener !== undefined) throw new TypeError("the server is already listening");
+    if (this.#closing !== undefined) throw new TypeError("a closed server cannot listen again");
+    const engine = new ConnectionEngine(this.options, this.#handlers, this.#validator, this.#hooks);
+    const { host, port, tls } = this.options;
+    try {
+      this.#listener = Bun.listen<number>({
+        hostname: host,
+        port,
+        tls: {
+          cert: tls.cert,
+          key: tls.key,
+          // Ask every client for a certificate but let every handshake finish: the server
+          // validates the certificate itself so that it can say what is wrong (PROTOCOL.md 1).
+          requestCert: true,
+          rejectUnauthorized: false,
+          secureOptions: constants.SSL_OP_NO_SSLv3 | constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1,
+        },
+        socket: engine.socketHandler(),
+      });
+    } catch (error) {
+      throw new GnpError("LISTEN_FAILED", `cannot listen on ${formatAddress(host, port)}: ${describeListenError(error)}`, { cause: error });
+    }
+    this.#engine = engine;
+    this.#sweeper = setInterval(() => engine.sweep(Date.now()), SWEEP_INTERVAL_MS);
+    this.#sweeper.unref?.();
+    return this;
+  }
+
+  /** The port listened on (the real one when options.port was 0). */
+  get port(): number {
+    if (this.#listener === undefined) throw new TypeError("the server is not listening");
+    return this.#listener.port;
+  }
+
+  get hostname(): string {
+    return this.options.host;
+  }
+
+  get isListening(): boolean {
+    return this.#listener !== undefined && this.#closing === undefined;
+  }
+
+  stats(): ServerStats {
+    return {
+      connections: this.#engine?.slab.inUse ?? 0,
+      capacity: this.options.maxConnections,
+      commandsServed: this.#engine?.commandsServed ?? 0,
+      certificateCache: this.#validator.cacheStats,
+    };
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let in-flight commands reply, send each connection
+   * `ERR: server is shutting down`, and resolve once every connection has closed, or cut
+   * them at the shutdown timeout. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #shutdown(): Promise<void> {
+    const listener = this.#listener;
+    const engine = this.#engine;
+    if (listener === undefined || engine === undefined) return;
+    listener.stop(false);
+    engine.drain();
+    const deadline = Date.now() + this.options.shutdownTimeoutMs;
+    while (engine.slab.inUse > 0 && Date.now() < deadline) {
+      await Bun.sleep(10);
+      engine.sweep(Date.now());
+    }
+    if (engine.slab.inUse > 0) {
+      engine.terminateAll();
+      await Bun.sleep(0);
+    }
+    clearInterval(this.#sweeper);
+    listener.stop(true);
+  }
+}
+
+/** Creates a server; call listen() to start it. */
+export function createServer(options: ServerOptions): GnpServer {
+  return new GnpServer(options);
+}
+
+function formatAddress(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function describeListenError(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  if (code === "EADDRINUSE") return "address already in use";
+  if (code === "EACCES") return "permission denied";
+  if (code === "EADDRNOTAVAIL") return "address not available on this machine";
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,169 @@
+// Connection state as a struct-of-arrays over one ArrayBuffer: slot i owns 64 bytes of
+// private columns, 64 bytes of handler data (aligned on 64) and an 8,064-byte message
+// buffer, 8 KiB in all. Slots are taken from a free stack and given back on close; each
+// release bumps the slot's generation, so a handle kept past its connection's close can
+// never reach the connection that reuses the slot. No TLS, no parsing here.
+
+export const SLOT_BYTES = 8192;
+export const PRIVATE_BYTES = 64;
+export const USER_DATA_BYTES = 64;
+export const MESSAGE_BYTES = SLOT_BYTES - PRIVATE_BYTES - USER_DATA_BYTES; // 8064
+
+/** Handles pack the slot into the low 21 bits and the generation above them. */
+const SLOT_BITS = 21;
+const SLOT_SPAN = 2 ** SLOT_BITS;
+export const MAX_SLAB_CAPACITY = SLOT_SPAN - 1;
+
+/** Bits of the `flags` column. */
+export const SlotFlag = {
+  IN_USE: 1 << 0,
+  /** The TLS handshake finished and the certificate was admitted. */
+  ADMITTED: 1 << 1,
+  /** Write, then abort: input is discarded unread, nothing more runs. */
+  CONDEMNED: 1 << 2,
+  /** A head was parsed and its body is arriving in the message buffer. */
+  AWAITING_BODY: 1 << 3,
+  /** A head was parsed and its body, larger than the slot, is arriving in a side buffer. */
+  BODY_OUTSIDE: 1 << 4,
+  /** end() was called once the output drained: only the close is left. */
+  ENDED: 1 << 5,
+  /** The server is shutting down: input is discarded, in-flight commands may finish. */
+  DRAINING: 1 << 6,
+} as const;
+
+/**
+ * The slab. Column arrays are public on purpose: the server reads and writes them in its
+ * hot path without a call per field. Their layout per slot, 64 bytes in all:
+ * deadline, bytesIn, bytesOut (f64); generation, flags, fill, scanFrom, headEnd,
+ * bodyFilled, requests, inflight (u32); 8 bytes spare.
+ */
+export class ConnectionSlab {
+  readonly capacity: number;
+  readonly memory: ArrayBuffer;
+  /** When the sweeper acts on this slot (ms since the epoch); 0 = no deadline. */
+  readonly deadline: Float64Array;
+  readonly bytesIn: Float64Array;
+  readonly bytesOut: Float64Array;
+  readonly generation: Uint32Array;
+  readonly flags: Uint32Array;
+  /** Bytes held in the message buffer, from its start. */
+  readonly fill: Uint32Array;
+  /** Where the head scan resumes, relative to the message buffer's start. */
+  readonly scanFrom: Uint32Array;
+  /** End of the parsed head whose body is awaited (AWAITING_BODY), relative. */
+  readonly headEnd: Uint32Array;
+  /** Body bytes received so far into the side buffer (BODY_OUTSIDE). */
+  readonly bodyFilled: Uint32Array;
+  readonly requests: Uint32Array;
+  /** Handlers started and not yet settled. */
+  readonly inflight: Uint32Array;
+  /** Every slot's 64 bytes of handler data, slot i at i * 64. */
+  readonly userData: Uint8Array;
+  /** Every slot's message buffer, slot i at i * MESSAGE_BYTES. */
+  readonly messages: Uint8Array;
+
+  readonly #free: Int32Array;
+  #freeTop: number;
+  #inUse = 0;
+  #highWater = 0;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_SLAB_CAPACITY) {
+      throw new RangeError(`slab capacity ${capacity} is out of range: expected 1 to ${MAX_SLAB_CAPACITY}`);
+    }
+    this.capacity = capacity;
+    // One buffer; pages the kernel never hands out stay untouched, so an idle slab costs
+    // address space, not resident memory.
+    this.memory = new ArrayBuffer(capacity * SLOT_BYTES);
+    let offset = 0;
+    const f64 = () => {
+      const column = new Float64Array(this.memory, offset, capacity);
+      offset += capacity * 8;
+      return column;
+    };
+    const u32 = () => {
+      const column = new Uint32Array(this.memory, offset, capacity);
+      offset += capacity * 4;
+      return column;
+    };
+    this.deadline = f64();
+    this.bytesIn = f64();
+    this.bytesOut = f64();
+    this.generation = u32();
+    this.flags = u32();
+    this.fill = u32();
+    this.scanFrom = u32();
+    this.headEnd = u32();
+    this.bodyFilled = u32();
+    this.requests = u32();
+    this.inflight = u32();
+    const privateEnd = capacity * PRIVATE_BYTES; // the 8 spare bytes per slot lie before it
+    this.userData = new Uint8Array(this.memory, privateEnd, capacity * USER_DATA_BYTES);
+    this.messages = new Uint8Array(this.memory, privateEnd + capacity * USER_DATA_BYTES, capacity * MESSAGE_BYTES);
+    this.#free = new Int32Array(capacity);
+    // Lowest slots on top, so a lightly loaded server touches the fewest pages.
+    for (let i = 0; i < capacity; i++) this.#free[i] = capacity - 1 - i;
+    this.#freeTop = capacity;
+  }
+
+  /** Slots in use now. */
+  get inUse(): number {
+    return this.#inUse;
+  }
+
+  /** One past the highest slot ever used: the sweeper looks no further. */
+  get highWater(): number {
+    return this.#highWater;
+  }
+
+  /** Takes a free slot and returns its handle, or -1 when every slot is in use. */
+  allocate(): number {
+    if (this.#freeTop === 0) return -1;
+    const slot = this.#free[--this.#freeTop]!;
+    this.flags[slot] = SlotFlag.IN_USE;
+    this.deadline[slot] = 0;
+    this.bytesIn[slot] = 0;
+    this.bytesOut[slot] = 0;
+    this.fill[slot] = 0;
+    this.scanFrom[slot] = 0;
+    this.headEnd[slot] = 0;
+    this.bodyFilled[slot] = 0;
+    this.requests[slot] = 0;
+    this.inflight[slot] = 0;
+    this.userData.fill(0, slot * USER_DATA_BYTES, (slot + 1) * USER_DATA_BYTES);
+    this.#inUse++;
+    if (slot >= this.#highWater) this.#highWater = slot + 1;
+    return this.generation[slot]! * SLOT_SPAN + slot;
+  }
+
+  /** Gives the slot of `handle` back. A stale handle is ignored and returns false. */
+  release(handle: number): boolean {
+    const slot = this.slotOf(handle);
+    if (slot < 0) return false;
+    this.flags[slot] = 0;
+    this.deadline[slot] = 0;
+    // Wraps after 2^32 reuses of one slot; handles stay below 2^53.
+    this.generation[slot] = (this.generation[slot]! + 1) >>> 0;
+    this.#free[this.#freeTop++] = slot;
+    this.#inUse--;
+    return true;
+  }
+
+  /** The slot a live handle names, or -1 when the handle is stale or malformed. */
+  slotOf(handle: number): number {
+    const slot = handle % SLOT_SPAN;
+    if (slot < 0 || slot >= this.capacity || !Number.isInteger(handle)) return -1;
+    if ((this.flags[slot]! & SlotFlag.IN_USE) === 0) return -1;
+    return this.generation[slot] === (handle - slot) / SLOT_SPAN ? slot : -1;
+  }
+
+  /** Where slot's message buffer starts in `messages`. */
+  messageBase(slot: number): number {
+    return slot * MESSAGE_BYTES;
+  }
+
+  /** A view of slot's 64 bytes of handler data. */
+  userDataOf(slot: number): Uint8Array {
+    return this.userData.subarray(slot * USER_DATA_BYTES, (slot + 1) * USER_DATA_BYTES);
+  }
+}
