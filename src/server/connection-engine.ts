@@ -61,7 +61,12 @@ export class ConnectionEngine implements ConnectionHost {
       data: (socket, chunk) => this.#onData(socket, chunk),
       drain: (socket) => this.#onDrain(socket),
       close: (socket) => this.#onClose(socket),
-      error: (socket, error) => this.#hooks.emitError(error, this.#connectionOf(socket)),
+      // A handler of ours threw, or an established TLS session failed: report it, and cut the
+      // connection rather than leave it in a state nobody reasoned about.
+      error: (socket, error) => {
+        this.#hooks.emitError(error, this.#connectionOf(socket));
+        socket.terminate();
+      },
       timeout: (socket) => socket.terminate(),
     };
   }
@@ -83,6 +88,8 @@ export class ConnectionEngine implements ConnectionHost {
     const slot = this.slab.slotOf(handle);
     if (slot < 0 || (this.slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.ADMITTED)) !== SlotFlag.ADMITTED) return false;
     this.#writeMessage(slot, "PUSH", sequence, body, headers);
+    // A subscriber that does not read is cut off like any other (PROTOCOL.md section 4).
+    this.#afterWrite(slot);
     return true;
   }
 
@@ -119,7 +126,8 @@ export class ConnectionEngine implements ConnectionHost {
       return;
     }
     const slot = this.slab.slotOf(handle);
-    if (slot < 0) return;
+    // Already condemned: cut at the handshake deadline, and Bun reports the cut as a failed handshake.
+    if (slot < 0 || this.slab.flags[slot]! & SlotFlag.CONDEMNED) return;
     if (!success) {
       const reason = `TLS handshake failed: ${authorizationError?.message ?? "unknown error"}`;
       this.#closeReasons[slot] = { code: "HANDSHAKE_FAILED", reason };
