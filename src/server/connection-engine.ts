@@ -13,7 +13,8 @@ import type { ResolvedOptions } from "../options.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { OutputQueue } from "./output-queue.ts";
 import { Request, normalizeReply, type CommandHandler, type HandlerResult } from "./request.ts";
-import type { ServerHooks } from "./hooks.ts";
+import type { RefusalInfo, ServerHooks } from "./hooks.ts";
+import { ServerMetrics } from "./metrics.ts";
 
 /** socket.data: the slab handle, or NO_SLOT for a connection refused for want of one. */
 type SocketData = number;
@@ -36,9 +37,16 @@ export class ConnectionEngine implements ConnectionHost {
   /** Why each condemned connection is closing, for the close hook. */
   readonly #closeReasons: ({ code: ErrorCode; reason: string } | undefined)[];
   #draining = false;
-  commandsServed = 0;
+  readonly metrics: ServerMetrics;
 
-  constructor(options: ResolvedOptions, handlers: ReadonlyMap<string, CommandHandler>, validator: CertificateValidator, hooks: ServerHooks) {
+  constructor(
+    options: ResolvedOptions,
+    handlers: ReadonlyMap<string, CommandHandler>,
+    validator: CertificateValidator,
+    hooks: ServerHooks,
+    metrics: ServerMetrics,
+  ) {
+    this.metrics = metrics;
     this.#options = options;
     this.#handlers = handlers;
     this.#validator = validator;
@@ -111,7 +119,7 @@ export class ConnectionEngine implements ConnectionHost {
     const slot = this.slab.slotOf(handle);
     this.#sockets[slot] = socket;
     this.#connections[slot] = new Connection(this, handle, socket.remoteAddress, socket.remotePort);
-    (this.#outputs[slot] ??= new OutputQueue()).reset();
+    (this.#outputs[slot] ??= new OutputQueue(this.metrics)).reset();
     this.slab.deadline[slot] = Date.now() + this.#options.handshakeTimeoutMs;
   }
 
@@ -120,7 +128,7 @@ export class ConnectionEngine implements ConnectionHost {
     if (handle === NO_SLOT) {
       const code = this.#draining ? "SHUTTING_DOWN" : "CONNECTION_LIMIT";
       const reason = this.#draining ? "server is shutting down" : "server is at its connection limit";
-      this.#hooks.emitRefuse({ code, reason, remoteAddress: socket.remoteAddress });
+      this.#refuse({ code, reason, remoteAddress: socket.remoteAddress });
       if (success) socket.end(encodeErrorLine(reason));
       else socket.terminate();
       return;
@@ -131,7 +139,7 @@ export class ConnectionEngine implements ConnectionHost {
     if (!success) {
       const reason = `TLS handshake failed: ${authorizationError?.message ?? "unknown error"}`;
       this.#closeReasons[slot] = { code: "HANDSHAKE_FAILED", reason };
-      this.#hooks.emitRefuse({ code: "HANDSHAKE_FAILED", reason, remoteAddress: socket.remoteAddress });
+      this.#refuse({ code: "HANDSHAKE_FAILED", reason, remoteAddress: socket.remoteAddress });
       this.slab.flags[slot]! |= SlotFlag.CONDEMNED;
       socket.terminate();
       return;
@@ -139,7 +147,7 @@ export class ConnectionEngine implements ConnectionHost {
     const peer = socket.getPeerCertificate();
     const admission = this.#validator.validate(peer, Date.now());
     if (!admission.ok) {
-      this.#hooks.emitRefuse({
+      this.#refuse({
         code: admission.code,
         reason: admission.reason,
         remoteAddress: socket.remoteAddress,
@@ -162,6 +170,7 @@ export class ConnectionEngine implements ConnectionHost {
       viaCa: admission.viaCa,
     });
     this.slab.flags[slot]! |= SlotFlag.ADMITTED;
+    this.metrics.accepted++;
     this.#touch(slot);
     this.#write(slot, GREETING);
     this.#hooks.emitOpen(connection);
@@ -172,6 +181,7 @@ export class ConnectionEngine implements ConnectionHost {
     const slot = slab.slotOf(socket.data);
     if (slot < 0) return;
     slab.bytesIn[slot]! += chunk.byteLength;
+    this.metrics.bytesIn += chunk.byteLength;
     // Condemned or draining: every byte is discarded unread. Not admitted cannot happen
     // (Bun runs handshake before data), but would be discarded the same way.
     if ((slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.DRAINING | SlotFlag.ADMITTED)) !== SlotFlag.ADMITTED) return;
@@ -207,7 +217,10 @@ export class ConnectionEngine implements ConnectionHost {
     this.#closeReasons[slot] = undefined;
     this.#outputs[slot]!.reset();
     this.slab.release(handle);
-    if (wasAdmitted) this.#hooks.emitClose(connection, reason);
+    if (wasAdmitted) {
+      this.metrics.countClose(reason?.code ?? "CLIENT_CLOSED");
+      this.#hooks.emitClose(connection, reason);
+    }
   }
 
   // ── Reading requests out of the slot ──────────────────────────────────────────────────
@@ -325,13 +338,14 @@ export class ConnectionEngine implements ConnectionHost {
   #dispatch(slot: number, head: Head, body: Uint8Array): void {
     const slab = this.slab;
     slab.requests[slot]!++;
-    this.commandsServed++;
+    const started = performance.now();
     const sequence = head.sequence!;
     const name = head.tokens[0]!;
     const command = name.toUpperCase();
     const handler = this.#handlers.get(command);
     if (handler === undefined) {
       this.#writeMessage(slot, "ERR", sequence, `unknown command '${name}'`, undefined);
+      this.metrics.countCommand("(unknown)", false, 0);
       return;
     }
     const connection = this.#connections[slot]!;
@@ -341,42 +355,50 @@ export class ConnectionEngine implements ConnectionHost {
       result = handler(request, connection);
     } catch (error) {
       this.#replyThrown(slot, command, sequence, error, connection);
+      this.metrics.countCommand(command, false, (performance.now() - started) / 1000);
       return;
     }
     if (result instanceof Promise) {
       slab.inflight[slot]!++;
       const handle = connection.id;
       result.then(
-        (value) => this.#settle(handle, command, sequence, value, undefined, true),
-        (error: unknown) => this.#settle(handle, command, sequence, undefined, error, false),
+        (value) => this.#settle(handle, command, sequence, started, value, undefined, true),
+        (error: unknown) => this.#settle(handle, command, sequence, started, undefined, error, false),
       );
       return;
     }
-    this.#reply(slot, command, sequence, result, connection);
+    const ok = this.#reply(slot, command, sequence, result, connection);
+    this.metrics.countCommand(command, ok, (performance.now() - started) / 1000);
   }
 
   /** An async handler finished. Its connection may be gone or condemned: then nothing is sent. */
-  #settle(handle: number, command: string, sequence: string, value: HandlerResult, error: unknown, ok: boolean): void {
+  #settle(handle: number, command: string, sequence: string, started: number, value: HandlerResult, error: unknown, ok: boolean): void {
     const slab = this.slab;
     const slot = slab.slotOf(handle);
-    if (slot < 0) return;
-    slab.inflight[slot]!--;
-    if (!(slab.flags[slot]! & SlotFlag.CONDEMNED)) {
-      const connection = this.#connections[slot]!;
-      if (ok) this.#reply(slot, command, sequence, value, connection);
-      else this.#replyThrown(slot, command, sequence, error, connection);
-      this.#afterWrite(slot);
+    let succeeded = false;
+    if (slot >= 0) {
+      slab.inflight[slot]!--;
+      if (!(slab.flags[slot]! & SlotFlag.CONDEMNED)) {
+        const connection = this.#connections[slot]!;
+        if (ok) succeeded = this.#reply(slot, command, sequence, value, connection);
+        else this.#replyThrown(slot, command, sequence, error, connection);
+        this.#afterWrite(slot);
+      }
     }
+    this.metrics.countCommand(command, succeeded, (performance.now() - started) / 1000);
+    if (slot < 0) return;
     if (slab.flags[slot]! & SlotFlag.DRAINING && slab.inflight[slot] === 0) this.#finishDraining(slot);
   }
 
-  #reply(slot: number, command: string, sequence: string, result: HandlerResult, connection: Connection): void {
-    let reply;
+  /** Writes the OK reply; returns false when the result could not be sent and an ERR went instead. */
+  #reply(slot: number, command: string, sequence: string, result: HandlerResult, connection: Connection): boolean {
     try {
-      reply = normalizeReply(result);
+      const reply = normalizeReply(result);
       this.#writeMessage(slot, "OK", sequence, reply.body, reply.headers);
+      return true;
     } catch (error) {
       this.#replyThrown(slot, command, sequence, error, connection);
+      return false;
     }
   }
 
@@ -492,7 +514,7 @@ export class ConnectionEngine implements ConnectionHost {
       } else if ((flags & SlotFlag.ADMITTED) === 0) {
         const reason = `TLS handshake did not finish within ${this.#options.handshakeTimeoutMs / 1000} s`;
         this.#closeReasons[slot] = { code: "HANDSHAKE_TIMEOUT", reason };
-        this.#hooks.emitRefuse({ code: "HANDSHAKE_TIMEOUT", reason, remoteAddress: socket.remoteAddress });
+        this.#refuse({ code: "HANDSHAKE_TIMEOUT", reason, remoteAddress: socket.remoteAddress });
         slab.flags[slot] = flags | SlotFlag.CONDEMNED;
         slab.deadline[slot] = 0;
         socket.terminate();
@@ -528,6 +550,11 @@ export class ConnectionEngine implements ConnectionHost {
   /** Cuts every connection still open (the shutdown deadline passed). */
   terminateAll(): void {
     for (const socket of this.#sockets) socket?.terminate();
+  }
+
+  #refuse(info: RefusalInfo): void {
+    this.metrics.countRefusal(info.code);
+    this.#hooks.emitRefuse(info);
   }
 
   /** Condemned, or already given back (a handler may close its connection mid-read). */

@@ -8,13 +8,21 @@ export type Writable = { write(data: string | Uint8Array): number };
 
 const encoder = new TextEncoder();
 
+/** Where a queue adds the bytes the socket took: the server's metrics. */
+export type ByteCounter = { bytesOut: number };
+
 export class OutputQueue {
+  readonly #counter: ByteCounter;
   /** Chunks produced while corked, not yet offered to the socket. */
   #corked: (string | Uint8Array)[] = [];
   #isCorked = false;
   /** What the socket did not take, in order. Non-empty means: wait for drain. */
   #unsent: Uint8Array[] = [];
   #unsentBytes = 0;
+
+  constructor(counter: ByteCounter = { bytesOut: 0 }) {
+    this.#counter = counter;
+  }
 
   /** Bytes waiting for the socket (corked chunks not counted until flushed). */
   get unsentBytes(): number {
@@ -54,6 +62,7 @@ export class OutputQueue {
       const written = socket.write(chunk);
       if (written < 0) return false; // closed: the close handler cleans up
       this.#unsentBytes -= written;
+      this.#counter.bytesOut += written;
       if (written < chunk.byteLength) {
         this.#unsent[0] = chunk.subarray(written);
         return false;
@@ -78,6 +87,7 @@ export class OutputQueue {
     }
     const written = socket.write(data);
     if (written < 0) return;
+    this.#counter.bytesOut += written;
     const bytes = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
     if (written >= bytes) return;
     // A copy: the caller may reuse its buffer once write() returns.

@@ -11,6 +11,7 @@ import { CertificateValidator } from "../certs/validator.ts";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "../options.ts";
 import { ConnectionEngine } from "./connection-engine.ts";
 import { ServerHooks, type ServerEvents } from "./hooks.ts";
+import { ServerMetrics } from "./metrics.ts";
 import type { CommandHandler } from "./request.ts";
 
 /** How often deadlines are checked: the resolution of every time limit. */
@@ -37,6 +38,8 @@ export class GnpServer {
   readonly #handlers = new Map<string, CommandHandler>();
   readonly #hooks = new ServerHooks();
   readonly #validator: CertificateValidator;
+  /** Counters for operators; see ServerMetrics. */
+  readonly metrics = new ServerMetrics();
   #engine: ConnectionEngine | undefined;
   #listener: TCPSocketListener<number> | undefined;
   #sweeper: ReturnType<typeof setInterval> | undefined;
@@ -74,7 +77,7 @@ export class GnpServer {
   async listen(): Promise<this> {
     if (this.#listener !== undefined) throw new TypeError("the server is already listening");
     if (this.#closing !== undefined) throw new TypeError("a closed server cannot listen again");
-    const engine = new ConnectionEngine(this.options, this.#handlers, this.#validator, this.#hooks);
+    const engine = new ConnectionEngine(this.options, this.#handlers, this.#validator, this.#hooks, this.metrics);
     const { host, port, tls } = this.options;
     try {
       this.#listener = Bun.listen<number>({
@@ -118,7 +121,7 @@ export class GnpServer {
     return {
       connections: this.#engine?.slab.inUse ?? 0,
       capacity: this.options.maxConnections,
-      commandsServed: this.#engine?.commandsServed ?? 0,
+      commandsServed: this.metrics.commandsServed,
       certificateCache: this.#validator.cacheStats,
     };
   }

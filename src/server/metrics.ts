@@ -1,0 +1,57 @@
+// Counters the server keeps for operators: connections accepted and refused by reason,
+// commands by name and outcome, bytes in and out, and a command latency histogram. Plain
+// numbers updated in the hot path (an increment, a Map lookup); rendering them, e.g. in the
+// Prometheus text format, is the admin listener's job.
+
+import type { ErrorCode } from "../errors.ts";
+
+/** Upper bounds of the latency buckets, in seconds (Prometheus `le`), plus +Inf implied. */
+export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+export type CommandCounts = { ok: number; err: number };
+
+export class ServerMetrics {
+  readonly startedAt = Date.now();
+  /** Connections whose certificate was admitted. */
+  accepted = 0;
+  /** Connections turned away before the greeting, by error code. */
+  readonly refused = new Map<ErrorCode, number>();
+  /** Admitted connections that ended, by the code of their end (or "CLIENT_CLOSED"). */
+  readonly closed = new Map<string, number>();
+  /** Commands by upper-cased name; unregistered names count under "(unknown)". */
+  readonly commands = new Map<string, CommandCounts>();
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Counts per bucket of LATENCY_BUCKETS_S; the last slot is +Inf. */
+  readonly latencyBuckets = new Float64Array(LATENCY_BUCKETS_S.length + 1);
+  latencySum = 0;
+  latencyCount = 0;
+
+  countRefusal(code: ErrorCode): void {
+    this.refused.set(code, (this.refused.get(code) ?? 0) + 1);
+  }
+
+  countClose(code: string): void {
+    this.closed.set(code, (this.closed.get(code) ?? 0) + 1);
+  }
+
+  countCommand(name: string, ok: boolean, seconds: number): void {
+    let counts = this.commands.get(name);
+    if (counts === undefined) {
+      counts = { ok: 0, err: 0 };
+      this.commands.set(name, counts);
+    }
+    if (ok) counts.ok++;
+    else counts.err++;
+    let bucket = 0;
+    while (bucket < LATENCY_BUCKETS_S.length && seconds > LATENCY_BUCKETS_S[bucket]!) bucket++;
+    this.latencyBuckets[bucket]!++;
+    this.latencySum += seconds;
+    this.latencyCount++;
+  }
+
+  /** Total commands served. */
+  get commandsServed(): number {
+    return this.latencyCount;
+  }
+}
