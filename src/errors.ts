@@ -40,6 +40,8 @@ export const ERROR_CATALOG = {
   NOT_ALLOWED: { kind: "reply", summary: "the client may not run this command" },
   CONFLICT: { kind: "reply", summary: "an If-Match version did not match" },
   HANDLER_FAILED: { kind: "reply", summary: "a handler threw something that is not a GnpError" },
+  STORE_FAILED: { kind: "reply", summary: "the store could not carry out a read or write (disk full, I/O error, database gone)" },
+  NOT_WATCHING: { kind: "reply", summary: "UNWATCH named a Sequence with no watch on this connection" },
   // Library, client and CLI faults: thrown to the caller, never sent.
   STALE_CONNECTION: { kind: "local", summary: "a connection handle was used after its connection closed" },
   REFUSED: { kind: "local", summary: "the server refused the connection with ERR: <reason>" },
@@ -51,6 +53,8 @@ export const ERROR_CATALOG = {
   FILE_UNREADABLE: { kind: "local", summary: "a configured file could not be read" },
   TLS_CONFIG_INVALID: { kind: "local", summary: "the server certificate or key is unusable, or they do not match" },
   LISTEN_FAILED: { kind: "local", summary: "the listener could not bind its address and port" },
+  STORE_UNAVAILABLE: { kind: "local", summary: "the store could not be opened (unreadable directory, corrupt file, no server)" },
+  HANDLERS_INVALID: { kind: "local", summary: "a --handlers module failed to load or exports no valid handler" },
 } as const satisfies Record<string, { kind: ErrorKind; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

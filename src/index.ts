@@ -19,6 +19,10 @@ export {
 } from "./options.ts";
 export { GnpError, isGnpError, ERROR_CATALOG, type ErrorCode, type ErrorKind } from "./errors.ts";
 export { registerBuiltinCommands } from "./app/builtin-commands.ts";
-export { MemoryStore, type DocumentStore } from "./app/memory-store.ts";
+export { MemoryStore } from "./app/memory-store.ts";
+export { SqliteStore } from "./app/sqlite-store.ts";
+export type { DocumentStore, StoredDocument, Change, ChangeListener, StoreInfo } from "./app/document-store.ts";
+export { registerWatchCommands, WatchRegistry } from "./app/watch-commands.ts";
+export { registerInfoCommands } from "./app/info-commands.ts";
 export { MAX_HEAD_BYTES } from "./protocol/head-scanner.ts";
 export { VERSION } from "./version.ts";

@@ -1,11 +1,12 @@
-// The commands every gnp server answers: PING, ECHO, PUT, GET and DEL. They are ordinary
-// handlers registered through the public API, so they double as its first example. Keys
-// are the first argument; a value is the request body, kept as bytes.
+// The document commands every gnp server answers: PING, ECHO, PUT, GET, DEL and KEYS. They
+// are ordinary handlers registered through the public API, so they double as its first
+// example. Keys are the first argument; values are request bodies, kept as bytes; every
+// document carries a version (a `Version` header) and writes may be conditional (`If-Match`).
 
 import { GnpError } from "../errors.ts";
 import type { GnpServer } from "../server/server.ts";
 import type { Request } from "../server/request.ts";
-import type { DocumentStore } from "./memory-store.ts";
+import { DEFAULT_KEYS_LIMIT, MAX_KEYS_LIMIT, type DocumentStore } from "./document-store.ts";
 
 /** Longest key, in bytes of UTF-8. */
 export const MAX_KEY_BYTES = 512;
@@ -14,38 +15,66 @@ export function registerBuiltinCommands(server: GnpServer, store: DocumentStore)
   return server
     .command("PING", () => "PONG")
     .command("ECHO", (req) => (req.body.byteLength > 0 ? req.body : req.args.join(" ")))
-    .command("PUT", (req) => after(store.put(keyOf(req), req.body), () => undefined))
+    .command("PUT", (req) => {
+      const key = keyOf(req);
+      return after(store.put(key, req.body, ifMatchOf(req)), (version) => ({ headers: [["Version", String(version)]] }));
+    })
     .command("GET", (req) => {
       const key = keyOf(req);
-      return after(store.get(key), (value) => {
-        if (value === undefined) throw new GnpError("NOT_FOUND", `not found: ${key}`);
-        return value;
+      return after(store.get(key), (document) => {
+        if (document === undefined) throw new GnpError("NOT_FOUND", `not found: ${key}`);
+        return { body: document.value, headers: [["Version", String(document.version)]] };
       });
     })
     .command("DEL", (req) => {
       const key = keyOf(req);
-      return after(store.delete(key), (existed) => {
+      return after(store.delete(key, ifMatchOf(req)), (existed) => {
         if (!existed) throw new GnpError("NOT_FOUND", `not found: ${key}`);
+      });
+    })
+    .command("KEYS", (req) => {
+      if (req.args.length > 2) throw new GnpError("BAD_ARGUMENTS", `KEYS takes [PREFIX [LIMIT]]: got ${req.args.length} arguments`);
+      const prefix = req.args[0] ?? "";
+      const limit = req.args[1] === undefined ? DEFAULT_KEYS_LIMIT : Number(req.args[1]);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_KEYS_LIMIT) {
+        throw new GnpError("BAD_ARGUMENTS", `invalid KEYS limit ${JSON.stringify(req.args[1])}: expected 1 to ${MAX_KEYS_LIMIT}`);
+      }
+      // One more than asked tells whether the page is complete.
+      return after(store.keys(prefix, limit + 1), (keys) => {
+        const more = keys.length > limit;
+        const page = more ? keys.slice(0, limit) : keys;
+        return { body: page.join("\n"), headers: [["Count", String(page.length)], ["More", String(more)]] };
       });
     });
 }
 
-/**
- * Applies `next` at once to a plain value and after settling to a promise: a store that
- * answers synchronously (memory) keeps its replies in the same write as the request's
- * neighbours, instead of paying a microtask and a write of its own per reply.
- */
-function after<T, R>(value: T | Promise<T>, next: (value: T) => R): R | Promise<R> {
-  return value instanceof Promise ? value.then(next) : next(value);
-}
-
-function keyOf(req: Request): string {
+/** The request's key: its one argument, printable, at most 512 bytes. */
+export function keyOf(req: Request): string {
   if (req.args.length !== 1) {
     throw new GnpError("BAD_ARGUMENTS", `${req.command} takes 1 argument, KEY: got ${req.args.length}`);
   }
-  const key = req.args[0]!;
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
-    throw new GnpError("BAD_ARGUMENTS", `key is longer than ${MAX_KEY_BYTES} bytes`);
-  }
+  return checkKey(req.args[0]!);
+}
+
+export function checkKey(key: string): string {
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new GnpError("BAD_ARGUMENTS", `key is longer than ${MAX_KEY_BYTES} bytes`);
+  // Spaces split arguments; the head scanner already refused other control bytes, but TAB is legal there.
+  if (/[\t\u0080-\u009f]/.test(key)) throw new GnpError("BAD_ARGUMENTS", `key ${JSON.stringify(key)} holds a control character`);
   return key;
+}
+
+function ifMatchOf(req: Request): number | undefined {
+  const text = req.header("If-Match");
+  if (text === undefined) return undefined;
+  if (!/^[0-9]{1,15}$/.test(text)) throw new GnpError("BAD_ARGUMENTS", `invalid If-Match ${JSON.stringify(text)}: expected a version number`);
+  return Number(text);
+}
+
+/**
+ * Applies `next` at once to a plain value and after settling to a promise: a store that
+ * answers synchronously keeps its replies in the same write as the request's neighbours,
+ * instead of paying a microtask and a write of its own per reply.
+ */
+export function after<T, R>(value: T | Promise<T>, next: (value: T) => R): R | Promise<R> {
+  return value instanceof Promise ? value.then(next) : next(value);
 }

@@ -1,36 +1,57 @@
-// The in-memory document store: keys to byte values. The durable stores of a later issue
-// (bun:sqlite, PostgreSQL) take the same interface, so the built-in commands never know
-// which one they talk to.
+// The in-memory store: for tests and for `--store memory:`. Same contract as the durable
+// stores (versions, If-Match, sorted KEYS, change announcements); nothing survives a restart.
 
-/** A key-value store for the built-in commands. Async so that durable stores fit. */
-export interface DocumentStore {
-  get(key: string): Promise<Uint8Array | undefined> | Uint8Array | undefined;
-  put(key: string, value: Uint8Array): Promise<void> | void;
-  /** Returns whether the key existed. */
-  delete(key: string): Promise<boolean> | boolean;
-  close(): Promise<void> | void;
-}
+import { ChangeListeners, conflict, type ChangeListener, type DocumentStore, type StoreInfo, type StoredDocument } from "./document-store.ts";
 
 export class MemoryStore implements DocumentStore {
-  readonly #values = new Map<string, Uint8Array>();
+  readonly #documents = new Map<string, StoredDocument>();
+  readonly #listeners = new ChangeListeners();
+  #bytes = 0;
 
-  get(key: string): Uint8Array | undefined {
-    return this.#values.get(key);
+  get(key: string): StoredDocument | undefined {
+    return this.#documents.get(key);
   }
 
-  put(key: string, value: Uint8Array): void {
-    this.#values.set(key, value);
+  put(key: string, value: Uint8Array, ifMatch?: number): number {
+    const current = this.#documents.get(key);
+    if (ifMatch !== undefined && (current?.version ?? 0) !== ifMatch) throw conflict(key, ifMatch, current?.version);
+    const version = (current?.version ?? 0) + 1;
+    this.#bytes += value.byteLength - (current?.value.byteLength ?? 0);
+    this.#documents.set(key, { value, version });
+    this.#listeners.emit({ op: "PUT", key, version, value });
+    return version;
   }
 
-  delete(key: string): boolean {
-    return this.#values.delete(key);
+  delete(key: string, ifMatch?: number): boolean {
+    const current = this.#documents.get(key);
+    if (ifMatch !== undefined && (current?.version ?? 0) !== ifMatch) throw conflict(key, ifMatch, current?.version);
+    if (current === undefined) return false;
+    this.#documents.delete(key);
+    this.#bytes -= current.value.byteLength;
+    this.#listeners.emit({ op: "DEL", key, version: current.version + 1 });
+    return true;
   }
 
-  get size(): number {
-    return this.#values.size;
+  keys(prefix: string, limit: number): string[] {
+    const matches: string[] = [];
+    for (const key of this.#documents.keys()) if (key.startsWith(prefix)) matches.push(key);
+    return matches.sort(compareBytes).slice(0, limit);
+  }
+
+  info(): StoreInfo {
+    return { kind: "memory", keys: this.#documents.size, bytes: this.#bytes, location: "memory:" };
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    return this.#listeners.add(listener);
   }
 
   close(): void {
-    this.#values.clear();
+    this.#documents.clear();
   }
+}
+
+/** Orders keys by their UTF-8 bytes, as SQLite's BINARY collation and PostgreSQL's "C" do. */
+export function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }

@@ -26,6 +26,8 @@ export const SERVE_FLAGS = {
   ca: { type: "string", multiple: true, help: "trust client certificates issued by this CA, PEM file (repeatable)" },
   allow: { type: "string", multiple: true, help: "admit the client certificate with this SHA-1 or SHA-256 thumbprint (repeatable)" },
   data: { type: "string", help: `data directory (default ${DEFAULT_DATA_DIR}); first-run certificates go to DATA/pki` },
+  store: { type: "string", help: "where documents live: sqlite://PATH (default DATA/gnp.db; ?sync=normal trades durability for speed), postgres://USER@HOST/DB, or memory:" },
+  handlers: { type: "string", help: "a TypeScript/JavaScript module of your own command handlers, loaded at start" },
   "max-connections": { type: "string", help: `connection slots, 8 KiB each (default ${DEFAULT_MAX_CONNECTIONS})` },
   "max-body": { type: "string", help: `largest request body in bytes (default ${DEFAULT_MAX_BODY})` },
   "max-output": { type: "string", help: `unsent bytes per connection before a client that does not read is cut off (default ${DEFAULT_MAX_OUTPUT})` },
@@ -42,6 +44,8 @@ export type ServeSettings = {
   caFiles: string[];
   allow: string[];
   dataDir: string;
+  store: string | undefined;
+  handlersFile: string | undefined;
   maxConnections: number;
   maxBody: number;
   maxOutput: number;
@@ -83,6 +87,8 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ServeSet
     caFiles: list("ca"),
     allow: list("allow"),
     dataDir: pick("data") ?? DEFAULT_DATA_DIR,
+    store: pick("store"),
+    handlersFile: pick("handlers"),
     maxConnections: number("max-connections", pick("max-connections"), DEFAULT_MAX_CONNECTIONS, 1, 1_000_000, true),
     maxBody: number("max-body", pick("max-body"), DEFAULT_MAX_BODY, 0, 2 ** 31 - 1, true),
     maxOutput: number("max-output", pick("max-output"), DEFAULT_MAX_OUTPUT, 1024, 2 ** 40, true),
@@ -118,7 +124,7 @@ export function readPemFile(flag: string, path: string): string {
 
 export function serveUsage(): string {
   const lines = Object.entries(SERVE_FLAGS).map(([name, flag]) => {
-    const arg = flag.type === "string" ? ` ${name === "ca" || name === "cert" || name === "key" ? "FILE" : name === "allow" ? "THUMBPRINT" : name === "data" ? "DIR" : name === "host" ? "ADDRESS" : "N"}` : "";
+    const arg = flag.type === "string" ? ` ${name === "ca" || name === "cert" || name === "key" ? "FILE" : name === "allow" ? "THUMBPRINT" : name === "data" ? "DIR" : name === "store" ? "URL" : name === "handlers" ? "FILE" : name === "host" ? "ADDRESS" : "N"}` : "";
     return `  --${name}${arg}`.padEnd(30) + flag.help;
   });
   return `usage: gnp serve [flags]\n\nEvery flag also reads from GNP_<FLAG> in the environment (GNP_MAX_BODY, ...; lists comma-separated).\n\n${lines.join("\n")}\n`;

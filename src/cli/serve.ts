@@ -5,8 +5,9 @@
 
 import { join } from "node:path";
 import { ensureLocalPki } from "../certs/local-pki.ts";
-import { registerBuiltinCommands } from "../app/builtin-commands.ts";
-import { MemoryStore } from "../app/memory-store.ts";
+import { installApp } from "../app/install-app.ts";
+import { defaultStoreUrl, openStore } from "../app/open-store.ts";
+import type { DocumentStore } from "../app/document-store.ts";
 import { GnpError } from "../errors.ts";
 import { createServer, type GnpServer } from "../server/server.ts";
 import { CliFailure, describe, type CliIo } from "./io.ts";
@@ -40,8 +41,20 @@ export async function startServe(argv: string[], io: CliIo, env: Record<string, 
   } catch (error) {
     throw new CliFailure(describe(error));
   }
-  const store = new MemoryStore();
-  registerBuiltinCommands(server, store);
+  const storeUrl = settings.store ?? defaultStoreUrl(settings.dataDir);
+  let store: DocumentStore;
+  try {
+    store = await openStore(storeUrl);
+  } catch (error) {
+    throw new CliFailure(describe(error));
+  }
+  try {
+    const added = await installApp(server, store, { handlersFile: settings.handlersFile });
+    if (settings.handlersFile !== undefined) io.stdout(`loaded ${added.length} command(s) from ${settings.handlersFile}: ${added.join(", ")}\n`);
+  } catch (error) {
+    await store.close();
+    throw new CliFailure(describe(error));
+  }
   server.on("refuse", (info) => {
     const thumb = info.sha1 ? ` sha1=${info.sha1}` : "";
     io.stderr(`${new Date().toISOString()} refused ${info.remoteAddress}: ${info.reason}${thumb}\n`);
@@ -52,13 +65,14 @@ export async function startServe(argv: string[], io: CliIo, env: Record<string, 
   try {
     await server.listen();
   } catch (error) {
+    await store.close();
     throw new CliFailure(error instanceof GnpError ? error.message : describe(error));
   }
   io.stdout(`gnp listening on ${formatHostPort(settings.host, server.port)} (mutual TLS; ${settings.maxConnections} connection slots)\n`);
   if (tls.hint !== undefined) io.stdout(tls.hint.replaceAll("PORT", String(server.port)));
   const stop = async () => {
     await server.close();
-    store.close();
+    await store.close();
   };
   return { server, stop };
 }

@@ -1,0 +1,62 @@
+// The contract every document store keeps (memory, bun:sqlite, PostgreSQL), so the built-in
+// commands never know which one they talk to. Every document has a version: 1 when created,
+// one more at each PUT. A write resolves only once it is durable in the store's own terms,
+// and each committed change is announced to the store's change listeners exactly once.
+
+import { GnpError } from "../errors.ts";
+
+export type StoredDocument = { readonly value: Uint8Array; readonly version: number };
+
+export type Change =
+  | { readonly op: "PUT"; readonly key: string; readonly version: number; readonly value: Uint8Array }
+  | { readonly op: "DEL"; readonly key: string; readonly version: number };
+
+export type ChangeListener = (change: Change) => void;
+
+export type StoreInfo = { readonly kind: string; readonly keys: number; readonly bytes: number; readonly location: string };
+
+/** Longest KEYS page. */
+export const MAX_KEYS_LIMIT = 1000;
+export const DEFAULT_KEYS_LIMIT = 100;
+
+export interface DocumentStore {
+  get(key: string): Promise<StoredDocument | undefined> | StoredDocument | undefined;
+  /**
+   * Stores `value` and returns the new version. With `ifMatch`, the current version must
+   * equal it (0: the key must not exist), else GnpError CONFLICT.
+   */
+  put(key: string, value: Uint8Array, ifMatch?: number): Promise<number> | number;
+  /** Deletes the key; returns false when it did not exist. `ifMatch` as for put. */
+  delete(key: string, ifMatch?: number): Promise<boolean> | boolean;
+  /** Keys starting with `prefix`, sorted by their bytes, at most `limit`. */
+  keys(prefix: string, limit: number): Promise<string[]> | string[];
+  info(): Promise<StoreInfo> | StoreInfo;
+  /** Hears every committed change (for PostgreSQL: those of every instance). Returns an unsubscribe. */
+  onChange(listener: ChangeListener): () => void;
+  close(): Promise<void> | void;
+}
+
+export function conflict(key: string, expected: number, actual: number | undefined): GnpError {
+  const now = actual === undefined ? "it does not exist" : `its version is ${actual}`;
+  return new GnpError("CONFLICT", `conflict on ${key}: If-Match ${expected} but ${now}`);
+}
+
+/** Listeners of one store; a listener that throws is logged, never allowed to fail a write. */
+export class ChangeListeners {
+  readonly #listeners = new Set<ChangeListener>();
+
+  add(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(change: Change): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        console.error("gnp: a change listener threw:", error);
+      }
+    }
+  }
+}

@@ -1,0 +1,23 @@
+// Everything `gnp serve` answers, installed on a server in one call: the document commands,
+// WATCH/UNWATCH, WHOAMI/INFO/TIME, then the user's --handlers module (which may replace any
+// of them). The library user picks pieces; the CLI takes them all.
+
+import type { GnpServer } from "../server/server.ts";
+import { registerBuiltinCommands } from "./builtin-commands.ts";
+import type { DocumentStore } from "./document-store.ts";
+import { loadHandlersModule } from "./handlers-module.ts";
+import { registerInfoCommands, type PermissionsOf } from "./info-commands.ts";
+import { registerWatchCommands } from "./watch-commands.ts";
+
+export type AppOptions = { handlersFile?: string | undefined; permissionsOf?: PermissionsOf };
+
+/** Installs the app; resolves with the command names the handlers module added. */
+export async function installApp(server: GnpServer, store: DocumentStore, options: AppOptions = {}): Promise<string[]> {
+  registerBuiltinCommands(server, store);
+  const watches = registerWatchCommands(server, store);
+  registerInfoCommands(server, store, {
+    watchers: () => watches.size,
+    ...(options.permissionsOf ? { permissionsOf: options.permissionsOf } : {}),
+  });
+  return options.handlersFile === undefined ? [] : loadHandlersModule(server, options.handlersFile);
+}

@@ -1,0 +1,93 @@
+// WATCH PREFIX and UNWATCH SEQUENCE: change push. WATCH replies OK, then every later PUT or
+// DEL under the prefix reaches the connection as a PUSH carrying the WATCH's Sequence, with
+// Key, Op and Version headers and the new value as body. Changes come from the store, so with
+// a shared store (PostgreSQL) they include the writes of every instance. A closed connection
+// ends its watches; a watcher that stops reading is cut off by the server's output limit.
+
+import { GnpError } from "../errors.ts";
+import type { Connection } from "../server/connection.ts";
+import type { GnpServer } from "../server/server.ts";
+import type { Change, DocumentStore } from "./document-store.ts";
+
+/** Watches a connection may hold at once. */
+export const MAX_WATCHES_PER_CONNECTION = 64;
+
+type Watch = { connection: Connection; sequence: string; prefix: string };
+
+export class WatchRegistry {
+  /** By connection id, then by the WATCH request's Sequence. */
+  readonly #byConnection = new Map<number, Map<string, Watch>>();
+  #count = 0;
+
+  get size(): number {
+    return this.#count;
+  }
+
+  add(connection: Connection, sequence: string, prefix: string): void {
+    let watches = this.#byConnection.get(connection.id);
+    if (watches === undefined) {
+      watches = new Map();
+      this.#byConnection.set(connection.id, watches);
+    }
+    if (watches.has(sequence)) throw new GnpError("BAD_ARGUMENTS", `a watch with Sequence ${sequence} is already open on this connection`);
+    if (watches.size >= MAX_WATCHES_PER_CONNECTION) {
+      throw new GnpError("BAD_ARGUMENTS", `a connection may hold at most ${MAX_WATCHES_PER_CONNECTION} watches`);
+    }
+    watches.set(sequence, { connection, sequence, prefix });
+    this.#count++;
+  }
+
+  remove(connectionId: number, sequence: string): boolean {
+    const watches = this.#byConnection.get(connectionId);
+    if (watches === undefined || !watches.delete(sequence)) return false;
+    this.#count--;
+    if (watches.size === 0) this.#byConnection.delete(connectionId);
+    return true;
+  }
+
+  removeConnection(connectionId: number): void {
+    const watches = this.#byConnection.get(connectionId);
+    if (watches === undefined) return;
+    this.#count -= watches.size;
+    this.#byConnection.delete(connectionId);
+  }
+
+  /** Pushes `change` to every matching watch; drops watches whose connection is gone. */
+  publish(change: Change): void {
+    if (this.#count === 0) return;
+    const headers: [string, string][] = [
+      ["Key", change.key],
+      ["Op", change.op],
+      ["Version", String(change.version)],
+    ];
+    const body = change.op === "PUT" ? change.value : "";
+    for (const [connectionId, watches] of this.#byConnection) {
+      for (const watch of watches.values()) {
+        if (!change.key.startsWith(watch.prefix)) continue;
+        if (!watch.connection.push(watch.sequence, body, headers)) {
+          this.removeConnection(connectionId);
+          break;
+        }
+      }
+    }
+  }
+}
+
+export function registerWatchCommands(server: GnpServer, store: DocumentStore): WatchRegistry {
+  const registry = new WatchRegistry();
+  store.onChange((change) => registry.publish(change));
+  server.on("close", (connection) => registry.removeConnection(connection.id));
+  server
+    .command("WATCH", (req, conn) => {
+      if (req.args.length > 1) throw new GnpError("BAD_ARGUMENTS", `WATCH takes [PREFIX]: got ${req.args.length} arguments`);
+      registry.add(conn, req.sequence, req.args[0] ?? "");
+      return "";
+    })
+    .command("UNWATCH", (req, conn) => {
+      if (req.args.length !== 1) throw new GnpError("BAD_ARGUMENTS", `UNWATCH takes 1 argument, SEQUENCE: got ${req.args.length}`);
+      const sequence = req.args[0]!;
+      if (!registry.remove(conn.id, sequence)) throw new GnpError("NOT_WATCHING", `no watch with Sequence ${sequence} on this connection`);
+      return "";
+    });
+  return registry;
+}

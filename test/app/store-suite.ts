@@ -1,0 +1,112 @@
+// One suite every DocumentStore must pass (memory, sqlite, PostgreSQL): versions, If-Match,
+// sorted bounded KEYS, change announcements once per committed change, bytes kept exactly.
+
+import { describe, expect, test } from "bun:test";
+import { isGnpError, type Change, type DocumentStore } from "../../src/index.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (value: Uint8Array | undefined) => (value === undefined ? undefined : new TextDecoder().decode(value));
+
+/** Registers the shared store tests; `open` gives a fresh, empty store each time. */
+export function storeSuite(name: string, open: () => Promise<DocumentStore>): void {
+  describe(`${name} store`, () => {
+    test("put then get returns the bytes and version 1, and each put bumps the version", async () => {
+      await using store = disposable(await open());
+      expect(await store.get("a")).toBeUndefined();
+      expect(await store.put("a", bytes("one"))).toBe(1);
+      expect(await store.put("a", bytes("two"))).toBe(2);
+      const document = await store.get("a");
+      expect(text(document?.value)).toBe("two");
+      expect(document?.version).toBe(2);
+    });
+
+    test("values are kept byte for byte, empty and binary included", async () => {
+      await using store = disposable(await open());
+      const binary = Uint8Array.from({ length: 256 }, (_, i) => i);
+      await store.put("bin", binary);
+      await store.put("empty", new Uint8Array(0));
+      expect([...((await store.get("bin"))?.value ?? [])]).toEqual([...binary]);
+      expect((await store.get("empty"))?.value.byteLength).toBe(0);
+    });
+
+    test("If-Match must equal the current version, 0 meaning the key must not exist", async () => {
+      await using store = disposable(await open());
+      expect(await store.put("k", bytes("v1"), 0)).toBe(1);
+      await expectConflict(() => store.put("k", bytes("v2"), 0));
+      await expectConflict(() => store.put("k", bytes("v2"), 5));
+      expect(await store.put("k", bytes("v2"), 1)).toBe(2);
+      await expectConflict(() => store.delete("k", 1));
+      expect(await store.delete("k", 2)).toBe(true);
+      expect(text((await store.get("k"))?.value)).toBeUndefined();
+    });
+
+    test("delete says whether the key existed", async () => {
+      await using store = disposable(await open());
+      expect(await store.delete("nope")).toBe(false);
+      await store.put("yes", bytes("1"));
+      expect(await store.delete("yes")).toBe(true);
+      expect(await store.get("yes")).toBeUndefined();
+    });
+
+    test("keys are filtered by prefix, sorted by bytes and bounded", async () => {
+      await using store = disposable(await open());
+      for (const key of ["users/2", "users/10", "users/1", "orders/1", "users/é", "usersX", "users/Z"]) await store.put(key, bytes(key));
+      expect(await store.keys("users/", 100)).toEqual(["users/1", "users/10", "users/2", "users/Z", "users/é"]);
+      expect(await store.keys("users/", 2)).toEqual(["users/1", "users/10"]);
+      expect(await store.keys("", 3)).toEqual(["orders/1", "users/1", "users/10"]);
+      expect(await store.keys("none/", 10)).toEqual([]);
+      expect(await store.keys("users%", 10)).toEqual([]);
+    });
+
+    test("every committed change is announced once, conflicts are not", async () => {
+      await using store = disposable(await open());
+      const changes: Change[] = [];
+      const { promise: sawAll, resolve } = Promise.withResolvers<void>();
+      const stop = store.onChange((change) => {
+        changes.push(change);
+        if (changes.length === 3) resolve();
+      });
+      await store.put("w/1", bytes("a"));
+      await expectConflict(() => store.put("w/1", bytes("b"), 7));
+      await store.put("w/1", bytes("c"));
+      await store.delete("w/1");
+      await sawAll;
+      stop();
+      expect(changes.map((change) => [change.op, change.key, change.version, change.op === "PUT" ? text(change.value) : null])).toEqual([
+        ["PUT", "w/1", 1, "a"],
+        ["PUT", "w/1", 2, "c"],
+        ["DEL", "w/1", 3, null],
+      ]);
+    });
+
+    test("a burst of writes issued together all commit, in order", async () => {
+      await using store = disposable(await open());
+      const versions = await Promise.all(Array.from({ length: 50 }, (_, i) => store.put("burst", bytes(String(i)))));
+      expect(versions).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(text((await store.get("burst"))?.value)).toBe("49");
+    });
+
+    test("info counts keys and bytes", async () => {
+      await using store = disposable(await open());
+      await store.put("i/1", bytes("abc"));
+      await store.put("i/2", bytes("de"));
+      const info = await store.info();
+      expect(info.keys).toBe(2);
+      expect(info.bytes).toBe(5);
+    });
+  });
+}
+
+async function expectConflict(run: () => unknown): Promise<void> {
+  let error: unknown;
+  try {
+    await run();
+  } catch (thrown) {
+    error = thrown;
+  }
+  expect(isGnpError(error, "CONFLICT")).toBe(true);
+}
+
+function disposable(store: DocumentStore): DocumentStore & AsyncDisposable {
+  return Object.assign(store, { [Symbol.asyncDispose]: async () => void (await store.close()) });
+}

@@ -1,0 +1,69 @@
+// The memory and bun:sqlite stores pass the shared store suite; sqlite also keeps its data
+// across a reopen and refuses to open what it cannot use.
+
+import { describe, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MemoryStore, SqliteStore, isGnpError } from "../../src/index.ts";
+import { openStore } from "../../src/app/open-store.ts";
+import { storeSuite } from "./store-suite.ts";
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "gnp-store-"));
+  dirs.push(dir);
+  return dir;
+}
+process.on("exit", () => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+storeSuite("memory", async () => new MemoryStore());
+storeSuite("sqlite", async () => new SqliteStore(join(tempDir(), "gnp.db")));
+
+describe("sqlite store", () => {
+  test("data survives closing and reopening", async () => {
+    const path = join(tempDir(), "gnp.db");
+    const first = new SqliteStore(path);
+    await first.put("kept", new TextEncoder().encode("yes"));
+    await first.close();
+    const second = new SqliteStore(path);
+    expect((await second.get("kept"))?.version).toBe(1);
+    await second.close();
+  });
+
+  test("a corrupt file is one STORE_UNAVAILABLE error naming it", () => {
+    const path = join(tempDir(), "gnp.db");
+    writeFileSync(path, "this is not a database, just text that goes on for a while ".repeat(100));
+    let error: unknown;
+    try {
+      new SqliteStore(path);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(isGnpError(error, "STORE_UNAVAILABLE")).toBe(true);
+    expect((error as Error).message).toContain(path);
+  });
+
+  test("a directory that cannot be written is one STORE_UNAVAILABLE error", () => {
+    if (process.getuid?.() === 0) {
+      // root writes anywhere; a path under a regular file cannot be created by anyone.
+      const file = join(tempDir(), "file");
+      writeFileSync(file, "");
+      expect(() => new SqliteStore(join(file, "sub", "gnp.db"))).toThrow(/cannot open store/);
+      return;
+    }
+    const dir = tempDir();
+    chmodSync(dir, 0o500);
+    expect(() => new SqliteStore(join(dir, "gnp.db"))).toThrow(/cannot open store/);
+  });
+
+  test("store URLs are checked", async () => {
+    await expect(openStore("redis://x")).rejects.toThrow(/invalid store/);
+    await expect(openStore("sqlite://")).rejects.toThrow(/invalid store/);
+    await expect(openStore(`sqlite://${tempDir()}/x.db?sync=maybe`)).rejects.toThrow(/sync must be full or normal/);
+    const store = await openStore("memory:");
+    expect((await store.info()).kind).toBe("memory");
+  });
+});
