@@ -8,7 +8,7 @@ import { GnpError, type ErrorCode } from "../errors.ts";
 import { encodeErrorLine, encodeReplyHead, type HeaderList } from "../protocol/encoder.ts";
 import { isHeadFault, parseHead, scanHead, type Head } from "../protocol/head-scanner.ts";
 import { ConnectionSlab, MESSAGE_BYTES, SlotFlag } from "../slab/slab.ts";
-import type { CertificateValidator } from "../certs/validator.ts";
+import type { CertificateValidator, PeerCertificate } from "../certs/validator.ts";
 import type { ResolvedOptions } from "../options.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { OutputQueue } from "./output-queue.ts";
@@ -19,6 +19,13 @@ import { ServerMetrics } from "./metrics.ts";
 /** socket.data: the slab handle, or NO_SLOT for a connection refused for want of one. */
 type SocketData = number;
 const NO_SLOT = -1;
+
+/** Decides whether a connection may run a command; false gets an ERR reply naming both. */
+export type Authorizer = (connection: Connection, command: string) => boolean;
+
+function describeIdentity(connection: Connection): string {
+  return connection.certificate?.commonName !== undefined ? `CN=${connection.certificate.commonName}` : connection.identity;
+}
 const GREETING = "OK\r\n";
 const EMPTY = new Uint8Array(0);
 
@@ -26,7 +33,12 @@ export class ConnectionEngine implements ConnectionHost {
   readonly slab: ConnectionSlab;
   readonly #options: ResolvedOptions;
   readonly #handlers: ReadonlyMap<string, CommandHandler>;
-  readonly #validator: CertificateValidator;
+  #validator: CertificateValidator;
+  /** Bumped by setTrust; a connection admitted under an older epoch is checked again at its next command. */
+  #trustEpoch = 0;
+  #authorize: Authorizer | undefined;
+  /** The certificate each connection presented, kept to check it again after a trust change. */
+  readonly #peers: (PeerCertificate | undefined)[];
   readonly #hooks: ServerHooks;
   readonly #sockets: (Socket<SocketData> | undefined)[];
   readonly #connections: (Connection | undefined)[];
@@ -58,6 +70,7 @@ export class ConnectionEngine implements ConnectionHost {
     this.#outputs = new Array(capacity);
     this.#pendingHeads = new Array(capacity);
     this.#bodies = new Array(capacity);
+    this.#peers = new Array(capacity);
     this.#closeReasons = new Array(capacity);
   }
 
@@ -151,12 +164,15 @@ export class ConnectionEngine implements ConnectionHost {
         code: admission.code,
         reason: admission.reason,
         remoteAddress: socket.remoteAddress,
+        identity: peer?.subject?.CN || undefined,
         sha1: peer?.fingerprint?.replaceAll(":", ""),
         sha256: peer?.fingerprint256?.replaceAll(":", ""),
       });
       this.#condemn(slot, admission.code, admission.reason);
       return;
     }
+    this.#peers[slot] = peer;
+    this.slab.trustEpoch[slot] = this.#trustEpoch;
     const connection = this.#connections[slot]!;
     connection.identity = admission.identity;
     connection.certificate = Object.freeze({
@@ -215,6 +231,7 @@ export class ConnectionEngine implements ConnectionHost {
     this.#pendingHeads[slot] = undefined;
     this.#bodies[slot] = undefined;
     this.#closeReasons[slot] = undefined;
+    this.#peers[slot] = undefined;
     this.#outputs[slot]!.reset();
     this.slab.release(handle);
     if (wasAdmitted) {
@@ -349,6 +366,12 @@ export class ConnectionEngine implements ConnectionHost {
       return;
     }
     const connection = this.#connections[slot]!;
+    if (slab.trustEpoch[slot] !== this.#trustEpoch && !this.#readmit(slot)) return;
+    if (this.#authorize !== undefined && !this.#authorize(connection, command)) {
+      this.#writeMessage(slot, "ERR", sequence, `command '${command}' is not allowed for ${describeIdentity(connection)}`, undefined);
+      this.metrics.countCommand(command, false, 0);
+      return;
+    }
     const request = new Request(command, head.tokens.slice(1), head.headers, sequence, body);
     let result: HandlerResult | Promise<HandlerResult>;
     try {
@@ -550,6 +573,27 @@ export class ConnectionEngine implements ConnectionHost {
   /** Cuts every connection still open (the shutdown deadline passed). */
   terminateAll(): void {
     for (const socket of this.#sockets) socket?.terminate();
+  }
+
+  /** Replaces the certificate rules; established connections are checked again at their next command. */
+  setTrust(validator: CertificateValidator): void {
+    this.#validator = validator;
+    this.#trustEpoch = (this.#trustEpoch + 1) >>> 0;
+  }
+
+  setAuthorizer(authorize: Authorizer | undefined): void {
+    this.#authorize = authorize;
+  }
+
+  /** Checks a connection's certificate under the current rules; condemns it when they refuse it now. */
+  #readmit(slot: number): boolean {
+    const admission = this.#validator.validate(this.#peers[slot], Date.now());
+    if (!admission.ok) {
+      this.#condemn(slot, admission.code, admission.reason);
+      return false;
+    }
+    this.slab.trustEpoch[slot] = this.#trustEpoch;
+    return true;
   }
 
   #refuse(info: RefusalInfo): void {

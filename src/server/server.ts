@@ -9,7 +9,7 @@ import type { TCPSocketListener } from "bun";
 import { GnpError } from "../errors.ts";
 import { CertificateValidator } from "../certs/validator.ts";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "../options.ts";
-import { ConnectionEngine } from "./connection-engine.ts";
+import { ConnectionEngine, type Authorizer } from "./connection-engine.ts";
 import { ServerHooks, type ServerEvents } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
 import type { CommandHandler } from "./request.ts";
@@ -37,7 +37,8 @@ export class GnpServer {
   readonly options: ResolvedOptions;
   readonly #handlers = new Map<string, CommandHandler>();
   readonly #hooks = new ServerHooks();
-  readonly #validator: CertificateValidator;
+  #validator: CertificateValidator;
+  #authorize: Authorizer | undefined;
   /** Counters for operators; see ServerMetrics. */
   readonly metrics = new ServerMetrics();
   #engine: ConnectionEngine | undefined;
@@ -73,16 +74,44 @@ export class GnpServer {
     return this;
   }
 
+  /**
+   * Replaces who may connect. New connections see the new rules at once; established ones are
+   * checked again at their next command and, if now refused, get `ERR: <reason>` and close.
+   * Throws (RangeError, GnpError CONFIG_INVALID) on a bad rule, leaving the old rules in place.
+   */
+  setTrust(trust: { allow: readonly string[]; trustedCas: readonly string[] }): void {
+    const validator = new CertificateValidator({ allow: trust.allow, trustedCas: trust.trustedCas });
+    this.#validator = validator;
+    this.#engine?.setTrust(validator);
+  }
+
+  /**
+   * Sets the check run before every command; a command it refuses gets
+   * `ERR command 'PUT' is not allowed for CN=reporting` and never runs.
+   *
+   * @example
+   * server.authorize((conn, command) => command === "GET" || conn.identity === "admin");
+   */
+  authorize(authorizer: Authorizer | undefined): this {
+    if (authorizer !== undefined && typeof authorizer !== "function") throw new TypeError("the authorizer must be a function");
+    this.#authorize = authorizer;
+    this.#engine?.setAuthorizer(authorizer);
+    return this;
+  }
+
   /** Starts listening. Rejects with LISTEN_FAILED when the address cannot be bound. */
   async listen(): Promise<this> {
     if (this.#listener !== undefined) throw new TypeError("the server is already listening");
     if (this.#closing !== undefined) throw new TypeError("a closed server cannot listen again");
     const engine = new ConnectionEngine(this.options, this.#handlers, this.#validator, this.#hooks, this.metrics);
+    engine.setAuthorizer(this.#authorize);
     const { host, port, tls } = this.options;
     try {
       this.#listener = Bun.listen<number>({
         hostname: host,
         port,
+        // Declared on Bun's connect options only, but Bun.listen honours it (SO_REUSEPORT).
+        ...(this.options.reusePort ? ({ reusePort: true } as {}) : {}),
         tls: {
           cert: tls.cert,
           key: tls.key,

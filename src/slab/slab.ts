@@ -35,7 +35,7 @@ export const SlotFlag = {
  * The slab. Column arrays are public on purpose: the server reads and writes them in its
  * hot path without a call per field. Their layout per slot, 64 bytes in all:
  * deadline, bytesIn, bytesOut (f64); generation, flags, fill, scanFrom, headEnd,
- * bodyFilled, requests, inflight (u32); 8 bytes spare.
+ * bodyFilled, requests, inflight, trustEpoch (u32); 4 bytes spare.
  */
 export class ConnectionSlab {
   readonly capacity: number;
@@ -57,6 +57,8 @@ export class ConnectionSlab {
   readonly requests: Uint32Array;
   /** Handlers started and not yet settled. */
   readonly inflight: Uint32Array;
+  /** The trust configuration the connection was last admitted under (see server.setTrust). */
+  readonly trustEpoch: Uint32Array;
   /** Every slot's 64 bytes of handler data, slot i at i * 64. */
   readonly userData: Uint8Array;
   /** Every slot's message buffer, slot i at i * MESSAGE_BYTES. */
@@ -97,7 +99,8 @@ export class ConnectionSlab {
     this.bodyFilled = u32();
     this.requests = u32();
     this.inflight = u32();
-    const privateEnd = capacity * PRIVATE_BYTES; // the 8 spare bytes per slot lie before it
+    this.trustEpoch = u32();
+    const privateEnd = capacity * PRIVATE_BYTES; // the 4 spare bytes per slot lie before it
     this.userData = new Uint8Array(this.memory, privateEnd, capacity * USER_DATA_BYTES);
     this.messages = new Uint8Array(this.memory, privateEnd + capacity * USER_DATA_BYTES, capacity * MESSAGE_BYTES);
     this.#free = new Int32Array(capacity);
@@ -130,6 +133,7 @@ export class ConnectionSlab {
     this.bodyFilled[slot] = 0;
     this.requests[slot] = 0;
     this.inflight[slot] = 0;
+    this.trustEpoch[slot] = 0;
     this.userData.fill(0, slot * USER_DATA_BYTES, (slot + 1) * USER_DATA_BYTES);
     this.#inUse++;
     if (slot >= this.#highWater) this.#highWater = slot + 1;
