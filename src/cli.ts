@@ -2,6 +2,8 @@
 // The `gnp` command: one entry point, one subcommand per job. Each subcommand returns an
 // exit code; a failure is one line on stderr (`gnp: ...`), never a stack trace.
 
+// First, before anything can reach @peculiar/x509 through a dynamic import: see the file.
+import "./certs/reflect-polyfill.ts";
 import { GnpError } from "./errors.ts";
 import { CliFailure, describe, processIo } from "./cli/io.ts";
 import { VERSION } from "./version.ts";
@@ -13,6 +15,7 @@ commands:
   call      send one command, or open a prompt (gnp call --help)
   bench     load-test a server (gnp bench --help)
   certs     create and inspect certificates (gnp certs --help)
+  reload    make a running server re-read its configuration (gnp reload --help)
   version   print the version
 `;
 
@@ -27,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./cli/bench.ts")).runBench(rest, processIo);
     case "certs":
       return (await import("./cli/certs.ts")).runCerts(rest, processIo);
+    case "reload":
+      return (await import("./cli/reload.ts")).runReload(rest, processIo);
     case "version":
     case "--version":
     case "-v":

@@ -50,6 +50,9 @@ export class RawClient implements AsyncDisposable {
     const pki: TestPki = await makeTestPki();
     const certificate = options.certificate === undefined ? pki.good : options.certificate;
     const { promise: closed, resolve: onClosed } = Promise.withResolvers<void>();
+    // Bun.connect resolves once TCP is up, before the TLS handshake, and a write before the
+    // handshake is dropped (it returns 0): wait for the handshake (or a close) first.
+    const { promise: handshaken, resolve: onHandshake } = Promise.withResolvers<void>();
     let client: RawClient | undefined;
     const pending: Uint8Array[] = [];
     const socket = await Bun.connect({
@@ -66,13 +69,18 @@ export class RawClient implements AsyncDisposable {
           if (client) client.#onData(chunk);
           else pending.push(new Uint8Array(chunk));
         },
+        handshake() {
+          onHandshake();
+        },
         close() {
           if (client) client.#isClosed = true;
           onClosed();
+          onHandshake();
         },
         error() {},
       },
     });
+    await handshaken;
     client = new RawClient(socket, closed);
     for (const chunk of pending) client.#onData(chunk);
     return client;
@@ -91,8 +99,12 @@ export class RawClient implements AsyncDisposable {
     return this.#isClosed;
   }
 
+  /** Writes everything or throws: a test must never lose bytes silently. */
   write(data: string | Uint8Array): number {
-    return this.socket.write(data);
+    const written = this.socket.write(data);
+    const length = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
+    if (written !== length && !this.#isClosed) throw new Error(`socket.write took ${written} of ${length} bytes`);
+    return written;
   }
 
   /** Resolves once the received text satisfies `predicate` (or contains the string). */

@@ -1,0 +1,194 @@
+// Server memory per idle authenticated connection: starts `gnp serve` (zero-config, temp data
+// dir) as one child and the clients as another, so the measured process runs no client code;
+// reads the server's VmRSS from /proc before and after N connections have been greeted, then
+// closes everything. Bounded: N is capped and the whole run is cut after a deadline.
+//   bun bench/idle-rss.ts [--connections 1000] [--max-connections 10000] [--binary dist/gnp]
+
+import type { Socket, Subprocess } from "bun";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const CLI = resolve(import.meta.dir, "../src/cli.ts");
+const MAX_CONNECTIONS = 20_000;
+const DEADLINE_MS = 120_000;
+/** Handshakes in flight at once: enough to be quick, few enough that none hits the handshake timeout. */
+const OPEN_BATCH = 50;
+
+type Args = { connections: number; maxConnections: number; binary: string | undefined };
+
+function parseArgs(argv: string[]): Args {
+  const value = (flag: string, fallback: number) => {
+    const index = argv.indexOf(flag);
+    if (index < 0) return fallback;
+    const number = Number(argv[index + 1]);
+    if (!Number.isInteger(number) || number < 1 || number > MAX_CONNECTIONS) throw new Error(`${flag} expects a whole number from 1 to ${MAX_CONNECTIONS}`);
+    return number;
+  };
+  const binaryIndex = argv.indexOf("--binary");
+  const binary = binaryIndex < 0 ? undefined : resolve(argv[binaryIndex + 1] ?? "");
+  return { connections: value("--connections", 1000), maxConnections: value("--max-connections", 10_000), binary };
+}
+
+/** VmRSS and VmHWM of a process, in KiB. */
+function memoryOf(pid: number): { rssKiB: number; hwmKiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+) kB`, "m"))?.[1] ?? NaN);
+  return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") };
+}
+
+/** Reads lines from a child's stdout and resolves the first that matches. */
+function lineReader(stream: ReadableStream<Uint8Array>): (pattern: RegExp) => Promise<RegExpMatchArray> {
+  let text = "";
+  const waiters: { pattern: RegExp; resolve: (match: RegExpMatchArray) => void }[] = [];
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
+      for (let index = waiters.length - 1; index >= 0; index--) {
+        const match = text.match(waiters[index]!.pattern);
+        if (match) waiters.splice(index, 1)[0]!.resolve(match);
+      }
+    }
+  })();
+  return (pattern) => {
+    const match = text.match(pattern);
+    if (match) return Promise.resolve(match);
+    const { promise, resolve } = Promise.withResolvers<RegExpMatchArray>();
+    waiters.push({ pattern, resolve });
+    return promise;
+  };
+}
+
+/** RSS after it stops moving: the kernel and allocator settle within a few samples. */
+async function settledRss(pid: number): Promise<number> {
+  let last = memoryOf(pid).rssKiB;
+  for (let sample = 0; sample < 10; sample++) {
+    await Bun.sleep(200);
+    const now = memoryOf(pid).rssKiB;
+    if (Math.abs(now - last) < 64) return now;
+    last = now;
+  }
+  return last;
+}
+
+// ── The client process ───────────────────────────────────────────────────────────────
+
+/** Opens `count` connections, waits for each greeting, says "ready", holds them until stdin closes. */
+async function runClients(port: number, count: number, pkiDir: string): Promise<void> {
+  const read = (name: string) => readFileSync(join(pkiDir, name), "utf8");
+  const tls = { cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt"), serverName: "localhost" };
+  const sockets: Socket<undefined>[] = [];
+  const open = () => {
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    let seen = "";
+    Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      tls,
+      socket: {
+        data(_socket, chunk) {
+          seen += Buffer.from(chunk).toString("latin1");
+          if (seen.startsWith("OK\r\n")) resolve();
+          else if (seen.includes("\r\n")) reject(new Error(`refused: ${seen.trim()}`));
+        },
+        close: () => reject(new Error(`closed before the greeting (${seen.trim() || "nothing received"})`)),
+        error: (_socket, error) => reject(error),
+      },
+    }).then((socket) => sockets.push(socket), reject);
+    return promise;
+  };
+  for (let opened = 0; opened < count; opened += OPEN_BATCH) {
+    await Promise.all(Array.from({ length: Math.min(OPEN_BATCH, count - opened) }, open));
+  }
+  console.log(`ready ${sockets.length}`);
+  for await (const _ of Bun.stdin.stream()) {
+    // Nothing is sent on stdin; its end is the signal to close.
+  }
+  for (const socket of sockets) socket.end();
+}
+
+// ── The orchestrator ────────────────────────────────────────────────────────────────
+
+async function main(args: Args): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), "gnp-idle-rss-"));
+  const children: Subprocess[] = [];
+  const deadline = setTimeout(() => {
+    console.error(`idle-rss: gave up after ${DEADLINE_MS / 1000} s`);
+    for (const child of children) child.kill("SIGKILL");
+    process.exit(1);
+  }, DEADLINE_MS);
+  try {
+    const program = args.binary === undefined ? [process.execPath, CLI] : [args.binary];
+    const server = Bun.spawn([...program, "serve", "--port", "0", "--data", dataDir, "--max-connections", String(args.maxConnections)], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    children.push(server);
+    const serverLine = lineReader(server.stdout);
+    const port = Number((await serverLine(/gnp listening on 127\.0\.0\.1:(\d+)/))[1]);
+    const pkiDir = join(dataDir, "pki");
+
+    // Warm-up: the first connections pay one-time costs (TLS context, certificate cache, JIT).
+    await connectClients(port, 20, pkiDir, children, async () => {});
+    const before = await settledRss(server.pid);
+
+    let after = 0;
+    const startedAt = performance.now();
+    await connectClients(port, args.connections, pkiDir, children, async () => {
+      const openMs = performance.now() - startedAt;
+      after = await settledRss(server.pid);
+      console.log(`opened ${args.connections} authenticated connections in ${openMs.toFixed(0)} ms`);
+    });
+    const { hwmKiB } = memoryOf(server.pid);
+
+    server.kill("SIGTERM");
+    await server.exited;
+    const perConnection = ((after - before) * 1024) / args.connections;
+    const name = args.binary === undefined ? "bun src/cli.ts serve" : `${args.binary} serve`;
+    console.log(`server (${name}, --max-connections ${args.maxConnections}): VmRSS ${mib(before)} before, ${mib(after)} with ${args.connections} idle connections, peak ${mib(hwmKiB)}`);
+    // The slab is reserved whole at start, but pages no connection touched are not resident,
+    // so its share of this figure is the columns and whatever message bytes were written.
+    console.log(`per idle connection: ${(perConnection / 1024).toFixed(1)} KiB (slab reserved: ${args.maxConnections} x 8 KiB of address space)`);
+  } finally {
+    clearTimeout(deadline);
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the client role in a child process; `whileOpen` runs while all its connections are up. */
+async function connectClients(port: number, count: number, pkiDir: string, children: Subprocess[], whileOpen: () => Promise<void>): Promise<void> {
+  const client = Bun.spawn([process.execPath, import.meta.path, "--client", String(port), String(count), pkiDir], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  children.push(client);
+  let greeted = false;
+  const ready = lineReader(client.stdout)(/ready (\d+)/).then(() => void (greeted = true));
+  const exitedEarly = client.exited.then((code) => {
+    if (!greeted) throw new Error(`the client process exited (${code}) before all ${count} connections were greeted`);
+  });
+  await Promise.race([ready, exitedEarly]);
+  await whileOpen();
+  client.stdin.end();
+  await client.exited;
+}
+
+function mib(kib: number): string {
+  return `${(kib / 1024).toFixed(1)} MiB`;
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === "--client") {
+  await runClients(Number(argv[1]), Number(argv[2]), argv[3]!);
+  process.exit(0);
+} else {
+  try {
+    await main(parseArgs(argv));
+  } catch (error) {
+    console.error(`idle-rss: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}
