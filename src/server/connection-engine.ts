@@ -164,7 +164,7 @@ export class ConnectionEngine implements ConnectionHost {
         code: admission.code,
         reason: admission.reason,
         remoteAddress: socket.remoteAddress,
-        identity: peer?.subject?.CN || undefined,
+        identity: [peer?.subject?.CN ?? []].flat()[0] || undefined, // Node types CN as string | string[]
         sha1: peer?.fingerprint?.replaceAll(":", ""),
         sha256: peer?.fingerprint256?.replaceAll(":", ""),
       });
@@ -368,7 +368,8 @@ export class ConnectionEngine implements ConnectionHost {
     const connection = this.#connections[slot]!;
     if (slab.trustEpoch[slot] !== this.#trustEpoch && !this.#readmit(slot)) return;
     if (this.#authorize !== undefined && !this.#authorize(connection, command)) {
-      this.#writeMessage(slot, "ERR", sequence, `command '${command}' is not allowed for ${describeIdentity(connection)}`, undefined);
+      const refusal = new GnpError("NOT_ALLOWED", `command '${command}' is not allowed for ${describeIdentity(connection)}`);
+      this.#writeMessage(slot, "ERR", sequence, refusal.message, undefined);
       this.metrics.countCommand(command, false, 0);
       return;
     }
@@ -401,7 +402,10 @@ export class ConnectionEngine implements ConnectionHost {
     let succeeded = false;
     if (slot >= 0) {
       slab.inflight[slot]!--;
-      if (!(slab.flags[slot]! & SlotFlag.CONDEMNED)) {
+      const flags = slab.flags[slot]!;
+      // A condemned connection still gets the replies of commands received before its fault,
+      // ahead of its ERR: line; once that line is out, nothing more is written.
+      if (!(flags & SlotFlag.CONDEMNED) || flags & SlotFlag.LINE_PENDING) {
         const connection = this.#connections[slot]!;
         if (ok) succeeded = this.#reply(slot, command, sequence, value, connection);
         else this.#replyThrown(slot, command, sequence, error, connection);
@@ -409,8 +413,9 @@ export class ConnectionEngine implements ConnectionHost {
       }
     }
     this.metrics.countCommand(command, succeeded, (performance.now() - started) / 1000);
-    if (slot < 0) return;
-    if (slab.flags[slot]! & SlotFlag.DRAINING && slab.inflight[slot] === 0) this.#finishDraining(slot);
+    if (slot < 0 || slab.inflight[slot] !== 0) return;
+    if (slab.flags[slot]! & SlotFlag.LINE_PENDING) this.#sendErrorLine(slot);
+    else if (slab.flags[slot]! & SlotFlag.DRAINING) this.#finishDraining(slot);
   }
 
   /** Writes the OK reply; returns false when the result could not be sent and an ERR went instead. */
@@ -436,9 +441,10 @@ export class ConnectionEngine implements ConnectionHost {
         return;
       }
     }
-    this.#hooks.emitError(error, connection);
     const detail = error instanceof Error ? error.message : String(error);
-    this.#writeMessage(slot, "ERR", sequence, `command '${command}' failed: ${detail}`, undefined);
+    const failure = new GnpError("HANDLER_FAILED", `command '${command}' failed: ${detail}`, { cause: error });
+    this.#hooks.emitError(failure, connection);
+    this.#writeMessage(slot, "ERR", sequence, failure.message, undefined);
   }
 
   // ── Writing ───────────────────────────────────────────────────────────────────────────
@@ -490,10 +496,24 @@ export class ConnectionEngine implements ConnectionHost {
     this.#bodies[slot] = undefined;
     this.#closeReasons[slot] = { code, reason };
     slab.deadline[slot] = Date.now() + this.#options.abortTimeoutMs;
+    // Commands received before the fault are still running: their replies go first, then the
+    // line (see #settle). The abort deadline bounds how long they may take.
+    if (slab.inflight[slot]! > 0) {
+      slab.flags[slot]! |= SlotFlag.LINE_PENDING;
+      return;
+    }
+    this.#sendErrorLine(slot);
+  }
+
+  /** Writes the condemned connection's `ERR: <reason>` line and ends it once the output drains. */
+  #sendErrorLine(slot: number): void {
+    const slab = this.slab;
+    slab.flags[slot]! &= ~SlotFlag.LINE_PENDING;
     const socket = this.#sockets[slot];
-    if (socket === undefined) return;
+    const reason = this.#closeReasons[slot];
+    if (socket === undefined || reason === undefined) return;
     const output = this.#outputs[slot]!;
-    output.write(socket, encodeErrorLine(reason));
+    output.write(socket, encodeErrorLine(reason.reason));
     output.uncork(socket);
     this.#endIfCondemned(slot);
   }
@@ -502,7 +522,7 @@ export class ConnectionEngine implements ConnectionHost {
   #endIfCondemned(slot: number): void {
     const slab = this.slab;
     const flags = slab.flags[slot]!;
-    if ((flags & SlotFlag.CONDEMNED) === 0 || flags & SlotFlag.ENDED) return;
+    if ((flags & SlotFlag.CONDEMNED) === 0 || flags & (SlotFlag.ENDED | SlotFlag.LINE_PENDING)) return;
     if (this.#outputs[slot]!.isBlocked) return;
     slab.flags[slot] = flags | SlotFlag.ENDED;
     this.#sockets[slot]?.end();

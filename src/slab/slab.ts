@@ -29,6 +29,8 @@ export const SlotFlag = {
   ENDED: 1 << 5,
   /** The server is shutting down: input is discarded, in-flight commands may finish. */
   DRAINING: 1 << 6,
+  /** Condemned while commands were running: the ERR: line waits for their replies. */
+  LINE_PENDING: 1 << 7,
 } as const;
 
 /**

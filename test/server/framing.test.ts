@@ -168,12 +168,20 @@ describe("write, then abort", () => {
     expect(executed).toEqual(["1"]);
   });
 
-  test("replies of async handlers started before the fault are dropped, never written after the ERR line", async () => {
+  test("replies of commands still running at the fault come before the ERR line; nothing is written after it", async () => {
     const executed: string[] = [];
     await using server = await startServer({}, setup(executed));
     await using client = await connectAdmitted(server.port);
-    client.write(request("SLOW 50", "1") + "\r\n\r\n");
+    client.write(request("SLOW 50", "1") + request("COUNT", "2") + "\r\n\r\n" + request("COUNT", "3"));
     const received = await client.untilClosed();
-    expect(received).toBe(GREETING + errorLine("empty command line"));
+    expect(received).toBe(GREETING + okReply("2", "2") + okReply("1", "slept 50") + errorLine("empty command line"));
+    expect(executed).toEqual(["2"]);
+  });
+
+  test("a command that outlives the abort deadline is cut off with the connection", async () => {
+    await using server = await startServer({ abortTimeout: 0.1 }, setup([]));
+    await using client = await connectAdmitted(server.port);
+    client.write(request("SLOW 2000", "1") + "\r\n\r\n");
+    expect(await client.untilClosed()).toBe(GREETING);
   });
 });
