@@ -2,8 +2,6 @@
 // The `gnp` command: one entry point, one subcommand per job. Each subcommand returns an
 // exit code; a failure is one line on stderr (`gnp: ...`), never a stack trace.
 
-// First, before anything can reach @peculiar/x509 through a dynamic import: see the file.
-import "./certs/reflect-polyfill.ts";
 import { GnpError } from "./errors.ts";
 import { CliFailure, describe, processIo } from "./cli/io.ts";
 import { VERSION } from "./version.ts";

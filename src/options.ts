@@ -43,6 +43,8 @@ export type ServerOptions = {
   abortTimeout?: number;
   /** Seconds close() waits for in-flight commands before cutting connections. Default 10. */
   shutdownTimeout?: number;
+  /** Share the port with other processes that also set it (SO_REUSEPORT, Linux): `gnp serve --workers`. Default false. */
+  reusePort?: boolean;
 };
 
 export type ResolvedOptions = Readonly<{
@@ -58,6 +60,7 @@ export type ResolvedOptions = Readonly<{
   handshakeTimeoutMs: number;
   abortTimeoutMs: number;
   shutdownTimeoutMs: number;
+  reusePort: boolean;
 }>;
 
 /** Checks `input` and fills in defaults. Throws GnpError CONFIG_INVALID or TLS_CONFIG_INVALID. */
@@ -97,6 +100,7 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
     handshakeTimeoutMs: seconds("handshakeTimeout", input.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_S, true),
     abortTimeoutMs: seconds("abortTimeout", input.abortTimeout ?? DEFAULT_ABORT_TIMEOUT_S, true),
     shutdownTimeoutMs: seconds("shutdownTimeout", input.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_S),
+    reusePort: input.reusePort === true,
   });
 }
 
@@ -115,8 +119,8 @@ function seconds(name: string, value: number, positive = false): number {
   return Math.round(value * 1000);
 }
 
-/** Parses the server's certificate and key and checks that they belong together. */
-function checkKeyPair(certPem: string, keyPem: string): void {
+/** Parses the server's certificate and key and checks that they belong together; throws TLS_CONFIG_INVALID. */
+export function checkKeyPair(certPem: string, keyPem: string): void {
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(certPem);

@@ -6,6 +6,7 @@ import { createPrivateKey, createPublicKey, type webcrypto } from "node:crypto";
 import { isIP } from "node:net";
 import { thumbprints } from "./thumbprint.ts";
 import { x509 } from "./x509.ts";
+import type * as X509 from "@peculiar/x509";
 
 export type KeyAlgorithm = "ecdsa" | "rsa";
 
@@ -30,7 +31,7 @@ export interface IssuedCertificate {
   notAfter: Date;
   algorithm: KeyAlgorithm;
   keys: CryptoKeyPair;
-  certificate: x509.X509Certificate;
+  certificate: X509.X509Certificate;
 }
 
 /** A certificate that may sign others (basicConstraints cA=true, keyCertSign). */
@@ -189,7 +190,7 @@ export async function loadCertificateAuthority(
   certPem: string,
   keyPem: string,
 ): Promise<CertificateAuthority> {
-  let certificate: x509.X509Certificate;
+  let certificate: X509.X509Certificate;
   try {
     certificate = new x509.X509Certificate(certPem);
   } catch (error) {
@@ -224,7 +225,7 @@ type BuildInput = {
   algorithm: KeyAlgorithm;
   issuer?: CertificateAuthority;
   validity: { notBefore: Date; notAfter: Date };
-  extensions: x509.Extension[];
+  extensions: X509.Extension[];
 };
 
 async function build(input: BuildInput): Promise<IssuedCertificate> {
@@ -248,7 +249,7 @@ async function build(input: BuildInput): Promise<IssuedCertificate> {
   return describe(certificate, keys, input.algorithm, await pkcs8Pem(keys.privateKey));
 }
 
-async function authorityKeyIdentifier(ca: CertificateAuthority): Promise<x509.Extension> {
+async function authorityKeyIdentifier(ca: CertificateAuthority): Promise<X509.Extension> {
   // Reuse the CA's own subjectKeyIdentifier: a CA made by another tool may
   // compute it differently from the SHA-1-of-key default.
   const ski = ca.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
@@ -257,7 +258,7 @@ async function authorityKeyIdentifier(ca: CertificateAuthority): Promise<x509.Ex
 }
 
 function describe(
-  certificate: x509.X509Certificate,
+  certificate: X509.X509Certificate,
   keys: CryptoKeyPair,
   algorithm: KeyAlgorithm,
   privateKeyPem: string,
@@ -323,11 +324,11 @@ function resolveValidity(options: ValidityOptions, defaultDays: number): { notBe
   return { notBefore, notAfter };
 }
 
-function sanExtension(sans: readonly string[] | undefined): x509.Extension[] {
+function sanExtension(sans: readonly string[] | undefined): X509.Extension[] {
   return sans && sans.length > 0 ? [new x509.SubjectAlternativeNameExtension(sans.map(toGeneralName))] : [];
 }
 
-function toGeneralName(value: string): x509.JsonGeneralName {
+function toGeneralName(value: string): X509.JsonGeneralName {
   if (value.length === 0) throw new RangeError(`invalid subjectAltName "": expected a name or address`);
   if (isIP(value)) return { type: "ip", value };
   if (value.includes("://")) return { type: "url", value };

@@ -4,6 +4,7 @@
 // issuer is configured the path must go on through it, as openssl's would.
 import { X509Certificate as NodeX509, createPublicKey, type KeyObject } from "node:crypto";
 import { x509 } from "./x509.ts";
+import type * as X509 from "@peculiar/x509";
 
 /** The instants between which every CA on one path is valid, and who bounds them. */
 export type TrustWindow = { from: number; fromCa: string; to: number; toCa: string };
@@ -83,7 +84,7 @@ export class TrustAnchors {
   }
 
   #add(der: Uint8Array): void {
-    let cert: x509.X509Certificate;
+    let cert: X509.X509Certificate;
     let node: NodeX509;
     try {
       cert = new x509.X509Certificate(der);

@@ -6,6 +6,7 @@ import { X509Certificate as NodeX509 } from "node:crypto";
 import { normalizeThumbprint, thumbprints } from "./thumbprint.ts";
 import { TrustAnchors, type TrustWindow } from "./trust-anchors.ts";
 import { x509 } from "./x509.ts";
+import type * as X509 from "@peculiar/x509";
 
 /** The shape of Bun's `socket.getPeerCertificate()`; `{}` when none was presented. */
 export type PeerCertificate = { raw?: Uint8Array; fingerprint?: string; fingerprint256?: string };
@@ -189,7 +190,7 @@ export class CertificateValidator {
  * @example certificateIdentity(cert, sha256).identity // "alice"
  */
 export function certificateIdentity(
-  cert: x509.X509Certificate,
+  cert: X509.X509Certificate,
   sha256: string,
 ): { identity: string; commonName: string | undefined; sans: string[] } {
   const commonName = cert.subjectName.getField("CN")[0] || undefined;
@@ -222,7 +223,7 @@ function refuse(code: AdmissionCode, reason: string): Admission {
 }
 
 // DNS, IP, e-mail and URI values in order; other kinds name no one.
-function subjectAltNames(cert: x509.X509Certificate): string[] {
+function subjectAltNames(cert: X509.X509Certificate): string[] {
   const extension = cert.getExtension(x509.SubjectAlternativeNameExtension);
   if (!extension) return [];
   try {

@@ -11,6 +11,8 @@ import { existingFiles, localPkiPaths, PKI_FILES, writeLocalPki, writePem } from
 import { thumbprints } from "../certs/thumbprint.ts";
 import { CertificateValidator, certificateIdentity, formatInstant } from "../certs/validator.ts";
 import { x509 } from "../certs/x509.ts";
+import { loadLocalServerTrust } from "./local-server-trust.ts";
+import type * as X509 from "@peculiar/x509";
 
 export type CliIo = { stdout: (s: string) => void; stderr: (s: string) => void };
 
@@ -23,9 +25,11 @@ export const CERTS_USAGE = `Usage:
       DIR/NAME.crt and DIR/NAME.key (or PREFIX.crt and PREFIX.key).
   gnp certs thumbprint FILE
       Print the SHA-1 and SHA-256 thumbprints of the certificate in FILE.
-  gnp certs inspect FILE [--ca CAFILE]... [--allow THUMBPRINT]...
+  gnp certs inspect FILE [--ca CAFILE]... [--allow THUMBPRINT]... [--server] [--config FILE]
       Describe the certificate in FILE and, given --ca or --allow, whether a
-      server with those settings would admit it (exit status 1 if not).
+      server with those settings would admit it (exit status 1 if not). With
+      --server (or --config), check against the server configured here: its
+      settings file, GNP_* variables and first-run CA, and show its permissions.
 
 Existing files are never replaced without --force.
 Exit status: 0 success, 1 failure, 2 bad usage.
@@ -157,14 +161,18 @@ async function inspect(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {
     ca: { type: "string", multiple: true },
     allow: { type: "string", multiple: true },
+    server: { type: "boolean" },
+    config: { type: "string" },
   });
   if (values.help) return help(io);
   const der = await readCertificate(single(positionals, "FILE", true)!);
   const cert = new x509.X509Certificate(der);
   const node = new NodeX509(der);
   const digests = thumbprints(der);
-  const trustedCas = await Promise.all((values.ca ?? []).map((file) => readText(file, "given with --ca")));
-  const allow = values.allow ?? [];
+  // --server: the trust of the `gnp serve` configured here (src/cli/local-server-trust.ts).
+  const local = values.server || values.config !== undefined ? loadLocalServerTrust(values.config, process.env) : undefined;
+  const trustedCas = [...(local?.trustedCas ?? []), ...(await Promise.all((values.ca ?? []).map((file) => readText(file, "given with --ca"))))];
+  const allow = [...(local?.allow ?? []), ...(values.allow ?? [])];
   const checked = trustedCas.length > 0 || allow.length > 0;
   const admission = checked ? new CertificateValidator({ allow, trustedCas, cacheSize: 0 }).validate({ raw: der }) : undefined;
   const verdict = !admission
@@ -186,6 +194,10 @@ async function inspect(argv: string[], io: CliIo): Promise<number> {
     ["Identity", certificateIdentity(cert, digests.sha256).identity],
     ["Admission", verdict],
   ];
+  if (local !== undefined) {
+    rows.push(["Checked", `against ${local.source}`]);
+    if (admission?.ok) rows.push(["Permissions", local.clients.permissionsFor(admission).join(", ") || "none (only WHOAMI): matches no [[clients]] entry"]);
+  }
   io.stdout(rows.map(([label, value]) => `${label.padEnd(11)} ${value}\n`).join(""));
   return admission && !admission.ok ? 1 : 0;
 }
@@ -284,7 +296,7 @@ async function readCertificate(path: string): Promise<Uint8Array> {
 
 const SAN_LABELS: Record<string, string> = { dns: "DNS", ip: "IP", email: "email", url: "URI" };
 
-function describeSans(cert: x509.X509Certificate): string {
+function describeSans(cert: X509.X509Certificate): string {
   const extension = cert.getExtension(x509.SubjectAlternativeNameExtension);
   if (!extension) return "(none)";
   try {

@@ -359,6 +359,8 @@ export class ConnectionEngine implements ConnectionHost {
     const sequence = head.sequence!;
     const name = head.tokens[0]!;
     const command = name.toUpperCase();
+    // A trust change since admission is checked first: a revoked client is cut off whatever it sends.
+    if (slab.trustEpoch[slot] !== this.#trustEpoch && !this.#readmit(slot)) return;
     const handler = this.#handlers.get(command);
     if (handler === undefined) {
       this.#writeMessage(slot, "ERR", sequence, `unknown command '${name}'`, undefined);
@@ -366,7 +368,6 @@ export class ConnectionEngine implements ConnectionHost {
       return;
     }
     const connection = this.#connections[slot]!;
-    if (slab.trustEpoch[slot] !== this.#trustEpoch && !this.#readmit(slot)) return;
     if (this.#authorize !== undefined && !this.#authorize(connection, command)) {
       const refusal = new GnpError("NOT_ALLOWED", `command '${command}' is not allowed for ${describeIdentity(connection)}`);
       this.#writeMessage(slot, "ERR", sequence, refusal.message, undefined);

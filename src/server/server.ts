@@ -8,7 +8,7 @@ import { constants } from "node:crypto";
 import type { TCPSocketListener } from "bun";
 import { GnpError } from "../errors.ts";
 import { CertificateValidator } from "../certs/validator.ts";
-import { resolveOptions, type ResolvedOptions, type ServerOptions } from "../options.ts";
+import { checkKeyPair, resolveOptions, type ResolvedOptions, type ServerOptions } from "../options.ts";
 import { ConnectionEngine, type Authorizer } from "./connection-engine.ts";
 import { ServerHooks, type ServerEvents } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -43,11 +43,16 @@ export class GnpServer {
   readonly metrics = new ServerMetrics();
   #engine: ConnectionEngine | undefined;
   #listener: TCPSocketListener<number> | undefined;
+  /** The certificate and key new connections get; setTlsCertificate replaces them. */
+  #tls: Readonly<{ cert: string; key: string }>;
+  /** Listeners replaced by setTlsCertificate: no longer accepting, their connections live on. */
+  readonly #retired: TCPSocketListener<number>[] = [];
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: ServerOptions) {
     this.options = resolveOptions(options);
+    this.#tls = this.options.tls;
     this.#validator = new CertificateValidator({ allow: this.options.allow, trustedCas: this.options.trustedCas });
   }
 
@@ -105,24 +110,9 @@ export class GnpServer {
     if (this.#closing !== undefined) throw new TypeError("a closed server cannot listen again");
     const engine = new ConnectionEngine(this.options, this.#handlers, this.#validator, this.#hooks, this.metrics);
     engine.setAuthorizer(this.#authorize);
-    const { host, port, tls } = this.options;
+    const { host, port } = this.options;
     try {
-      this.#listener = Bun.listen<number>({
-        hostname: host,
-        port,
-        // Declared on Bun's connect options only, but Bun.listen honours it (SO_REUSEPORT).
-        ...(this.options.reusePort ? ({ reusePort: true } as {}) : {}),
-        tls: {
-          cert: tls.cert,
-          key: tls.key,
-          // Ask every client for a certificate but let every handshake finish: the server
-          // validates the certificate itself so that it can say what is wrong (PROTOCOL.md 1).
-          requestCert: true,
-          rejectUnauthorized: false,
-          secureOptions: constants.SSL_OP_NO_SSLv3 | constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1,
-        },
-        socket: engine.socketHandler(),
-      });
+      this.#listener = this.#bind(engine, port, this.#tls, true);
     } catch (error) {
       throw new GnpError("LISTEN_FAILED", `cannot listen on ${formatAddress(host, port)}: ${describeListenError(error)}`, { cause: error });
     }
@@ -130,6 +120,70 @@ export class GnpServer {
     this.#sweeper = setInterval(() => engine.sweep(Date.now()), SWEEP_INTERVAL_MS);
     this.#sweeper.unref?.();
     return this;
+  }
+
+  /**
+   * Replaces the server's certificate and key without dropping a connection: a listener with
+   * the new pair binds beside the current one (both set SO_REUSEPORT), then the current one
+   * stops accepting; the connections it accepted carry on until they close. Throws GnpError
+   * TLS_CONFIG_INVALID on a bad pair or LISTEN_FAILED; either way the old pair stays. On Linux,
+   * a connection still in the old listener's accept queue at that instant is reset unless
+   * net.ipv4.tcp_migrate_req=1 (Linux 5.14+); clients retry such a connect.
+   *
+   * @example
+   * server.setTlsCertificate({ cert: await Bun.file("new.crt").text(), key: await Bun.file("new.key").text() });
+   */
+  setTlsCertificate(tls: { cert: string; key: string }): void {
+    if (this.#closing !== undefined) throw new TypeError("the server is closed");
+    checkKeyPair(tls.cert, tls.key);
+    const pair = Object.freeze({ cert: tls.cert, key: tls.key });
+    const current = this.#listener;
+    const engine = this.#engine;
+    if (current === undefined || engine === undefined) {
+      this.#tls = pair;
+      return;
+    }
+    let next: TCPSocketListener<number>;
+    try {
+      next = this.#bind(engine, current.port, pair, false);
+    } catch (error) {
+      throw new GnpError("LISTEN_FAILED", `cannot listen on ${formatAddress(this.options.host, current.port)} with the new certificate: ${describeListenError(error)}`, { cause: error });
+    }
+    this.#tls = pair;
+    this.#listener = next;
+    current.stop(false);
+    this.#retired.push(current);
+  }
+
+  /**
+   * A TLS listener on host:port. SO_REUSEPORT is always set, so that setTlsCertificate can bind
+   * a second one beside it; with `probe`, a plain bind first keeps "address already in use" for
+   * a port another process holds, which reusePort alone would silently share (--workers shares
+   * on purpose, so it skips the probe).
+   */
+  #bind(engine: ConnectionEngine, port: number, tls: { cert: string; key: string }, probe: boolean): TCPSocketListener<number> {
+    const hostname = this.options.host;
+    if (probe && !this.options.reusePort) {
+      const probeListener = Bun.listen({ hostname, port, socket: { data() {} } });
+      port = probeListener.port;
+      probeListener.stop(true);
+    }
+    return Bun.listen<number>({
+      hostname,
+      port,
+      // Declared on Bun's connect options only, but Bun.listen honours it (SO_REUSEPORT).
+      ...({ reusePort: true } as {}),
+      tls: {
+        cert: tls.cert,
+        key: tls.key,
+        // Ask every client for a certificate but let every handshake finish: the server
+        // validates the certificate itself so that it can say what is wrong (PROTOCOL.md 1).
+        requestCert: true,
+        rejectUnauthorized: false,
+        secureOptions: constants.SSL_OP_NO_SSLv3 | constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1,
+      },
+      socket: engine.socketHandler(),
+    });
   }
 
   /** The port listened on (the real one when options.port was 0). */
@@ -186,6 +240,7 @@ export class GnpServer {
     }
     clearInterval(this.#sweeper);
     listener.stop(true);
+    for (const retired of this.#retired.splice(0)) retired.stop(true);
   }
 }
 

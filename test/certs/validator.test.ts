@@ -13,6 +13,7 @@ import { formatThumbprint } from "../../src/certs/thumbprint.ts";
 import { CertificateValidator, formatInstant, type Admission, type PeerCertificate } from "../../src/certs/validator.ts";
 import { x509 } from "../../src/certs/x509.ts";
 import { makeTestPki } from "../support/pki.ts";
+import type * as X509 from "@peculiar/x509";
 
 const DAY_MS = 86_400_000;
 
@@ -28,10 +29,10 @@ async function trustingTestCa(extra: Partial<{ allow: string[]; cacheSize: numbe
 
 // A certificate built by hand, for shapes the generators refuse to make.
 async function handMade(options: {
-  subject: x509.JsonName | string;
-  issuerName: x509.Name | string;
+  subject: X509.JsonName | string;
+  issuerName: X509.Name | string;
   signer: CryptoKey;
-  extensions?: x509.Extension[];
+  extensions?: X509.Extension[];
 }): Promise<{ der: Uint8Array; sha1: string; sha256: string }> {
   const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
   const cert = await x509.X509CertificateGenerator.create({

@@ -1,0 +1,38 @@
+// "Would this server admit it?": the trust a `gnp serve` started here would run with, read the
+// way it reads it (the settings file, GNP_* variables, and the first-run CA under DATA/pki when
+// no certificate is configured), for `gnp certs inspect FILE --server`. It reads; it creates
+// nothing.
+
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { localPkiPaths } from "../certs/local-pki.ts";
+import type { ClientRules } from "../config/client-rules.ts";
+import { CliFailure } from "./io.ts";
+import { admissionSettings, resolveServeConfig } from "./serve-config.ts";
+import { readPemFile } from "./serve-options.ts";
+
+export type LocalServerTrust = { allow: string[]; trustedCas: string[]; clients: ClientRules; source: string };
+
+/**
+ * The allow-list, trusted CAs and [[clients]] of the server configured in `cwd`.
+ *
+ * @example const trust = loadLocalServerTrust(undefined, process.env); // from ./gnp.toml, GNP_*, .gnp/pki
+ */
+export function loadLocalServerTrust(configFile: string | undefined, env: Record<string, string | undefined>, cwd: string = process.cwd()): LocalServerTrust {
+  const config = resolveServeConfig(configFile === undefined ? [] : ["--config", configFile], env, cwd);
+  const settings = admissionSettings(config);
+  const trustedCas = settings.caFiles.map((file) => readPemFile("ca", resolve(cwd, file)));
+  const sources = [config.file ? config.file.path : "", Object.values(config.sources).some((s) => s.kind === "env") ? "GNP_* variables" : ""];
+  if (settings.certFile === undefined) {
+    // A first-run server trusts the CA it created, if it has created one.
+    const ca = localPkiPaths(join(resolve(cwd, settings.dataDir), "pki")).caCert;
+    if (existsSync(ca)) {
+      trustedCas.push(readFileSync(ca, "utf8"));
+      sources.push(ca);
+    }
+  }
+  if (trustedCas.length === 0 && settings.allow.length === 0) {
+    throw new CliFailure("no server settings here to check against: no gnp.toml, GNP_CA/GNP_ALLOW or first-run CA; give --ca or --allow", 1);
+  }
+  return { allow: settings.allow, trustedCas, clients: config.clients, source: sources.filter(Boolean).join(", ") || "defaults" };
+}

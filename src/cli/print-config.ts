@@ -1,0 +1,61 @@
+// `gnp serve --print-config`: the settings in effect as TOML a person can read and paste into
+// gnp.toml, each line commented with where its value came from (flag, env, file, default).
+// It prints and exits; it creates nothing (not even the first-run certificates).
+
+import type { ClientRules } from "../config/client-rules.ts";
+import { settingValue, type ServeConfig } from "./serve-config.ts";
+
+/** What an unset setting means. */
+const UNSET_MEANS: Record<string, string> = {
+  cert: "created under DATA/pki on first run",
+  key: "created under DATA/pki on first run",
+  store: "sqlite under DATA",
+  handlers: "none",
+  admin: "off",
+  "log-format": "text on a terminal, else json",
+};
+
+/**
+ * The resolved settings as commented TOML.
+ *
+ * @example io.stdout(formatServeConfig(resolveServeConfig(argv, process.env)));
+ */
+export function formatServeConfig(config: ServeConfig): string {
+  const precedence = `flag > environment (GNP_*) > ${config.file ? config.file.path : "settings file (none found)"} > default`;
+  const lines = [`# gnp serve: the settings in effect; precedence: ${precedence}`];
+  const rows: [string, string][] = [];
+  for (const [name, source] of Object.entries(config.sources)) {
+    const value = settingValue(config.settings, name);
+    const text = value === undefined ? `# ${name} is unset: ${UNSET_MEANS[name] ?? "none"}` : `${name} = ${tomlValue(value)}`;
+    rows.push([text, source.label]);
+  }
+  // Aligned comments read best; one long value (an allow-list) must not push every line right.
+  const width = Math.min(Math.max(...rows.map(([text]) => text.length)), 56);
+  for (const [text, label] of rows) lines.push(`${text.padEnd(width)} # ${label}`);
+  lines.push("", ...formatClients(config.clients, config.file?.path));
+  return `${lines.join("\n")}\n`;
+}
+
+function formatClients(clients: ClientRules, path: string | undefined): string[] {
+  if (clients.isEmpty) return ["# no [[clients]]: every admitted client may run every command"];
+  const lines = [`# [[clients]] from ${path}; a client matching none may run only WHOAMI`];
+  for (const rule of clients.rules) {
+    lines.push("[[clients]]", `name = ${tomlValue(rule.name)}`);
+    if (rule.thumbprint !== undefined) lines.push(`thumbprint = ${tomlValue(rule.thumbprint)}`);
+    if (rule.subject !== undefined) lines.push(`subject = ${tomlValue(rule.subject)}`);
+    lines.push(`allow = ${tomlValue(rule.allow === "*" ? "*" : [...rule.allow])}`, "");
+  }
+  return lines;
+}
+
+function tomlValue(value: unknown): string {
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(tomlValue).join(", ")}]`;
+  if (value !== null && typeof value === "object" && "host" in value && "port" in value) {
+    // --admin's parsed form, printed back as the HOST:PORT it was given as.
+    const { host, port } = value as { host: string; port: number };
+    return JSON.stringify(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
+  }
+  return JSON.stringify(value);
+}

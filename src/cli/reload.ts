@@ -1,0 +1,102 @@
+// `gnp reload`: asks the `gnp serve` running from this directory to re-read its configuration.
+// It reads the pid from DATA/gnp.pid (DATA as `gnp serve` resolves it: --data, GNP_DATA, the
+// settings file, .gnp), sends SIGHUP, and waits for the server's report in DATA/reload.json.
+// Exit codes: 0 reloaded, 1 refused (the reason on stderr; the old configuration stays),
+// 2 no running server found, or no report in time.
+
+import { readFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { readPid, readReloadStatus } from "../config/reload-status.ts";
+import { CliFailure, type CliIo } from "./io.ts";
+import { findConfigFile } from "../config/config-file.ts";
+import { DEFAULT_DATA_DIR } from "./serve-options.ts";
+
+type Env = Record<string, string | undefined>;
+
+const DEFAULT_TIMEOUT_S = 10;
+const POLL_MS = 50;
+
+const USAGE = `usage: gnp reload [--data DIR] [--config FILE] [--timeout S]
+
+Sends SIGHUP to the gnp serve whose pid is in DATA/gnp.pid and prints what the reload did.
+exit code: 0 reloaded, 1 refused (the old configuration stays), 2 no server or no answer
+
+  --data DIR                  data directory of the server (default ${DEFAULT_DATA_DIR}; env GNP_DATA; or data in the settings file)
+  --config FILE               settings file to take data from (default gnp.toml here, if any; env GNP_CONFIG)
+  --timeout S                 seconds to wait for the server's answer (default ${DEFAULT_TIMEOUT_S})
+`;
+
+/**
+ * Runs `gnp reload` and returns its exit code.
+ *
+ * @example process.exit(await runReload([], processIo));
+ */
+export async function runReload(argv: string[], io: CliIo, env: Env = process.env): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { data: { type: "string" }, config: { type: "string" }, timeout: { type: "string" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new CliFailure(`reload: ${(error as Error).message.split("\n")[0]}`, 2);
+  }
+  if (values.help === true) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  const timeoutText = typeof values.timeout === "string" ? values.timeout : String(DEFAULT_TIMEOUT_S);
+  const timeoutS = Number(timeoutText);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 3600) {
+    throw new CliFailure(`invalid --timeout ${JSON.stringify(timeoutText)}: expected seconds above 0, at most 3600`, 2);
+  }
+  const dataDir = resolveDataDir(values, env);
+  const pid = readPid(dataDir);
+  if (pid === undefined) throw new CliFailure(`no running server found: ${dataDir}/gnp.pid does not exist; is gnp serve running with --data ${dataDir}?`, 2);
+  const before = readReloadStatus(dataDir);
+  const attemptBefore = before?.pid === pid ? before.attempt : 0;
+  try {
+    process.kill(pid, "SIGHUP");
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new CliFailure(code === "ESRCH" ? `no running server found: pid ${pid} in ${dataDir}/gnp.pid is not running (stale pid file)` : `cannot signal pid ${pid}: ${(error as Error).message}`, 2);
+  }
+  // Bounded: at most timeout / POLL_MS looks at a small file.
+  const polls = Math.ceil((timeoutS * 1000) / POLL_MS);
+  for (let poll = 0; poll < polls; poll++) {
+    await Bun.sleep(POLL_MS);
+    const status = readReloadStatus(dataDir);
+    if (status === undefined || status.pid !== pid || status.attempt <= attemptBefore) continue;
+    if (status.ok) {
+      io.stdout(`reloaded (pid ${pid}, generation ${status.generation}): ${status.message}\n`);
+      return 0;
+    }
+    io.stderr(`gnp: reload refused, the old configuration stays: ${status.message}\n`);
+    return 1;
+  }
+  throw new CliFailure(`sent SIGHUP to pid ${pid}, but it did not report within ${timeoutS} s (${dataDir}/reload.json)`, 2);
+}
+
+/**
+ * DATA as `gnp serve` resolves it: flag, environment, settings file, default. The file is read
+ * leniently: the point of a reload may be to find out what is wrong with it, and only the
+ * server's own check of it counts.
+ */
+function resolveDataDir(values: Record<string, string | boolean | undefined>, env: Env, cwd: string = process.cwd()): string {
+  if (typeof values.data === "string") return values.data;
+  if (env.GNP_DATA) return env.GNP_DATA;
+  const explicit = typeof values.config === "string" ? values.config : env.GNP_CONFIG || undefined;
+  const path = findConfigFile(explicit, cwd);
+  if (path === undefined) return DEFAULT_DATA_DIR;
+  let data: unknown;
+  try {
+    data = (Bun.TOML.parse(readFileSync(resolve(cwd, path), "utf8")) as Record<string, unknown>).data;
+  } catch {
+    return DEFAULT_DATA_DIR;
+  }
+  // Relative to the file, as `gnp serve` takes it.
+  return typeof data === "string" && data !== "" ? relative(cwd, resolve(dirname(resolve(cwd, path)), data)) || "." : DEFAULT_DATA_DIR;
+}

@@ -1,0 +1,154 @@
+// The settings file, TOML: `--config FILE`, else `gnp.toml` in the working directory when one
+// is there. Top-level keys are flag names (`port`, `max-connections`, `ca = [...]`), checked
+// against the key table the caller passes, plus `[[clients]]` tables (checked in
+// client-rules.ts). Values come back as the text a flag would carry, so one parser checks
+// flags, environment and file alike. Every mistake is one GnpError line naming file and key.
+
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { GnpError } from "../errors.ts";
+
+export const DEFAULT_CONFIG_FILE = "gnp.toml";
+
+/** One allowed top-level key: a flag name; `list` takes an array, `path` is relative to the file. */
+export type ConfigKey = { name: string; list: boolean; path: boolean };
+
+export type ConfigFile = {
+  /** As given or found; messages name the file this way. */
+  path: string;
+  /** Flag name to flag text (numbers as decimal text); paths resolved against the file's directory. */
+  values: Record<string, string | string[]>;
+  /** The `[[clients]]` tables, unchecked beyond being tables. */
+  clients: Record<string, unknown>[];
+};
+
+/**
+ * The file to read: `explicit` (which must exist), else gnp.toml in `cwd` if present.
+ *
+ * @example findConfigFile(undefined, process.cwd()) // "gnp.toml" or undefined
+ */
+export function findConfigFile(explicit: string | undefined, cwd: string): string | undefined {
+  if (explicit !== undefined) return explicit;
+  // No gnp.toml here is the common case, not a mistake; one that exists but cannot be read
+  // is reported by readConfigFile, since then the user plainly meant it.
+  return existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined;
+}
+
+/** Reads and checks a settings file; `cwd` anchors a relative `path`. Throws GnpError. */
+export function readConfigFile(path: string, keys: readonly ConfigKey[], cwd: string = process.cwd()): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(resolve(cwd, path), "utf8");
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : (error as Error).message;
+    throw new GnpError("FILE_UNREADABLE", `cannot read config ${path}: ${why}`, { cause: error });
+  }
+  return parseConfigText(text, path, keys, dirname(resolve(cwd, path)));
+}
+
+/** Parses TOML text into checked values; `baseDir` anchors relative paths. Throws GnpError. */
+export function parseConfigText(text: string, path: string, keys: readonly ConfigKey[], baseDir: string): ConfigFile {
+  let table: Record<string, unknown>;
+  try {
+    table = Bun.TOML.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    const message = (error as Error).message.replace(/^TOML Parse error: /, "");
+    const line = locateTomlError(text, (error as Error).message);
+    throw new GnpError("CONFIG_INVALID", `${path}${line ? `:${line}` : ""}: ${message}`, { cause: error });
+  }
+  const byName = new Map(keys.map((key) => [key.name, key]));
+  const values: Record<string, string | string[]> = {};
+  const given = new Map<string, string>();
+  let clients: Record<string, unknown>[] = [];
+  for (const [rawKey, value] of Object.entries(table)) {
+    if (rawKey === "clients") {
+      clients = clientTables(path, value);
+      continue;
+    }
+    // `max_connections` is accepted for `max-connections`: TOML users reach for either.
+    const name = rawKey.replaceAll("_", "-");
+    const key = byName.get(name);
+    if (key === undefined) {
+      const hint = closest(name, [...byName.keys(), "clients"]);
+      throw new GnpError("CONFIG_INVALID", `${path}: unknown key ${JSON.stringify(rawKey)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}`);
+    }
+    const earlier = given.get(name);
+    if (earlier !== undefined) throw new GnpError("CONFIG_INVALID", `${path}: ${JSON.stringify(rawKey)} repeats ${JSON.stringify(earlier)}`);
+    given.set(name, rawKey);
+    values[name] = flagText(path, rawKey, key, value, baseDir);
+  }
+  return { path, values, clients };
+}
+
+function flagText(path: string, rawKey: string, key: ConfigKey, value: unknown, baseDir: string): string | string[] {
+  const fix = (text: string) => (key.path && text !== "" && !isAbsolute(text) ? resolve(baseDir, text) : text);
+  if (key.list) {
+    const items = Array.isArray(value) ? value : [value];
+    if (!items.every((item) => typeof item === "string")) {
+      throw new GnpError("CONFIG_INVALID", `${path}: ${rawKey} must be a string or a list of strings`);
+    }
+    return items.map(fix);
+  }
+  if (typeof value === "string") return fix(value);
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value === "boolean") return String(value);
+  throw new GnpError("CONFIG_INVALID", `${path}: ${rawKey} must be a string or a number, not ${describeValue(value)}`);
+}
+
+function clientTables(path: string, value: unknown): Record<string, unknown>[] {
+  const isTable = (item: unknown): item is Record<string, unknown> => typeof item === "object" && item !== null && !Array.isArray(item);
+  if (!Array.isArray(value) || !value.every(isTable)) {
+    throw new GnpError("CONFIG_INVALID", `${path}: clients must be [[clients]] tables, one per client`);
+  }
+  return value;
+}
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return "a list";
+  if (value !== null && typeof value === "object") return "a table";
+  return typeof value;
+}
+
+/**
+ * The line of a TOML syntax error. Bun's message carries no position, so this finds the first
+ * prefix of whole lines that fails with the same message; a prefix cut inside a multi-line
+ * value fails differently and is passed over.
+ */
+function locateTomlError(text: string, message: string): number | undefined {
+  const lines = text.split("\n");
+  for (let count = 1; count <= lines.length && count <= 10_000; count++) {
+    try {
+      Bun.TOML.parse(`${lines.slice(0, count).join("\n")}\n`);
+    } catch (error) {
+      if ((error as Error).message === message) return count;
+    }
+  }
+  return undefined;
+}
+
+/** The candidate within edit distance 2 of `name`, for "did you mean". */
+function closest(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
