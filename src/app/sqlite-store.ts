@@ -38,9 +38,10 @@ export class SqliteStore implements DocumentStore {
     try {
       mkdirSync(dirname(this.path), { recursive: true });
       this.#db = new Database(this.path, { create: true, strict: true });
+      // First, so that switching to WAL waits for another process (a sibling worker) instead of failing.
+      this.#db.run("PRAGMA busy_timeout = 5000");
       this.#db.run("PRAGMA journal_mode = WAL");
       this.#db.run(`PRAGMA synchronous = ${this.sync === "full" ? "FULL" : "NORMAL"}`);
-      this.#db.run("PRAGMA busy_timeout = 5000");
       this.#db.run("CREATE TABLE IF NOT EXISTS documents (key TEXT PRIMARY KEY, value BLOB NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID");
       // Touch the table once, so a corrupt file fails here and not at the first request.
       this.#db.query("SELECT count(*) AS n FROM documents").get();

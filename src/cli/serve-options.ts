@@ -1,10 +1,12 @@
 // `gnp serve` flags and their GNP_* environment twins, parsed with util.parseArgs and
-// checked into plain values. Precedence: flag, then environment, then default. Files are
+// checked into plain values. Precedence: flag, then environment, then the settings file
+// (src/cli/serve-config.ts), then default. Files are
 // read here too, so a missing or unreadable file is one clear line before anything listens.
 
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { CliFailure } from "./io.ts";
+import { OPS_FLAGS, parseOpsSettings, type OpsSettings } from "./ops-flags.ts";
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_S,
   DEFAULT_HOST,
@@ -33,6 +35,9 @@ export const SERVE_FLAGS = {
   "max-output": { type: "string", help: `unsent bytes per connection before a client that does not read is cut off (default ${DEFAULT_MAX_OUTPUT})` },
   "idle-timeout": { type: "string", help: `seconds without traffic before a connection is closed, 0 = never (default ${DEFAULT_IDLE_TIMEOUT_S})` },
   "handshake-timeout": { type: "string", help: `seconds for the TLS handshake (default ${DEFAULT_HANDSHAKE_TIMEOUT_S})` },
+  ...OPS_FLAGS,
+  config: { type: "string", arg: "FILE", help: "settings file, TOML, keys named as these flags (default: gnp.toml in the working directory, if any)" },
+  "print-config": { type: "boolean", help: "print the settings in effect and where each came from (flag, env, file, default), then exit" },
   help: { type: "boolean", short: "h", help: "show this help" },
 } as const;
 
@@ -51,13 +56,18 @@ export type ServeSettings = {
   maxOutput: number;
   idleTimeout: number;
   handshakeTimeout: number;
+  /** --admin, --log-format, --log-level, --shutdown-timeout, --workers (src/cli/ops-flags.ts). */
+  ops: OpsSettings;
   help: boolean;
 };
 
 type Env = Record<string, string | undefined>;
 
-/** Parses argv and the environment into settings. Throws CliFailure with one line on a mistake. */
-export function parseServeArgs(argv: string[], env: Env = process.env): ServeSettings {
+/**
+ * Parses argv, the environment and the settings file's values (flag name to flag text, from
+ * src/cli/serve-config.ts) into settings. Throws CliFailure with one line on a mistake.
+ */
+export function parseServeArgs(argv: string[], env: Env = process.env, file: Readonly<Record<string, string | string[]>> = {}): ServeSettings {
   let values: Record<string, string | string[] | boolean | undefined>;
   try {
     const options = Object.fromEntries(
@@ -71,13 +81,17 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ServeSet
     const value = values[name];
     if (typeof value === "string") return value;
     const fromEnv = env[`GNP_${name.toUpperCase().replaceAll("-", "_")}`];
-    return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
+    if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+    const fromFile = file[name];
+    return typeof fromFile === "string" ? fromFile : undefined;
   };
   const list = (name: string): string[] => {
     const value = values[name];
     if (Array.isArray(value) && value.length > 0) return value;
     const fromEnv = env[`GNP_${name.toUpperCase()}`];
-    return fromEnv ? fromEnv.split(",").map((item) => item.trim()).filter(Boolean) : [];
+    if (fromEnv) return fromEnv.split(",").map((item) => item.trim()).filter(Boolean);
+    const fromFile = file[name];
+    return Array.isArray(fromFile) ? [...fromFile] : [];
   };
   return {
     host: pick("host") ?? DEFAULT_HOST,
@@ -94,6 +108,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ServeSet
     maxOutput: number("max-output", pick("max-output"), DEFAULT_MAX_OUTPUT, 1024, 2 ** 40, true),
     idleTimeout: number("idle-timeout", pick("idle-timeout"), DEFAULT_IDLE_TIMEOUT_S, 0, 2_000_000, false),
     handshakeTimeout: number("handshake-timeout", pick("handshake-timeout"), DEFAULT_HANDSHAKE_TIMEOUT_S, 0.001, 2_000_000, false),
+    ops: parseOpsSettings(pick),
     help: values.help === true,
   };
 }
@@ -124,7 +139,7 @@ export function readPemFile(flag: string, path: string): string {
 
 export function serveUsage(): string {
   const lines = Object.entries(SERVE_FLAGS).map(([name, flag]) => {
-    const arg = flag.type === "string" ? ` ${name === "ca" || name === "cert" || name === "key" ? "FILE" : name === "allow" ? "THUMBPRINT" : name === "data" ? "DIR" : name === "store" ? "URL" : name === "handlers" ? "FILE" : name === "host" ? "ADDRESS" : "N"}` : "";
+    const arg = "arg" in flag ? ` ${flag.arg}` : flag.type === "string" ? ` ${name === "ca" || name === "cert" || name === "key" ? "FILE" : name === "allow" ? "THUMBPRINT" : name === "data" ? "DIR" : name === "store" ? "URL" : name === "handlers" ? "FILE" : name === "host" ? "ADDRESS" : "N"}` : "";
     return `  --${name}${arg}`.padEnd(30) + flag.help;
   });
   return `usage: gnp serve [flags]\n\nEvery flag also reads from GNP_<FLAG> in the environment (GNP_MAX_BODY, ...; lists comma-separated).\n\n${lines.join("\n")}\n`;

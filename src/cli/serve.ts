@@ -12,23 +12,51 @@ import { GnpError } from "../errors.ts";
 import { createServer, type GnpServer } from "../server/server.ts";
 import { CliFailure, describe, type CliIo } from "./io.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../options.ts";
-import { DEFAULT_DATA_DIR, parseServeArgs, readPemFile, serveUsage, type ServeSettings } from "./serve-options.ts";
+import { DEFAULT_DATA_DIR, readPemFile, serveUsage, type ServeSettings } from "./serve-options.ts";
+import type { Logger } from "../ops/logger.ts";
+import { logServerEvents } from "../ops/server-log.ts";
+import { workerRoleOf } from "../ops/worker-ipc.ts";
+import { createServeLogger, serveUntilSignal, ShutdownSignals } from "./serve-runtime.ts";
+import { ReloadController, type ReloadOutcome } from "../config/reload.ts";
+import { formatServeConfig } from "./print-config.ts";
+import { admissionSettings, resolveServeConfig } from "./serve-config.ts";
+import { startReloading } from "./serve-reload.ts";
+import { trustConfigOf } from "./serve-trust.ts";
 
-export type RunningServer = { server: GnpServer; stop: () => Promise<void> };
+export type RunningServer = {
+  server: GnpServer;
+  stop: () => Promise<void>;
+  logger: Logger;
+  settings: ServeSettings;
+  /** False once stop() closed the store: /readyz then answers 503. */
+  isStoreOpen: () => boolean;
+  /** Re-reads the configuration (trust, clients, certificate) and applies it, or keeps the old (src/config/reload.ts). */
+  reload: (cause: string) => Promise<ReloadOutcome>;
+};
 
 /** Starts a server from command-line flags. Resolves once it listens. */
 export async function startServe(argv: string[], io: CliIo, env: Record<string, string | undefined> = process.env): Promise<RunningServer | undefined> {
-  const settings = parseServeArgs(argv, env);
+  const config = resolveServeConfig(argv, env);
+  // Listing a client in [[clients]] by thumbprint admits it: its thumbprint joins the allow-list.
+  const settings = admissionSettings(config);
   if (settings.help) {
     io.stdout(serveUsage());
     return undefined;
   }
+  if (config.printConfig) {
+    io.stdout(formatServeConfig(config));
+    return undefined;
+  }
+  // A worker of `--workers N` shares the supervisor's port (SO_REUSEPORT) and prints no banner.
+  const worker = workerRoleOf(env);
+  const logger = createServeLogger(settings.ops, io, worker);
   const tls = await loadTls(settings, io);
+  const trust = trustConfigOf(config, tls);
   let server: GnpServer;
   try {
     server = createServer({
       host: settings.host,
-      port: settings.port,
+      port: worker?.port ?? settings.port,
       tls: { cert: tls.cert, key: tls.key },
       allow: settings.allow,
       trustedCas: tls.trustedCas,
@@ -37,10 +65,18 @@ export async function startServe(argv: string[], io: CliIo, env: Record<string, 
       maxOutput: settings.maxOutput,
       idleTimeout: settings.idleTimeout,
       handshakeTimeout: settings.handshakeTimeout,
+      shutdownTimeout: settings.ops.shutdownTimeout,
+      reusePort: worker !== undefined,
     });
   } catch (error) {
     throw new CliFailure(describe(error));
   }
+  const reloader = ReloadController.attach(server, trust, async () => {
+    const next = resolveServeConfig(argv, env);
+    const nextTrust = trustConfigOf(next, await loadTls(admissionSettings(next), io), settings);
+    next.clients.checkCommands(server.commands, next.file?.path ?? "config");
+    return nextTrust;
+  });
   const storeUrl = settings.store ?? defaultStoreUrl(settings.dataDir);
   let store: DocumentStore;
   try {
@@ -49,55 +85,57 @@ export async function startServe(argv: string[], io: CliIo, env: Record<string, 
     throw new CliFailure(describe(error));
   }
   try {
-    const added = await installApp(server, store, { handlersFile: settings.handlersFile });
+    const added = await installApp(server, store, { handlersFile: settings.handlersFile, permissionsOf: reloader.permissionsOf });
     if (settings.handlersFile !== undefined) io.stdout(`loaded ${added.length} command(s) from ${settings.handlersFile}: ${added.join(", ")}\n`);
+    config.clients.checkCommands(server.commands, config.file?.path ?? "config");
   } catch (error) {
     await store.close();
     throw new CliFailure(describe(error));
   }
-  server.on("refuse", (info) => {
-    const thumb = info.sha1 ? ` sha1=${info.sha1}` : "";
-    io.stderr(`${new Date().toISOString()} refused ${info.remoteAddress}: ${info.reason}${thumb}\n`);
-  });
-  server.on("error", (error, connection) => {
-    io.stderr(`${new Date().toISOString()} error${connection ? ` (${connection.identity})` : ""}: ${describe(error)}\n`);
-  });
+  logServerEvents(server, logger);
   try {
     await server.listen();
   } catch (error) {
     await store.close();
     throw new CliFailure(error instanceof GnpError ? error.message : describe(error));
   }
-  io.stdout(`gnp listening on ${formatHostPort(settings.host, server.port)} (mutual TLS; ${settings.maxConnections} connection slots)\n`);
-  if (tls.hint !== undefined) io.stdout(tls.hint.replaceAll("PORT", String(server.port)));
+  // The pid and reload-status files belong to the process a user signals, not to a worker.
+  // Written before the listening line, which a supervisor may answer with a signal at once.
+  const reloading = startReloading(reloader, logger, worker === undefined ? settings.dataDir : undefined);
+  if (worker === undefined) {
+    io.stdout(`gnp listening on ${formatHostPort(settings.host, server.port)} (mutual TLS; ${settings.maxConnections} connection slots)\n`);
+    if (tls.hint !== undefined) io.stdout(tls.hint.replaceAll("PORT", String(server.port)));
+  }
+  let storeOpen = true;
   const stop = async () => {
+    reloading.close();
     await server.close();
+    storeOpen = false;
     await store.close();
   };
-  return { server, stop };
+  return { server, stop, logger, settings, isStoreOpen: () => storeOpen, reload: reloading.reload };
 }
 
-/** The `gnp serve` command: runs until SIGINT or SIGTERM, then exits 0 after a graceful close. */
+/**
+ * The `gnp serve` command: runs until SIGINT or SIGTERM, then exits 0 after a graceful close
+ * (src/cli/serve-runtime.ts). With --workers above 1 this process supervises that many
+ * workers instead (src/cli/serve-supervisor.ts).
+ */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
+  // Caught from now on: the listening line is printed before this function returns, and a
+  // signal that finds no handler kills the process outright.
+  const signals = new ShutdownSignals();
+  // The settings file counts here too: `workers = 4` in gnp.toml starts a supervisor.
+  const { settings } = resolveServeConfig(argv, process.env);
+  if (!settings.help && settings.ops.workers > 1 && workerRoleOf(process.env) === undefined) {
+    return (await import("./serve-supervisor.ts")).runSupervisor(argv, settings, io, { loadTls }, signals);
+  }
   const running = await startServe(argv, io);
-  if (running === undefined) return 0;
-  const { promise: stopped, resolve } = Promise.withResolvers<number>();
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    io.stdout(`${signal}: closing; in-flight commands finish, then every connection gets ERR: server is shutting down\n`);
-    running.stop().then(
-      () => resolve(0),
-      (error) => {
-        io.stderr(`gnp: shutdown failed: ${describe(error)}\n`);
-        resolve(1);
-      },
-    );
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  return stopped;
+  if (running === undefined) {
+    signals.release();
+    return 0;
+  }
+  return serveUntilSignal(running, io, signals);
 }
 
 type TlsMaterial = { cert: string; key: string; trustedCas: string[]; hint: string | undefined };

@@ -11,6 +11,8 @@ export type RefusalInfo = {
   code: ErrorCode;
   reason: string;
   remoteAddress: string;
+  /** The presented certificate's subject CN, when it had one: who was turned away, for logs. */
+  identity?: string | undefined;
   /** The presented certificate's thumbprints, when it had one (upper-case hex). */
   sha1?: string | undefined;
   sha256?: string | undefined;

@@ -1,0 +1,150 @@
+// A started `gnp serve` process from listening to exit: the logger, the admin listener,
+// signals, and (as a worker) the channel to its supervisor. SIGTERM and SIGINT drain
+// gracefully within --shutdown-timeout and exit 0; /readyz turns 503 before anything else
+// happens. SIGHUP reloads the configuration in place (trust, clients, certificate); under a
+// supervisor it is the supervisor's signal (a rolling restart).
+
+import { AdminServer, type AdminSource, type Readiness } from "../ops/admin-server.ts";
+import { defaultLogFormat, Logger } from "../ops/logger.ts";
+import { takeSnapshot } from "../ops/metrics-snapshot.ts";
+import { renderPrometheus } from "../ops/prometheus.ts";
+import { openWorkerChannel, workerRoleOf, type WorkerRole } from "../ops/worker-ipc.ts";
+import type { GnpServer } from "../server/server.ts";
+import { VERSION } from "../version.ts";
+import { CliFailure, describe, processIo, type CliIo } from "./io.ts";
+import type { OpsSettings } from "./ops-flags.ts";
+import type { RunningServer } from "./serve.ts";
+
+/**
+ * The process's logger: lines go to stdout, text on a terminal and JSON otherwise unless
+ * --log-format says; a worker's lines carry its number.
+ */
+export function createServeLogger(ops: OpsSettings, io: CliIo, role: WorkerRole | undefined): Logger {
+  const isTty = io === processIo && process.stdout.isTTY === true;
+  return new Logger({
+    level: ops.logLevel,
+    format: ops.logFormat ?? defaultLogFormat(isTty),
+    write: (line) => io.stdout(line),
+    ...(role ? { base: { worker: role.id } } : {}),
+  });
+}
+
+/** Readiness of one server process: listening, its store open (draining is the admin's own check). */
+export function serverReadiness(server: GnpServer, isStoreOpen: () => boolean): Readiness {
+  if (!server.isListening) return { ready: false, reason: "not listening" };
+  if (!isStoreOpen()) return { ready: false, reason: "store is closed" };
+  return { ready: true, reason: "listening" };
+}
+
+/** The admin source of one server process. */
+export function serverAdminSource(server: GnpServer, isStoreOpen: () => boolean): AdminSource {
+  return {
+    readiness: () => serverReadiness(server, isStoreOpen),
+    metrics: (state) => renderPrometheus(takeSnapshot(server), { nowMs: Date.now(), version: VERSION, ...state }),
+  };
+}
+
+/**
+ * Catches SIGINT and SIGTERM from the moment it is made, keeping the first one until a
+ * listener is attached. Made before the server starts: a signal that finds no handler kills
+ * the process at once, and a supervisor may signal the moment it sees the listening line.
+ */
+export class ShutdownSignals {
+  #first: NodeJS.Signals | undefined;
+  #listener: ((signal: NodeJS.Signals) => void) | undefined;
+  readonly #onSignal = (signal: NodeJS.Signals) => {
+    if (this.#listener !== undefined) this.#listener(signal);
+    else this.#first ??= signal;
+  };
+
+  constructor() {
+    process.on("SIGINT", this.#onSignal);
+    process.on("SIGTERM", this.#onSignal);
+  }
+
+  /** Attaches the listener; a signal that came earlier is delivered now. */
+  listen(listener: (signal: NodeJS.Signals) => void): void {
+    this.#listener = listener;
+    if (this.#first !== undefined) listener(this.#first);
+  }
+
+  release(): void {
+    process.off("SIGINT", this.#onSignal);
+    process.off("SIGTERM", this.#onSignal);
+  }
+}
+
+/** Runs a started server until a signal (or its supervisor's death), then drains it. Resolves with the exit code. */
+export async function serveUntilSignal(
+  running: RunningServer,
+  io: CliIo,
+  signals: ShutdownSignals = new ShutdownSignals(),
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  const { server, logger, settings } = running;
+  const role = workerRoleOf(env);
+  const { promise: exited, resolve: exit } = Promise.withResolvers<number>();
+  let admin: AdminServer | undefined;
+  let stopping = false;
+
+  const shutdown = (cause: string) => {
+    if (stopping) return;
+    stopping = true;
+    // First, before anything else: balancers polling /readyz stop sending new clients.
+    admin?.markDraining();
+    const stats = server.stats();
+    logger.info("shutting down", { cause, connections: stats.connections, timeout_s: settings.ops.shutdownTimeout });
+    if (role === undefined) io.stdout(`${cause}: closing; in-flight commands finish, then every connection gets ERR: server is shutting down\n`);
+    const started = performance.now();
+    running.stop().then(
+      async () => {
+        const ms = Math.round(performance.now() - started);
+        // close() cuts what is left at the deadline; it does not say so, but the clock does.
+        if (ms >= settings.ops.shutdownTimeout * 1000) logger.warn("shutdown deadline reached; remaining connections were cut", { shutdown_ms: ms });
+        logger.info("stopped", { shutdown_ms: ms, commands: server.metrics.commandsServed });
+        await admin?.stop();
+        exit(0);
+      },
+      async (error) => {
+        logger.error("shutdown failed", { message: describe(error) });
+        io.stderr(`gnp: shutdown failed: ${describe(error)}\n`);
+        await admin?.stop();
+        exit(1);
+      },
+    );
+  };
+  // A lone server reloads on SIGHUP; its handler is installed before the listening line
+  // (src/cli/serve-reload.ts), since a signal that finds no handler kills the process. A worker
+  // ignores it: its supervisor's SIGHUP is a rolling restart.
+  if (role !== undefined) process.on("SIGHUP", () => logger.info("SIGHUP ignored", { why: "the supervisor restarts workers" }));
+
+  if (role === undefined && settings.ops.admin !== undefined) {
+    try {
+      admin = AdminServer.start({ ...settings.ops.admin, source: serverAdminSource(server, running.isStoreOpen) });
+    } catch (error) {
+      await running.stop();
+      throw new CliFailure(describe(error));
+    }
+    io.stdout(`admin on ${admin.url} (/healthz, /readyz, /metrics)\n`);
+  }
+  logger.info("listening", {
+    address: formatHostPort(server.hostname, server.port),
+    slots: server.options.maxConnections,
+    admin: admin?.url,
+    pid: process.pid,
+  });
+  // Attached only now, so that an early signal still finds the admin listener to mark draining.
+  signals.listen(shutdown);
+  if (role !== undefined) {
+    const channel = openWorkerChannel({
+      report: () => ({ readiness: serverReadiness(server, running.isStoreOpen), snapshot: takeSnapshot(server) }),
+      onOrphaned: () => shutdown("supervisor exited"),
+    });
+    channel.send({ type: "listening", port: server.port });
+  }
+  return exited;
+}
+
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,55 @@
+// Which server events reach the log, at which level, with which fields. Every refused client
+// is a warning with its reason code and text, remote address, certificate CN when it had one
+// and both thumbprints (public digests, never key material); handler and socket errors are
+// errors; opens and closes are debug, and their hooks are registered only when debug is on.
+
+import { GnpError } from "../errors.ts";
+import type { GnpServer } from "../server/server.ts";
+import type { Logger } from "./logger.ts";
+
+/**
+ * Sends a server's refuse, error, and (at debug) open and close events to `logger`.
+ *
+ * @example logServerEvents(server, new Logger({ format: "json", write: (l) => process.stderr.write(l) }));
+ */
+export function logServerEvents(server: GnpServer, logger: Logger): void {
+  server.on("refuse", (info) => {
+    logger.warn("refused", {
+      code: info.code,
+      reason: info.reason,
+      remote: info.remoteAddress,
+      identity: info.identity,
+      sha1: info.sha1,
+      sha256: info.sha256,
+    });
+  });
+  server.on("error", (error, connection) => {
+    logger.error("error", {
+      // The message only: a stack is for a debugger, and a handler's message is its own words.
+      message: error instanceof Error ? error.message : String(error),
+      code: error instanceof GnpError ? error.code : undefined,
+      type: error instanceof Error ? error.name : typeof error,
+      identity: connection?.identity || undefined,
+      remote: connection?.remoteAddress,
+    });
+  });
+  if (!logger.enabled("debug")) return;
+  server.on("open", (connection) => {
+    logger.debug("open", {
+      connection: connection.id,
+      identity: connection.identity,
+      remote: `${connection.remoteAddress}:${connection.remotePort}`,
+      via: connection.certificate?.viaCa ? "ca" : "allow-list",
+      sha256: connection.certificate?.sha256,
+    });
+  });
+  server.on("close", (connection, info) => {
+    logger.debug("close", {
+      connection: connection.id,
+      identity: connection.identity,
+      remote: `${connection.remoteAddress}:${connection.remotePort}`,
+      code: info?.code ?? "CLIENT_CLOSED",
+      reason: info?.reason,
+    });
+  });
+}
