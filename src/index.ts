@@ -25,4 +25,5 @@ export type { DocumentStore, StoredDocument, Change, ChangeListener, StoreInfo }
 export { registerWatchCommands, WatchRegistry } from "./app/watch-commands.ts";
 export { registerInfoCommands } from "./app/info-commands.ts";
 export { MAX_HEAD_BYTES } from "./protocol/head-scanner.ts";
+export * from "./client/index.ts";
 export { VERSION } from "./version.ts";

@@ -1,0 +1,245 @@
+// `gnp bench`: a load generator for gnp servers, in the manner of redis-benchmark. It always
+// stops (after --duration, default 10 s, or --requests), shows a live progress line when
+// stderr is a terminal, and ends with requests/s, errors, latency percentiles from a
+// log-linear histogram and its own CPU use, so a reader can tell whether it was the limit.
+
+import { CONNECTION_FLAGS, connectionUsage, resolveConnection, type Env } from "./connection-flags.ts";
+import { parseFlags } from "./call-request.ts";
+import { Budget, Tally, runHandshakes, runRequestReply, type RrPlan, type Target } from "./bench-drivers.ts";
+import { CliFailure, describe, processIo, type CliIo } from "./io.ts";
+import { GnpError } from "../errors.ts";
+
+export type BenchIo = CliIo & { stderrIsTTY?: boolean };
+
+export const DEFAULT_BENCH_DURATION_S = 10;
+export const DEFAULT_BENCH_CONNS = 1;
+export const DEFAULT_BENCH_TIMEOUT_S = 10;
+const PROGRESS_INTERVAL_MS = 250;
+
+const BENCH_FLAGS = {
+  mode: { type: "string", help: "rr: request/reply (default); handshake: connect, mutual TLS, greeting, close" },
+  conns: { type: "string", help: `concurrent connections (default ${DEFAULT_BENCH_CONNS})` },
+  pipeline: { type: "string", help: "requests in flight per connection, rr only (default 1)" },
+  duration: { type: "string", help: `seconds to run (default ${DEFAULT_BENCH_DURATION_S}; with --requests, a limit on top)` },
+  requests: { type: "string", help: "requests (or handshakes) in total, then stop" },
+  command: { type: "string", help: 'the request to send, command and arguments (default "PING")' },
+  "body-size": { type: "string", help: "send a body of N bytes with every request (default: none)" },
+  timeout: { type: "string", help: `seconds without progress before the run is abandoned (default ${DEFAULT_BENCH_TIMEOUT_S})` },
+  json: { type: "boolean", help: "print the summary as one JSON object on stdout" },
+  ...CONNECTION_FLAGS,
+  help: { type: "boolean", short: "h", help: "show this help" },
+} as const;
+
+export type BenchSettings = {
+  mode: "rr" | "handshake";
+  conns: number;
+  pipeline: number;
+  durationS: number | undefined;
+  requests: number | undefined;
+  command: string;
+  args: string[];
+  bodySize: number;
+  timeoutS: number;
+  json: boolean;
+};
+
+/** The summary `--json` prints; also what bench/run.ts reads. */
+export type BenchResult = {
+  mode: "rr" | "handshake";
+  target: string;
+  conns: number;
+  pipeline: number;
+  command: string;
+  bodySize: number;
+  seconds: number;
+  ok: number;
+  errors: number;
+  /** Connections admitted with the greeting (rr), or handshakes done. */
+  greeted: number;
+  errorReasons: Record<string, number>;
+  perSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  cpu: { userSeconds: number; systemSeconds: number; shareOfOneCore: number };
+};
+
+/**
+ * Runs `gnp bench` with the arguments after the subcommand and returns the exit code:
+ * 0 no errors, 1 some requests failed, 2 nothing could be run (bad flags, no connection admitted).
+ *
+ * @example
+ * process.exit(await runBench(["--conns", "50", "--pipeline", "16"], processIo));
+ */
+export async function runBench(argv: string[], io: BenchIo, env: Env = process.env): Promise<number> {
+  try {
+    const { values, positionals } = parseFlags(argv, BENCH_FLAGS, "bench");
+    if (values.help === true) {
+      io.stdout(benchUsage());
+      return 0;
+    }
+    if (positionals.length > 0) throw new CliFailure(`bench: unexpected argument ${JSON.stringify(positionals[0])}: the request goes in --command`, 2);
+    const settings = benchSettings(values);
+    const connection = resolveConnection(values, env);
+    const target: Target = { ...connection, timeoutMs: settings.timeoutS * 1000 };
+    const result = await measure(target, settings, io);
+    if (result.greeted === 0) {
+      // Not one connection was admitted: there is nothing to summarize, only why.
+      const [reason] = Object.keys(result.errorReasons);
+      io.stderr(`gnp: bench: could not run against ${result.target}: ${reason ?? "no connection was admitted"}\n`);
+      return 2;
+    }
+    if (settings.json) io.stdout(`${JSON.stringify(result)}\n`);
+    else io.stdout(formatSummary(result));
+    return result.errors > 0 ? 1 : 0;
+  } catch (error) {
+    io.stderr(`gnp: ${error instanceof CliFailure || error instanceof GnpError ? error.message : describe(error)}\n`);
+    return error instanceof CliFailure ? error.exitCode : 2;
+  }
+}
+
+async function measure(target: Target, settings: BenchSettings, io: BenchIo): Promise<BenchResult> {
+  const tally = new Tally();
+  const budget = new Budget(settings.requests);
+  const durationMs = settings.durationS === undefined ? undefined : settings.durationS * 1000;
+  const controller = new AbortController();
+  const showProgress = io.stderrIsTTY ?? (io.stderr === processIo.stderr && process.stderr.isTTY === true);
+  const began = performance.now();
+  const cpuBefore = process.cpuUsage();
+  let lastCount = -1;
+  let lastProgressAt = began;
+  // The watchdog: a server that stops answering must not keep the bench running for ever.
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    const count = tally.ok + tally.errors;
+    if (count !== lastCount) {
+      lastCount = count;
+      lastProgressAt = now;
+    } else if (now - lastProgressAt > target.timeoutMs) {
+      controller.abort(`no progress for ${settings.timeoutS} s`);
+    }
+    if (showProgress) {
+      const elapsed = (now - began) / 1000;
+      const rate = elapsed > 0 ? tally.ok / elapsed : 0;
+      io.stderr(`\r${settings.mode} ${elapsed.toFixed(1)} s  ${format(tally.ok)} ok  ${format(Math.round(rate))}/s  ${format(tally.errors)} errors   `);
+    }
+  }, PROGRESS_INTERVAL_MS);
+  let seconds: number;
+  try {
+    seconds =
+      settings.mode === "rr"
+        ? await runRequestReply(target, plan(settings), settings.conns, budget, durationMs, tally, controller.signal)
+        : await runHandshakes(target, settings.conns, budget, durationMs, tally, controller.signal);
+  } finally {
+    clearInterval(ticker);
+    if (showProgress) io.stderr("\r\x1b[2K");
+  }
+  const wall = (performance.now() - began) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const h = tally.histogram;
+  const ms = (micros: number) => Math.round(micros) / 1000;
+  return {
+    mode: settings.mode,
+    target: target.host.includes(":") ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`,
+    conns: settings.conns,
+    pipeline: settings.mode === "rr" ? settings.pipeline : 1,
+    command: settings.mode === "rr" ? [settings.command, ...settings.args].join(" ") : "",
+    bodySize: settings.bodySize,
+    seconds: Math.round(seconds * 1000) / 1000,
+    ok: tally.ok,
+    errors: tally.errors,
+    greeted: tally.greeted,
+    errorReasons: Object.fromEntries(tally.reasons),
+    perSecond: seconds > 0 ? Math.round(tally.ok / seconds) : 0,
+    latencyMs: { p50: ms(h.percentile(0.5)), p90: ms(h.percentile(0.9)), p99: ms(h.percentile(0.99)), max: ms(h.max), mean: ms(h.mean) },
+    cpu: {
+      userSeconds: cpu.user / 1e6,
+      systemSeconds: cpu.system / 1e6,
+      shareOfOneCore: wall > 0 ? Math.round(((cpu.user + cpu.system) / 1e6 / wall) * 100) / 100 : 0,
+    },
+  };
+}
+
+function plan(settings: BenchSettings): RrPlan {
+  return {
+    command: settings.command,
+    args: settings.args,
+    body: settings.bodySize > 0 ? new Uint8Array(settings.bodySize).fill(0x78) : undefined,
+    pipeline: settings.pipeline,
+  };
+}
+
+export function benchSettings(values: Record<string, string | string[] | boolean | undefined>): BenchSettings {
+  const mode = (values.mode as string | undefined) ?? "rr";
+  if (mode !== "rr" && mode !== "handshake") throw new CliFailure(`invalid --mode ${JSON.stringify(mode)}: expected rr or handshake`, 2);
+  const requests = values.requests === undefined ? undefined : whole("requests", values.requests, 1, 1e12);
+  const durationS =
+    values.duration !== undefined ? positive("duration", values.duration, 86_400) : requests === undefined ? DEFAULT_BENCH_DURATION_S : undefined;
+  const words = ((values.command as string | undefined) ?? "PING").split(" ").filter(Boolean);
+  if (words.length === 0) throw new CliFailure("invalid --command \"\": expected a command and its arguments", 2);
+  const [command, ...args] = words as [string, ...string[]];
+  return {
+    mode,
+    conns: whole("conns", values.conns, 1, 10_000) ?? DEFAULT_BENCH_CONNS,
+    pipeline: whole("pipeline", values.pipeline, 1, 100_000) ?? 1,
+    durationS,
+    requests,
+    command,
+    args,
+    bodySize: whole("body-size", values["body-size"], 0, 1024 * 1024 * 1024) ?? 0,
+    timeoutS: values.timeout === undefined ? DEFAULT_BENCH_TIMEOUT_S : positive("timeout", values.timeout, 86_400),
+    json: values.json === true,
+  };
+}
+
+function whole(name: string, value: unknown, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== "string" || value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+    throw new CliFailure(`invalid --${name} ${JSON.stringify(value)}: expected a whole number from ${min} to ${max}`, 2);
+  }
+  return n;
+}
+
+function positive(name: string, value: unknown, max: number): number {
+  const n = Number(value);
+  if (typeof value !== "string" || value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > max) {
+    throw new CliFailure(`invalid --${name} ${JSON.stringify(value)}: expected seconds above 0, at most ${max}`, 2);
+  }
+  return n;
+}
+
+export function formatSummary(r: BenchResult): string {
+  const what = r.mode === "rr" ? `${r.conns} conns x pipeline ${r.pipeline}, ${JSON.stringify(r.command)}${r.bodySize > 0 ? ` + ${r.bodySize}-byte body` : ""}` : `${r.conns} concurrent handshakes`;
+  const unit = r.mode === "rr" ? "req/s" : "handshakes/s";
+  const lines = [
+    `gnp bench ${r.mode}: ${r.target}, ${what}, ${r.seconds.toFixed(2)} s`,
+    `  done        ${format(r.ok)} ok, ${format(r.errors)} errors`,
+    `  throughput  ${format(r.perSecond)} ${unit}`,
+    `  latency     p50 ${r.latencyMs.p50.toFixed(3)} ms   p90 ${r.latencyMs.p90.toFixed(3)} ms   p99 ${r.latencyMs.p99.toFixed(3)} ms   max ${r.latencyMs.max.toFixed(3)} ms`,
+    `  bench CPU   ${Math.round(r.cpu.shareOfOneCore * 100)}% of one core (user ${r.cpu.userSeconds.toFixed(2)} s, system ${r.cpu.systemSeconds.toFixed(2)} s)`,
+  ];
+  for (const [reason, count] of Object.entries(r.errorReasons).sort((a, b) => b[1] - a[1]).slice(0, 5)) {
+    lines.push(`  error       ${format(count)} x ${reason}`);
+  }
+  if (r.cpu.shareOfOneCore >= 0.9) {
+    lines.push("  note        the bench used about a whole core: it may be the limit; pin it and the server to different cores (see --help)");
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function format(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+export function benchUsage(): string {
+  const own = Object.entries(BENCH_FLAGS)
+    .filter(([name]) => !(name in CONNECTION_FLAGS))
+    .map(([name, flag]) => `  --${name}${flag.type === "string" ? (name === "mode" ? " rr|handshake" : name === "command" ? ' "CMD ARG"' : name === "duration" || name === "timeout" ? " S" : " N") : ""}`.padEnd(30) + flag.help);
+  return (
+    "usage: gnp bench [flags]     load-test a gnp server; always bounded (default 10 s)\n\n" +
+    `${own.join("\n")}\n\nconnection (as for gnp call):\n${connectionUsage()}\n\n` +
+    "The bench is one JavaScript thread; its summary states its own CPU use. When it nears 100%\n" +
+    "of a core, the bench, not the server, is the limit. Keep them on different cores, e.g.\n" +
+    "  taskset -c 0 gnp serve    and    taskset -c 1 gnp bench --conns 50 --pipeline 16\n" +
+    "or run the bench on another machine (--host, with a client certificate the server admits).\n"
+  );
+}

@@ -1,0 +1,85 @@
+// `gnp call`: one command from the shell, or a prompt when no command is given. The reply body
+// goes to stdout as raw bytes (so it pipes), an ERR reply's message to stderr. Exit codes:
+// 0 OK, 1 ERR reply, 2 anything that kept the call from being answered (bad flags, no
+// certificate, could not connect, refused, timed out, connection lost).
+
+import { connect } from "../client/client.ts";
+import type { Reply } from "../client/message.ts";
+import { GnpError } from "../errors.ts";
+import { runPrompt } from "./call-prompt.ts";
+import { REQUEST_FLAGS, buildRequest, parseFlags, seconds, writeBody, DEFAULT_CALL_TIMEOUT_S, type CallIo, type CallRequest } from "./call-request.ts";
+import { CONNECTION_FLAGS, connectionUsage, resolveConnection, type Env } from "./connection-flags.ts";
+import { CliFailure, describe, processIo } from "./io.ts";
+
+export type { CallIo } from "./call-request.ts";
+
+const CALL_FLAGS = {
+  ...REQUEST_FLAGS,
+  verbose: { type: "boolean", short: "v", help: "print the reply's status line and headers to stderr" },
+  ...CONNECTION_FLAGS,
+  help: { type: "boolean", short: "h", help: "show this help" },
+} as const;
+
+/**
+ * Runs `gnp call` with the arguments after the subcommand and returns the exit code.
+ *
+ * @example
+ * process.exit(await runCall(["GET", "users/1"], processIo));
+ */
+export async function runCall(argv: string[], io: CallIo, env: Env = process.env): Promise<number> {
+  try {
+    const { values, positionals } = parseFlags(argv, CALL_FLAGS, "call");
+    if (values.help === true) {
+      io.stdout(callUsage());
+      return 0;
+    }
+    const connection = resolveConnection(values, env);
+    const stdin = io.stdin ?? process.stdin;
+    if (positionals.length === 0) {
+      if (values.body !== undefined || values.header !== undefined) throw new CliFailure("--body and --header need a COMMAND", 2);
+      const stdoutIsTTY = io.stdoutIsTTY ?? (io.stdout === processIo.stdout && process.stdout.isTTY === true);
+      return await runPrompt({ connection, timeoutMs: seconds(values.timeout), io, stdin, terminal: stdin.isTTY === true && stdoutIsTTY, env });
+    }
+    const request = await buildRequest(positionals, values, stdin);
+    return await callOnce(connection, request, values.verbose === true, io);
+  } catch (error) {
+    const exitCode = error instanceof CliFailure ? error.exitCode : 2;
+    io.stderr(`gnp: ${error instanceof CliFailure || error instanceof GnpError ? error.message : describe(error)}\n`);
+    return exitCode;
+  }
+}
+
+async function callOnce(connection: ReturnType<typeof resolveConnection>, request: CallRequest, verbose: boolean, io: CallIo): Promise<number> {
+  const timeout = request.options.timeout ?? DEFAULT_CALL_TIMEOUT_S * 1000;
+  const client = await connect({ ...connection, timeout });
+  try {
+    const reply = await client.call(request.command, request.args, request.options);
+    if (verbose) io.stderr(describeReply(reply));
+    writeBody(reply, io);
+    return 0;
+  } catch (error) {
+    if (error instanceof GnpError && error.code === "REPLY_ERROR") {
+      io.stderr(`ERR ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await client.close();
+  }
+}
+
+export function describeReply(reply: Reply): string {
+  return `${reply.status}\n${reply.headers.map(([name, value]) => `${name}: ${value}`).join("\n")}\n\n`;
+}
+
+export function callUsage(): string {
+  const own = Object.entries(CALL_FLAGS)
+    .filter(([name]) => !(name in CONNECTION_FLAGS))
+    .map(([name, flag]) => `  --${name}${flag.type === "string" ? (name === "header" ? " NAME=VALUE" : name === "timeout" ? " S" : " BODY") : ""}`.padEnd(30) + flag.help);
+  return (
+    "usage: gnp call COMMAND [ARG...] [flags]     one call; the body goes to stdout\n" +
+    "       gnp call [flags]                       a prompt: type COMMAND ARG... [--body ...] per line\n\n" +
+    "exit code: 0 OK, 1 ERR reply (message on stderr), 2 could not connect, refused or timed out\n\n" +
+    `${own.join("\n")}\n\nconnection (after \`gnp serve\` in this directory, none are needed):\n${connectionUsage()}\n`
+  );
+}

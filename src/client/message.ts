@@ -1,0 +1,57 @@
+// What a call resolves with (an OK reply) and what a subscriber receives (a PUSH): the
+// Sequence, the headers in wire order, and the body as bytes, with text and JSON views.
+// Immutable once made; the body is the parser's own copy, so holding it keeps nothing else alive.
+
+import { GnpError } from "../errors.ts";
+
+const utf8 = new TextDecoder("utf-8");
+
+/**
+ * A reply or push from the server.
+ *
+ * @example
+ * const reply = await client.call("GET", ["users/1"]);
+ * reply.header("content-type"); reply.json();
+ */
+export class Message<S extends "OK" | "PUSH" = "OK" | "PUSH"> {
+  readonly status: S;
+  readonly sequence: string;
+  /** Every header in wire order, Sequence and Size included. */
+  readonly headers: readonly (readonly [name: string, value: string])[];
+  readonly body: Uint8Array;
+
+  constructor(status: S, sequence: string, headers: readonly (readonly [string, string])[], body: Uint8Array) {
+    this.status = status;
+    this.sequence = sequence;
+    this.headers = headers;
+    this.body = body;
+  }
+
+  /** The first header with this name (case-insensitive), or undefined. */
+  header(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    for (const [key, value] of this.headers) if (key.toLowerCase() === lower) return value;
+    return undefined;
+  }
+
+  /** The body decoded as UTF-8 (invalid bytes become U+FFFD). */
+  text(): string {
+    return utf8.decode(this.body);
+  }
+
+  /** The body parsed as JSON. Throws GnpError BAD_REPLY when it is not JSON. */
+  json(): unknown {
+    const text = this.text();
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      const shown = text.length > 60 ? `${text.slice(0, 60)}...` : text;
+      throw new GnpError("BAD_REPLY", `reply body is not JSON: ${JSON.stringify(shown)}`, { cause: error });
+    }
+  }
+}
+
+/** The successful answer to a call. */
+export type Reply = Message<"OK">;
+/** A message the server sent on its own about an earlier request's Sequence. */
+export type Push = Message<"PUSH">;
