@@ -46,6 +46,8 @@ export const ERROR_CATALOG = {
   STALE_CONNECTION: { kind: "local", summary: "a connection handle was used after its connection closed" },
   REFUSED: { kind: "local", summary: "the server refused the connection with ERR: <reason>" },
   CONNECTION_LOST: { kind: "local", summary: "the connection closed while calls were pending" },
+  CONNECT_FAILED: { kind: "local", summary: "the client could not reach the server, or got no greeting in time" },
+  SERVER_CERT_INVALID: { kind: "local", summary: "the server's certificate did not verify against the client's CA (or name)" },
   CALL_TIMEOUT: { kind: "local", summary: "a call got no reply within its timeout" },
   REPLY_ERROR: { kind: "local", summary: "the server answered a call with an ERR reply" },
   BAD_REPLY: { kind: "local", summary: "the server sent bytes that are not a valid reply" },

@@ -13,17 +13,9 @@ import {
   type IssuedCertificate,
   type KeyAlgorithm,
 } from "./generate.ts";
+import { PKI_FILES, localPkiPaths, type LocalPkiPaths } from "./pki-paths.ts";
 
-export const PKI_FILES = {
-  caCert: "ca.crt",
-  caKey: "ca.key",
-  serverCert: "server.crt",
-  serverKey: "server.key",
-  clientCert: "client.crt",
-  clientKey: "client.key",
-} as const;
-
-export type LocalPkiPaths = { -readonly [K in keyof typeof PKI_FILES]: string };
+export { PKI_FILES, localPkiPaths, type LocalPkiPaths };
 
 export const DEFAULT_SERVER_NAMES: readonly string[] = ["localhost", "127.0.0.1", "::1"];
 export const DEFAULT_CLIENT_NAME = "admin";
@@ -35,19 +27,6 @@ export type LocalPkiOptions = {
   /** Lifetime of the server and client certificates; the CA lives 10 years. */
   days?: number;
 };
-
-/** Absolute paths of the six files under `dir`. */
-export function localPkiPaths(dir: string): LocalPkiPaths {
-  const base = resolve(dir);
-  return {
-    caCert: join(base, PKI_FILES.caCert),
-    caKey: join(base, PKI_FILES.caKey),
-    serverCert: join(base, PKI_FILES.serverCert),
-    serverKey: join(base, PKI_FILES.serverKey),
-    clientCert: join(base, PKI_FILES.clientCert),
-    clientKey: join(base, PKI_FILES.clientKey),
-  };
-}
 
 /**
  * Creates the six files under `dir` on the first call and reuses them after.

@@ -12,6 +12,7 @@ import { findConfigFile, readConfigFile, type ConfigKey } from "../config/config
 import { GnpError } from "../errors.ts";
 import { CliFailure } from "./io.ts";
 import { DEFAULT_DATA_DIR, SERVE_FLAGS, readPemFile } from "./serve-options.ts";
+import { localPkiPaths, pkiDir } from "../certs/pki-paths.ts";
 
 export type Env = Record<string, string | undefined>;
 export type FlagValues = Record<string, string | string[] | boolean | undefined>;
@@ -84,14 +85,10 @@ export function resolveConnection(values: FlagValues, env: Env, cwd: string = pr
   };
 }
 
-/**
- * Where `gnp serve` writes its admin client certificate, key and CA (the names of PKI_FILES in
- * certs/local-pki.ts; a test checks they agree). Not imported from there: that module loads
- * the X.509 library, which would more than double the start-up time of every `gnp call`.
- */
+/** Where `gnp serve` writes its admin client certificate, key and CA on a first run. */
 export function clientPkiPaths(dataDir: string): { clientCert: string; clientKey: string; caCert: string } {
-  const dir = resolve(dataDir, "pki");
-  return { clientCert: join(dir, "client.crt"), clientKey: join(dir, "client.key"), caCert: join(dir, "ca.crt") };
+  const { clientCert, clientKey, caCert } = localPkiPaths(pkiDir(dataDir));
+  return { clientCert, clientKey, caCert };
 }
 
 /** The values of the server's settings file, if one is named or present; {} otherwise. */

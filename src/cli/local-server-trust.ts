@@ -5,7 +5,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { localPkiPaths } from "../certs/local-pki.ts";
+import { localPkiPaths, pkiDir } from "../certs/pki-paths.ts";
 import type { ClientRules } from "../config/client-rules.ts";
 import { CliFailure } from "./io.ts";
 import { admissionSettings, resolveServeConfig } from "./serve-config.ts";
@@ -25,7 +25,7 @@ export function loadLocalServerTrust(configFile: string | undefined, env: Record
   const sources = [config.file ? config.file.path : "", Object.values(config.sources).some((s) => s.kind === "env") ? "GNP_* variables" : ""];
   if (settings.certFile === undefined) {
     // A first-run server trusts the CA it created, if it has created one.
-    const ca = localPkiPaths(join(resolve(cwd, settings.dataDir), "pki")).caCert;
+    const ca = localPkiPaths(pkiDir(resolve(cwd, settings.dataDir))).caCert;
     if (existsSync(ca)) {
       trustedCas.push(readFileSync(ca, "utf8"));
       sources.push(ca);

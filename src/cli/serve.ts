@@ -22,6 +22,7 @@ import { formatServeConfig } from "./print-config.ts";
 import { admissionSettings, resolveServeConfig } from "./serve-config.ts";
 import { startReloading } from "./serve-reload.ts";
 import { trustConfigOf } from "./serve-trust.ts";
+import { pkiDir } from "../certs/pki-paths.ts";
 
 export type RunningServer = {
   server: GnpServer;
@@ -151,7 +152,7 @@ async function loadTls(settings: ServeSettings, io: CliIo): Promise<TlsMaterial>
     return { cert: readPemFile("cert", settings.certFile), key: readPemFile("key", settings.keyFile), trustedCas, hint: undefined };
   }
   // First run with nothing configured: a local CA of our own, trusted, and an admin client.
-  const dir = join(settings.dataDir, "pki");
+  const dir = pkiDir(settings.dataDir);
   let pki;
   try {
     pki = await ensureLocalPki(dir);

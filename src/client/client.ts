@@ -165,7 +165,7 @@ export class GnpClient {
     const { host, port, timeoutMs } = this.#options;
     const timer =
       timeoutMs > 0
-        ? setTimeout(() => this.#end(new GnpError("CONNECTION_LOST", `no greeting from ${formatAddress(host, port)} within ${timeoutMs} ms`)), timeoutMs)
+        ? setTimeout(() => this.#end(new GnpError("CONNECT_FAILED", `no greeting from ${formatAddress(host, port)} within ${timeoutMs} ms`)), timeoutMs)
         : undefined;
     Bun.connect({
       hostname: host,
@@ -184,7 +184,7 @@ export class GnpClient {
         },
         handshake: (socket, _success, authorizationError) => {
           if (authorizationError !== null && !this.#options.insecure) {
-            this.#end(new GnpError("CONNECTION_LOST", `server certificate rejected: ${authorizationError.message}`, { cause: authorizationError }));
+            this.#end(new GnpError("SERVER_CERT_INVALID", `server certificate rejected: ${authorizationError.message}`, { cause: authorizationError }));
             socket.terminate();
           }
         },
@@ -298,7 +298,7 @@ function connectFailure(host: string, port: number, error: Error): GnpError {
   const code = (error as { code?: unknown }).code;
   const known = typeof code === "string" ? SOCKET_ERRORS[code] : undefined;
   const detail = known !== undefined ? `${known} (${code})` : typeof code === "string" ? `${error.message} (${code})` : error.message;
-  return new GnpError("CONNECTION_LOST", `could not connect to ${formatAddress(host, port)}: ${detail}`, { cause: error });
+  return new GnpError("CONNECT_FAILED", `could not connect to ${formatAddress(host, port)}: ${detail}`, { cause: error });
 }
 
 function formatAddress(host: string, port: number): string {

@@ -60,11 +60,11 @@ describe("connect", () => {
     ]);
   });
 
-  test("rejects with CONNECTION_LOST when the server's certificate does not verify", async () => {
+  test("rejects with SERVER_CERT_INVALID when the server's certificate does not verify", async () => {
     const wrongCa = await rejection(open(server.port, pki.good, { ca: pki.otherCa.certificatePem }));
     const wrongName = await rejection(open(server.port, pki.good, { servername: "not-the-server.example" }));
-    expect([wrongCa.code, wrongCa.message.startsWith("server certificate rejected: ")]).toEqual(["CONNECTION_LOST", true]);
-    expect([wrongName.code, wrongName.message.startsWith("server certificate rejected: ")]).toEqual(["CONNECTION_LOST", true]);
+    expect([wrongCa.code, wrongCa.message.startsWith("server certificate rejected: ")]).toEqual(["SERVER_CERT_INVALID", true]);
+    expect([wrongName.code, wrongName.message.startsWith("server certificate rejected: ")]).toEqual(["SERVER_CERT_INVALID", true]);
   });
 
   test("connects without verifying the server when insecure is set", async () => {
@@ -72,18 +72,18 @@ describe("connect", () => {
     expect((await client.call("PING")).text()).toBe("PONG");
   });
 
-  test("rejects with CONNECTION_LOST when nothing listens on the port", async () => {
+  test("rejects with CONNECT_FAILED when nothing listens on the port", async () => {
     const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const port = listener.port;
     listener.stop(true);
     const error = await rejection(open(port));
-    expect([error.code, error.message.startsWith(`could not connect to 127.0.0.1:${port}`)]).toEqual(["CONNECTION_LOST", true]);
+    expect([error.code, error.message.startsWith(`could not connect to 127.0.0.1:${port}`)]).toEqual(["CONNECT_FAILED", true]);
   });
 
-  test("rejects with CONNECTION_LOST when the server never greets", async () => {
+  test("rejects with CONNECT_FAILED when the server never greets", async () => {
     await using silent = tlsDouble(() => {});
     const error = await rejection(open(silent.port, pki.good, { timeout: 50 }));
-    expect([error.code, error.message]).toEqual(["CONNECTION_LOST", `no greeting from 127.0.0.1:${silent.port} within 50 ms`]);
+    expect([error.code, error.message]).toEqual(["CONNECT_FAILED", `no greeting from 127.0.0.1:${silent.port} within 50 ms`]);
   });
 });
 
