@@ -11,7 +11,7 @@ import { isValidSequence } from "../protocol/head-scanner.ts";
 import { ReplyParser, type ReplyEvent } from "../protocol/reply-parser.ts";
 import { checkTimeout, headerList, resolveConnectOptions, type CallOptions, type ConnectOptions, type ResolvedConnectOptions } from "./connect-options.ts";
 import { Message, type Reply } from "./message.ts";
-import { OutputQueue } from "./output-queue.ts";
+import { OutputQueue } from "../protocol/output-queue.ts";
 import { PendingCalls, deliver, type PushListener } from "./pending-calls.ts";
 
 type State = "connecting" | "open" | "closing" | "closed";
@@ -105,8 +105,7 @@ export class GnpClient {
     if (this.#state !== "open") return Promise.reject(this.#notOpenError());
     if (options.onPush !== undefined) this.#calls.listen(sequence, options.onPush);
     const reply = this.#calls.add(sequence, timeoutMs, () => `${command} (Sequence ${sequence})`);
-    this.#output.enqueue(head, body);
-    this.#scheduleFlush();
+    this.#enqueue(head, body);
     return reply;
   }
 
@@ -252,7 +251,7 @@ export class GnpClient {
     const wasConnecting = this.#state === "connecting";
     this.#state = "closed";
     this.#endError = error;
-    this.#output.clear();
+    this.#output.reset();
     const socket = this.#socket;
     if (socket !== undefined && socket.readyState > 0) socket.terminate();
     if (wasConnecting) this.#greeting.reject(error ?? new GnpError("CONNECTION_LOST", "connection closed by the client"));
@@ -268,19 +267,29 @@ export class GnpClient {
   // Calls made in one tick leave in one write: a pipeline of 10,000 calls is a few TLS records,
   // not 10,000 of them.
   #flushScheduled = false;
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    queueMicrotask(() => {
-      this.#flushScheduled = false;
-      this.#flush();
-    });
+  /** Corks the queue for the rest of this tick, so the calls made in it leave in one write. */
+  #enqueue(head: string, body: string | Uint8Array | undefined): void {
+    const socket = this.#socket!;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      this.#output.cork();
+      queueMicrotask(() => {
+        this.#flushScheduled = false;
+        this.#flush();
+      });
+    }
+    if (typeof body === "string") this.#output.write(socket, head + body);
+    else {
+      this.#output.write(socket, head);
+      if (body !== undefined && body.byteLength > 0) this.#output.write(socket, body);
+    }
   }
 
   #flush(): void {
     const socket = this.#socket;
     if (socket === undefined || this.#state === "closed") return;
-    this.#output.writeTo(socket);
+    this.#output.uncork(socket);
+    this.#output.drain(socket);
   }
 }
 

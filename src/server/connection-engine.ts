@@ -11,7 +11,7 @@ import { ConnectionSlab, MESSAGE_BYTES, SlotFlag } from "../slab/slab.ts";
 import type { CertificateValidator, PeerCertificate } from "../certs/validator.ts";
 import type { ResolvedOptions } from "../options.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
-import { OutputQueue } from "./output-queue.ts";
+import { OutputQueue } from "../protocol/output-queue.ts";
 import { Request, normalizeReply, type CommandHandler, type HandlerResult } from "./request.ts";
 import type { RefusalInfo, ServerHooks } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";

@@ -1,7 +1,8 @@
-// One connection's outgoing bytes, with the socket's backpressure honoured: replies made
-// while a read is processed are corked and leave in one write; what write() did not take is
-// kept and sent on drain, in order. The queue counts what it holds so the server can cut off
-// a client that stopped reading (PROTOCOL.md section 4) instead of buffering without end.
+// One connection's outgoing bytes, with the socket's backpressure honoured, for the server
+// and the client alike: messages made while corked (a read being processed, a tick of calls)
+// leave in one write; what write() did not take is kept and sent on drain, in order. The queue
+// counts what it holds so the server can cut off a client that stopped reading (PROTOCOL.md
+// section 4) instead of buffering without end. It knows no socket, only write().
 
 /** The part of Bun's Socket the queue needs; tests may pass anything of this shape. */
 export type Writable = { write(data: string | Uint8Array): number };
