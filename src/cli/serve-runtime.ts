@@ -13,7 +13,20 @@ import type { GnpServer } from "../server/server.ts";
 import { VERSION } from "../version.ts";
 import { CliFailure, describe, processIo, type CliIo } from "./io.ts";
 import type { OpsSettings } from "./ops-flags.ts";
-import type { RunningServer } from "./serve.ts";
+import type { ServeSettings } from "./serve-options.ts";
+import type { ReloadOutcome } from "../config/reload.ts";
+
+/** A started `gnp serve` process, as startServe (serve.ts) hands it over. */
+export type RunningServer = {
+  server: GnpServer;
+  stop: () => Promise<void>;
+  logger: Logger;
+  settings: ServeSettings;
+  /** False once stop() closed the store: /readyz then answers 503. */
+  isStoreOpen: () => boolean;
+  /** Re-reads the configuration (trust, clients, certificate) and applies it, or keeps the old (src/config/reload.ts). */
+  reload: (cause: string) => Promise<ReloadOutcome>;
+};
 
 /**
  * The process's logger: lines go to stdout, text on a terminal and JSON otherwise unless

@@ -16,24 +16,14 @@ import { DEFAULT_DATA_DIR, readPemFile, serveUsage, type ServeSettings } from ".
 import type { Logger } from "../ops/logger.ts";
 import { logServerEvents } from "../ops/server-log.ts";
 import { workerRoleOf } from "../ops/worker-ipc.ts";
-import { createServeLogger, serveUntilSignal, ShutdownSignals } from "./serve-runtime.ts";
-import { ReloadController, type ReloadOutcome } from "../config/reload.ts";
+import { createServeLogger, serveUntilSignal, ShutdownSignals, type RunningServer } from "./serve-runtime.ts";
+import { ReloadController } from "../config/reload.ts";
 import { formatServeConfig } from "./print-config.ts";
 import { admissionSettings, resolveServeConfig } from "./serve-config.ts";
 import { startReloading } from "./serve-reload.ts";
 import { trustConfigOf } from "./serve-trust.ts";
 import { pkiDir } from "../certs/pki-paths.ts";
 
-export type RunningServer = {
-  server: GnpServer;
-  stop: () => Promise<void>;
-  logger: Logger;
-  settings: ServeSettings;
-  /** False once stop() closed the store: /readyz then answers 503. */
-  isStoreOpen: () => boolean;
-  /** Re-reads the configuration (trust, clients, certificate) and applies it, or keeps the old (src/config/reload.ts). */
-  reload: (cause: string) => Promise<ReloadOutcome>;
-};
 
 /** Starts a server from command-line flags. Resolves once it listens. */
 export async function startServe(argv: string[], io: CliIo, env: Record<string, string | undefined> = process.env): Promise<RunningServer | undefined> {

@@ -1,0 +1,84 @@
+// The house's rule that imports point one way (STYLE.md): cli -> app -> server -> slab, with
+// protocol (pure framing) and certs beside them. This test reads every import in src/ and
+// fails on an import that points back up, on a protocol or slab module that reaches outside
+// itself, and on any import cycle.
+
+import { expect, test } from "bun:test";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+
+const SRC = resolve(import.meta.dir, "../src");
+
+/** Which rooms each room may import from (its own files are always allowed). */
+const ALLOWED: Record<string, readonly string[]> = {
+  protocol: ["errors.ts"],
+  slab: [],
+  certs: ["errors.ts"],
+  server: ["protocol", "slab", "certs", "errors.ts", "options.ts"],
+  client: ["protocol", "errors.ts"],
+  app: ["server", "protocol", "errors.ts", "version.ts"],
+  config: ["certs", "errors.ts", "options.ts", "server", "cli/serve-options.ts"],
+  ops: ["server", "errors.ts", "version.ts", "options.ts"],
+  cli: ["app", "server", "client", "protocol", "certs", "config", "ops", "errors.ts", "options.ts", "version.ts", "slab"],
+  "options.ts": ["errors.ts", "certs", "slab"],
+  "errors.ts": [],
+  "version.ts": [],
+  "index.ts": ["server", "client", "app", "protocol", "errors.ts", "options.ts", "version.ts"],
+  "cli.ts": ["cli", "errors.ts", "version.ts"],
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith(".ts") ? [path] : [];
+  });
+}
+
+/** The room of a file: its top folder under src/, or the file itself at the top. */
+function roomOf(file: string): string {
+  const rel = relative(SRC, file);
+  return rel.includes("/") ? rel.split("/")[0]! : rel;
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  const found = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^;'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']/g)];
+  return found.map((match) => match[1] ?? match[2] ?? match[3]!).filter((spec) => spec.startsWith("."));
+}
+
+const files = sourceFiles(SRC);
+const graph = new Map(files.map((file) => [file, importsOf(file).map((spec) => resolve(dirname(file), spec))]));
+
+test("every import in src/ points the way the house allows", () => {
+  // The parse must see the imports at all, or the rule below would pass on nothing.
+  expect([...graph.values()].reduce((n, targets) => n + targets.length, 0)).toBeGreaterThan(150);
+  const wrong: string[] = [];
+  for (const [file, targets] of graph) {
+    const from = roomOf(file);
+    for (const target of targets) {
+      const to = roomOf(target);
+      if (to === from) continue;
+      const allowedHere = ALLOWED[from] ?? [];
+      const toPath = relative(SRC, target);
+      if (!allowedHere.includes(to) && !allowedHere.includes(toPath)) wrong.push(`${relative(SRC, file)} -> ${toPath}`);
+    }
+  }
+  expect(wrong).toEqual([]);
+});
+
+test("there is no import cycle in src/", () => {
+  const state = new Map<string, "visiting" | "done">();
+  const cycles: string[] = [];
+  const visit = (file: string, path: string[]) => {
+    if (state.get(file) === "done") return;
+    if (state.get(file) === "visiting") {
+      cycles.push([...path.slice(path.indexOf(file)), file].map((f) => relative(SRC, f)).join(" -> "));
+      return;
+    }
+    state.set(file, "visiting");
+    for (const target of graph.get(file) ?? []) visit(target, [...path, file]);
+    state.set(file, "done");
+  };
+  for (const file of graph.keys()) visit(file, []);
+  expect(cycles).toEqual([]);
+});
