@@ -358,7 +358,8 @@ export class ConnectionEngine implements ConnectionHost {
     const started = performance.now();
     const sequence = head.sequence!;
     const name = head.tokens[0]!;
-    const command = name.toUpperCase();
+    // Clients mostly send commands upper-cased already: look that up before paying for toUpperCase.
+    const command = this.#handlers.has(name) ? name : name.toUpperCase();
     // A trust change since admission is checked first: a revoked client is cut off whatever it sends.
     if (slab.trustEpoch[slot] !== this.#trustEpoch && !this.#readmit(slot)) return;
     const handler = this.#handlers.get(command);
