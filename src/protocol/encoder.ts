@@ -6,9 +6,29 @@
 export type ReplyStatus = "OK" | "ERR" | "PUSH";
 export type HeaderList = readonly (readonly [name: string, value: string])[];
 
-const HEADER_NAME = /^[^\s:\x00-\x1f\x7f]+$/;
-const HEADER_VALUE = /^[^\r\n\x00-\x08\x0a-\x1f\x7f]*$/;
-const RESERVED = new Set(["sequence", "size"]);
+/** A header name: visible characters, no ':' (non-ASCII allowed, as in requests). */
+function isHeaderName(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c <= 0x20 || c === 0x3a || c === 0x7f) return false;
+  }
+  return true;
+}
+
+/** A header value: anything but control characters (TAB allowed). */
+function isHeaderValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
+}
+
+/** Sequence and Size are gnp's own; checked by length first, since most names are neither. */
+function isReserved(name: string): boolean {
+  return (name.length === 8 || name.length === 4) && (name.toLowerCase() === "sequence" || name.toLowerCase() === "size");
+}
 
 /**
  * The head of a reply or push: status line, Sequence first, Size second, then `headers`.
@@ -56,9 +76,9 @@ export function encodeErrorLine(reason: string): string {
 function encodeHeaders(headers: HeaderList): string {
   let text = "";
   for (const [name, value] of headers) {
-    if (!HEADER_NAME.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
-    if (RESERVED.has(name.toLowerCase())) throw new TypeError(`header ${JSON.stringify(name)} is set by gnp itself`);
-    if (!HEADER_VALUE.test(value)) throw new TypeError(`invalid value for header ${JSON.stringify(name)}: CR, LF and control bytes are not allowed`);
+    if (!isHeaderName(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    if (isReserved(name)) throw new TypeError(`header ${JSON.stringify(name)} is set by gnp itself`);
+    if (!isHeaderValue(value)) throw new TypeError(`invalid value for header ${JSON.stringify(name)}: CR, LF and control bytes are not allowed`);
     text += `${name}: ${value}\r\n`;
   }
   return text;

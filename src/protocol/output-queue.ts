@@ -103,8 +103,29 @@ export class OutputQueue {
   }
 }
 
-/** One write for many chunks: strings join as strings, anything binary makes one buffer. */
+/**
+ * One write for many chunks: strings join as strings; with anything binary, everything is
+ * copied once into one buffer sized up front (no intermediate buffer per string).
+ */
 function join(chunks: (string | Uint8Array)[]): string | Uint8Array {
-  if (chunks.every((chunk) => typeof chunk === "string")) return chunks.join("");
-  return Buffer.concat(chunks.map((chunk) => (typeof chunk === "string" ? Buffer.from(chunk) : chunk)));
+  let total = 0;
+  let binary = false;
+  for (const chunk of chunks) {
+    if (typeof chunk === "string") total += Buffer.byteLength(chunk);
+    else {
+      total += chunk.byteLength;
+      binary = true;
+    }
+  }
+  if (!binary) return chunks.join("");
+  const joined = Buffer.allocUnsafe(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    if (typeof chunk === "string") offset += joined.write(chunk, offset);
+    else {
+      joined.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+  }
+  return joined;
 }

@@ -1,0 +1,43 @@
+// The encoder lays out replies and requests as PROTOCOL.md says, and refuses header names and
+// values that could forge a message of their own (CR, LF, control bytes) or clash with gnp's.
+
+import { describe, expect, test } from "bun:test";
+import { encodeErrorLine, encodeReplyHead, encodeRequestHead } from "../../src/protocol/encoder.ts";
+
+describe("encoder", () => {
+  test("a reply head carries Sequence first, Size second, then the handler's headers", () => {
+    expect(encodeReplyHead("OK", "7", 4)).toBe("OK\r\nSequence: 7\r\nSize: 4\r\n\r\n");
+    expect(encodeReplyHead("PUSH", "w", 2, [["Key", "users/1"], ["X-Note", "a\tb é"]])).toBe(
+      "PUSH\r\nSequence: w\r\nSize: 2\r\nKey: users/1\r\nX-Note: a\tb é\r\n\r\n",
+    );
+  });
+
+  test("a request head has Size only with a body", () => {
+    expect(encodeRequestHead("GET", ["users/1"], "2", -1)).toBe("GET users/1\r\nSequence: 2\r\n\r\n");
+    expect(encodeRequestHead("PUT", ["k"], "3", 0, [["If-Match", "1"]])).toBe("PUT k\r\nSequence: 3\r\nSize: 0\r\nIf-Match: 1\r\n\r\n");
+  });
+
+  test("header names and values that could forge a message are refused", () => {
+    for (const [name, value] of [
+      ["X", "a\r\nSequence: 9"],
+      ["X", "a\nb"],
+      ["X", "nul\0"],
+      ["Bad Name", "v"],
+      ["Bad:Name", "v"],
+      ["", "v"],
+      ["Sequence", "9"],
+      ["size", "1"],
+    ] as const) {
+      expect(() => encodeReplyHead("OK", "1", 0, [[name, value]])).toThrow(TypeError);
+    }
+  });
+
+  test("arguments with white space and empty commands are refused", () => {
+    expect(() => encodeRequestHead("GET", ["a b"], "1", -1)).toThrow(TypeError);
+    expect(() => encodeRequestHead("", [], "1", -1)).toThrow(TypeError);
+  });
+
+  test("an error line never spans two lines", () => {
+    expect(encodeErrorLine("bad\r\nthing")).toBe("ERR: bad thing\r\n");
+  });
+});
