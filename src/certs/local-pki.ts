@@ -4,7 +4,7 @@
 // A complete directory is reused as it is; a partial one is an error.
 import { chmod, mkdir, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import {
   createCertificateAuthority,
   issueClientCertificate,

@@ -5,7 +5,6 @@
 // `gnp serve`. Mistakes are one CliFailure line with exit code 2.
 
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
 import type { ConnectOptions } from "../client/connect-options.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../options.ts";
 import { findConfigFile, readConfigFile, type ConfigKey } from "../config/config-file.ts";

@@ -4,7 +4,7 @@
 // nothing.
 
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { localPkiPaths, pkiDir } from "../certs/pki-paths.ts";
 import type { ClientRules } from "../config/client-rules.ts";
 import { CliFailure } from "./io.ts";

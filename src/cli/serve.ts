@@ -3,7 +3,6 @@
 // how to connect; with explicit certificates it creates nothing. SIGINT and SIGTERM close
 // the server gracefully and exit 0.
 
-import { join } from "node:path";
 import { ensureLocalPki } from "../certs/local-pki.ts";
 import { installApp } from "../app/install-app.ts";
 import { defaultStoreUrl, openStore } from "../app/open-store.ts";
@@ -13,17 +12,15 @@ import { createServer, type GnpServer } from "../server/server.ts";
 import { CliFailure, describe, type CliIo } from "./io.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../options.ts";
 import { DEFAULT_DATA_DIR, readPemFile, serveUsage, type ServeSettings } from "./serve-options.ts";
-import type { Logger } from "../ops/logger.ts";
 import { logServerEvents } from "../ops/server-log.ts";
 import { workerRoleOf } from "../ops/worker-ipc.ts";
-import { createServeLogger, serveUntilSignal, ShutdownSignals, type RunningServer } from "./serve-runtime.ts";
+import { createServeLogger, formatHostPort, serveUntilSignal, ShutdownSignals, type RunningServer } from "./serve-runtime.ts";
 import { ReloadController } from "../config/reload.ts";
 import { formatServeConfig } from "./print-config.ts";
 import { admissionSettings, resolveServeConfig } from "./serve-config.ts";
 import { startReloading } from "./serve-reload.ts";
 import { trustConfigOf } from "./serve-trust.ts";
 import { pkiDir } from "../certs/pki-paths.ts";
-
 
 /** Starts a server from command-line flags. Resolves once it listens. */
 export async function startServe(argv: string[], io: CliIo, env: Record<string, string | undefined> = process.env): Promise<RunningServer | undefined> {
@@ -166,8 +163,4 @@ async function loadTls(settings: ServeSettings, io: CliIo): Promise<TlsMaterial>
     trustedCas: [...trustedCas, readPemFile("ca", pki.caCert)],
     hint,
   };
-}
-
-function formatHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -6,7 +6,6 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   createCertificateAuthority,
-  createSelfSignedCertificate,
   issueClientCertificate,
   issueServerCertificate,
   loadCertificateAuthority,
