@@ -41,8 +41,7 @@ export async function runCall(argv: string[], io: CallIo, env: Env = process.env
       return await runPrompt({ connection, timeoutMs: seconds(values.timeout), io, stdin, terminal: stdin.isTTY === true && stdoutIsTTY, env });
     }
     const request = await buildRequest(positionals, values, stdin);
-    const stdoutIsTTY = io.stdoutIsTTY ?? (io.stdout === processIo.stdout && process.stdout.isTTY === true);
-    return await callOnce(connection, request, values.verbose === true, io, stdoutIsTTY);
+    return await callOnce(connection, request, values.verbose === true, io);
   } catch (error) {
     const exitCode = error instanceof CliFailure ? error.exitCode : 2;
     io.stderr(`gnp: ${error instanceof CliFailure || error instanceof GnpError ? error.message : describe(error)}\n`);
@@ -50,15 +49,13 @@ export async function runCall(argv: string[], io: CallIo, env: Env = process.env
   }
 }
 
-async function callOnce(connection: ReturnType<typeof resolveConnection>, request: CallRequest, verbose: boolean, io: CallIo, terminal: boolean): Promise<number> {
+async function callOnce(connection: ReturnType<typeof resolveConnection>, request: CallRequest, verbose: boolean, io: CallIo): Promise<number> {
   const timeout = request.options.timeout ?? DEFAULT_CALL_TIMEOUT_S * 1000;
   const client = await connect({ ...connection, timeout });
   try {
     const reply = await client.call(request.command, request.args, request.options);
     if (verbose) io.stderr(describeReply(reply));
     writeBody(reply, io);
-    // On a terminal the shell prompt should not stick to the body; a pipe gets the bytes as they are.
-    if (terminal && reply.body.length > 0 && reply.body[reply.body.length - 1] !== 0x0a) io.stdout("\n");
     return 0;
   } catch (error) {
     if (error instanceof GnpError && error.code === "REPLY_ERROR") {
