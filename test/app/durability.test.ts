@@ -6,7 +6,7 @@ import { afterEach, expect, test } from "bun:test";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CliProcess, cleanupCli, freshDir, runCli } from "../cli/cli-process.ts";
-import { TlsPeer } from "../cli/tls-peer.ts";
+import { RawClient } from "../support/harness.ts";
 import { GREETING, okReply, request } from "../support/wire.ts";
 
 const CLI = resolve(import.meta.dir, "../../src/cli.ts");
@@ -16,14 +16,10 @@ function serve(dir: string, ...flags: string[]): CliProcess {
   return new CliProcess([process.execPath, CLI, "serve", "--port", "0", "--data", "data", ...flags], { cwd: dir });
 }
 
-async function connect(dir: string, port: number): Promise<TlsPeer> {
+async function connect(dir: string, port: number): Promise<RawClient> {
   const pki = join(dir, "data", "pki");
-  const peer = await TlsPeer.connect({
-    port,
-    cert: readFileSync(join(pki, "client.crt"), "utf8"),
-    key: readFileSync(join(pki, "client.key"), "utf8"),
-    ca: readFileSync(join(pki, "ca.crt"), "utf8"),
-  });
+  const read = (name: string) => readFileSync(join(pki, name), "utf8");
+  const peer = await RawClient.connect({ port, pem: { cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt") } });
   await peer.waitFor(GREETING);
   return peer;
 }

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { VERSION } from "../../src/version.ts";
 import { GREETING, errorLine, okReply, request } from "../support/wire.ts";
 import { CliProcess, cleanEnv, cleanupCli, freshDir, isOneLine, runCli } from "./cli-process.ts";
-import { TlsPeer } from "./tls-peer.ts";
+import { RawClient } from "../support/harness.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BINARY = join(ROOT, "dist", "gnp");
@@ -88,7 +88,7 @@ describe("the compiled gnp binary, alone in an empty directory", () => {
 
     const pki = join(cwd, "d", "pki");
     const read = (name: string) => readFileSync(join(pki, name), "utf8");
-    await using peer = await TlsPeer.connect({ port, cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt") });
+    await using peer = await RawClient.connect({ port, pem: { cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt") } });
     await peer.waitFor(GREETING);
     peer.write(request("PING", "1"));
     await peer.waitFor(okReply("1", "PONG"));
@@ -117,7 +117,7 @@ describe("the compiled gnp binary, alone in an empty directory", () => {
     expect(server.stdout).toContain("loaded 2 command(s) from commands.ts: HELLO, ODD");
     const pki = join(cwd, "d", "pki");
     const read = (name: string) => readFileSync(join(pki, name), "utf8");
-    await using peer = await TlsPeer.connect({ port, cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt") });
+    await using peer = await RawClient.connect({ port, pem: { cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt") } });
     peer.write(request("HELLO", "1") + request("ODD 3", "2") + request("ODD 4", "3"));
     await peer.waitFor("Sequence: 3");
     await peer.waitFor("even");

@@ -10,7 +10,7 @@ import { SERVE_FLAGS } from "../../src/cli/serve-options.ts";
 import { makeTestPki } from "../support/pki.ts";
 import { GREETING, errorLine, okReply, request } from "../support/wire.ts";
 import { CliProcess, cleanEnv, cleanupCli, freshDir, isOneLine, runCli } from "./cli-process.ts";
-import { TlsPeer } from "./tls-peer.ts";
+import { RawClient } from "../support/harness.ts";
 
 const CLI = resolve(import.meta.dir, "../../src/cli.ts");
 const serveCommand = (...args: string[]) => [process.execPath, CLI, "serve", ...args];
@@ -19,9 +19,9 @@ const PKI_FILES = ["ca.crt", "ca.key", "client.crt", "client.key", "server.crt",
 afterEach(cleanupCli);
 
 /** A client presenting the admin certificate a first run wrote under `pkiDir`. */
-function connectWithLocalPki(port: number, pkiDir: string): Promise<TlsPeer> {
+function connectWithLocalPki(port: number, pkiDir: string): Promise<RawClient> {
   const read = (name: string) => readFileSync(join(pkiDir, name), "utf8");
-  return TlsPeer.connect({ port, cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt") });
+  return RawClient.connect({ port, pem: { cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt") } });
 }
 
 /** Writes the test PKI's server pair, its CA and a mismatching key into `dir`. */
@@ -43,7 +43,7 @@ function freePort(): number {
   return port;
 }
 
-async function pingPong(peer: TlsPeer): Promise<void> {
+async function pingPong(peer: RawClient): Promise<void> {
   await peer.waitFor(GREETING);
   peer.write(request("PING", "1"));
   await peer.waitFor(okReply("1", "PONG"));
@@ -113,7 +113,7 @@ describe("gnp serve with explicit certificates", () => {
     expect(existsSync(join(cwd, ".gnp", "pki"))).toBe(false);
     expect(readdirSync(cwd, { recursive: true }).filter((name) => /\.(pem|crt|key)$/.test(String(name))).sort()).toEqual(pems);
     const pki = await makeTestPki();
-    await using peer = await TlsPeer.connect({ port, cert: pki.good.certificatePem, key: pki.good.privateKeyPem, ca: pki.ca.certificatePem });
+    await using peer = await RawClient.connect({ port, pem: { cert: pki.good.certificatePem, key: pki.good.privateKeyPem, ca: pki.ca.certificatePem } });
     await pingPong(peer);
   });
 

@@ -28,6 +28,8 @@ export type RawClientOptions = {
   port: number;
   /** The client certificate; `null` sends none. Default: the test PKI's `good` (CN=alice). */
   certificate?: IssuedCertificate | null;
+  /** PEM texts instead of the test PKI, e.g. the DATA/pki files of a real `gnp serve`. */
+  pem?: { cert: string; key: string; ca: string };
   /** "TLSv1.2" or "TLSv1.3" to pin the version; default lets them negotiate. */
   tlsVersion?: "TLSv1.2" | "TLSv1.3";
 };
@@ -37,7 +39,7 @@ export class RawClient implements AsyncDisposable {
   readonly socket: Socket<undefined>;
   #received = "";
   #receivedBytes = 0;
-  #waiters: { predicate: (text: string) => boolean; resolve: () => void }[] = [];
+  #waiters: { predicate: (text: string) => boolean; resolve: () => void; reject: (error: Error) => void; what: string }[] = [];
   readonly closed: Promise<void>;
   #isClosed = false;
 
@@ -49,18 +51,21 @@ export class RawClient implements AsyncDisposable {
   static async connect(options: RawClientOptions): Promise<RawClient> {
     const pki: TestPki = await makeTestPki();
     const certificate = options.certificate === undefined ? pki.good : options.certificate;
+    const credentials = options.pem
+      ? { cert: options.pem.cert, key: options.pem.key, ca: options.pem.ca }
+      : { ...(certificate ? { cert: certificate.certificatePem, key: certificate.privateKeyPem } : {}), ca: pki.ca.certificatePem };
     const { promise: closed, resolve: onClosed } = Promise.withResolvers<void>();
     // Bun.connect resolves once TCP is up, before the TLS handshake, and a write before the
     // handshake is dropped (it returns 0): wait for the handshake (or a close) first.
     const { promise: handshaken, resolve: onHandshake } = Promise.withResolvers<void>();
     let client: RawClient | undefined;
     const pending: Uint8Array[] = [];
+    let closedEarly = false;
     const socket = await Bun.connect({
       hostname: "127.0.0.1",
       port: options.port,
       tls: {
-        ...(certificate ? { cert: certificate.certificatePem, key: certificate.privateKeyPem } : {}),
-        ca: pki.ca.certificatePem,
+        ...credentials,
         serverName: "localhost",
         ...(options.tlsVersion ? { secureOptions: versionMask(options.tlsVersion) } : {}),
       },
@@ -73,7 +78,8 @@ export class RawClient implements AsyncDisposable {
           onHandshake();
         },
         close() {
-          if (client) client.#isClosed = true;
+          if (client) client.#onClose();
+          else closedEarly = true;
           onClosed();
           onHandshake();
         },
@@ -83,6 +89,7 @@ export class RawClient implements AsyncDisposable {
     await handshaken;
     client = new RawClient(socket, closed);
     for (const chunk of pending) client.#onData(chunk);
+    if (closedEarly) client.#onClose();
     return client;
   }
 
@@ -107,12 +114,17 @@ export class RawClient implements AsyncDisposable {
     return written;
   }
 
-  /** Resolves once the received text satisfies `predicate` (or contains the string). */
+  /**
+   * Resolves once the received text satisfies `predicate` (or contains the string); rejects,
+   * with what did arrive, if the connection closes first, instead of hanging until the timeout.
+   */
   waitFor(predicate: string | ((text: string) => boolean)): Promise<void> {
     const test = typeof predicate === "string" ? (text: string) => text.includes(predicate) : predicate;
+    const what = typeof predicate === "string" ? JSON.stringify(predicate) : "the awaited text";
     if (test(this.#received)) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#waiters.push({ predicate: test, resolve });
+    if (this.#isClosed) return Promise.reject(this.#missing(what));
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#waiters.push({ predicate: test, resolve, reject, what });
     return promise;
   }
 
@@ -129,6 +141,16 @@ export class RawClient implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.#isClosed) this.socket.terminate();
     await this.closed;
+  }
+
+  #onClose(): void {
+    this.#isClosed = true;
+    for (const waiter of this.#waiters) waiter.reject(this.#missing(waiter.what));
+    this.#waiters = [];
+  }
+
+  #missing(what: string): Error {
+    return new Error(`connection closed before ${what} arrived; received ${JSON.stringify(this.#received)}`);
   }
 
   #onData(chunk: Uint8Array): void {
