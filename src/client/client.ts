@@ -136,7 +136,15 @@ export class GnpClient {
    * Closes gracefully: new calls are refused (STALE_CONNECTION), calls in flight still get
    * their replies (or time out), then the connection ends. Resolves once it has closed.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    // Once: a second close() (say, await using after an explicit close) waits for the first.
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  #closing: Promise<void> | undefined;
+
+  async #close(): Promise<void> {
     if (this.#state === "open") {
       this.#state = "closing";
       await this.#calls.whenIdle();

@@ -20,6 +20,8 @@ type PendingCall = {
 export class PendingCalls {
   readonly #calls = new Map<string, PendingCall>();
   readonly #listeners = new Map<string, PushListener>();
+  /** Sequences whose call timed out and whose late reply has not come yet: not reusable until it does. */
+  readonly #timedOut = new Set<string>();
   #next = 1;
   #idle: (() => void)[] = [];
 
@@ -36,7 +38,7 @@ export class PendingCalls {
   }
 
   inUse(sequence: string): boolean {
-    return this.#calls.has(sequence) || this.#listeners.has(sequence);
+    return this.#calls.has(sequence) || this.#listeners.has(sequence) || this.#timedOut.has(sequence);
   }
 
   /** Registers a call; the promise settles on its reply, its timeout (ms, 0 = none) or a loss. */
@@ -47,6 +49,8 @@ export class PendingCalls {
         ? setTimeout(() => {
             if (this.#delete(sequence)) {
               this.#listeners.delete(sequence);
+              // Its reply may still come: a new call with this Sequence must not take it.
+              this.#timedOut.add(sequence);
               reject(new GnpError("CALL_TIMEOUT", `no reply to ${describe()} within ${timeoutMs} ms`));
             }
           }, timeoutMs)
@@ -67,7 +71,10 @@ export class PendingCalls {
       return true;
     }
     const call = this.#calls.get(message.sequence);
-    if (call === undefined) return false;
+    if (call === undefined) {
+      this.#timedOut.delete(message.sequence);
+      return false;
+    }
     this.#delete(message.sequence);
     if (message.status === "OK") {
       call.resolve(new Message("OK", message.sequence, message.headers, message.body));
@@ -92,6 +99,7 @@ export class PendingCalls {
     const calls = [...this.#calls.values()];
     this.#calls.clear();
     this.#listeners.clear();
+    this.#timedOut.clear();
     for (const call of calls) {
       if (call.timer !== undefined) clearTimeout(call.timer);
       call.reject(error);

@@ -3,6 +3,8 @@
 // and values given by handlers or callers are checked here, because one CR or LF in them would
 // let a value forge a message of its own.
 
+import { MAX_HEAD_BYTES } from "./head-scanner.ts";
+
 export type ReplyStatus = "OK" | "ERR" | "PUSH";
 export type HeaderList = readonly (readonly [name: string, value: string])[];
 
@@ -56,16 +58,33 @@ export function encodeRequestHead(
   size: number,
   headers?: HeaderList,
 ): string {
-  if (command.length === 0 || /[\s]/.test(command)) throw new TypeError(`invalid command ${JSON.stringify(command)}`);
+  // The server aborts a connection over a bad head; refusing here keeps one bad call from
+  // taking every other call on the connection down with it.
+  if (command.length === 0 || !isToken(command)) throw new TypeError(`invalid command ${JSON.stringify(command)}: no white space or control characters`);
   let line = command;
   for (const arg of args) {
-    if (arg.length === 0 || /[\s]/.test(arg)) throw new TypeError(`invalid argument ${JSON.stringify(arg)}: arguments are non-empty and hold no white space`);
+    if (arg.length === 0 || !isToken(arg)) {
+      throw new TypeError(`invalid argument ${JSON.stringify(arg)}: arguments are non-empty and hold no white space or control characters`);
+    }
     line += ` ${arg}`;
   }
   let head = `${line}\r\nSequence: ${sequence}\r\n`;
   if (size >= 0) head += `Size: ${size}\r\n`;
   if (headers !== undefined) head += encodeHeaders(headers);
-  return `${head}\r\n`;
+  head += "\r\n";
+  if (head.length > MAX_HEAD_BYTES || Buffer.byteLength(head) > MAX_HEAD_BYTES) {
+    throw new RangeError(`request head of ${Buffer.byteLength(head)} bytes exceeds ${MAX_HEAD_BYTES}: send large values as a body`);
+  }
+  return head;
+}
+
+/** A command or argument as the server's head scanner takes it: no space, no control characters. */
+function isToken(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) return false;
+  }
+  return true;
 }
 
 /** The connection-level error line of PROTOCOL.md section 4. */

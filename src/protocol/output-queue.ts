@@ -16,6 +16,8 @@ export class OutputQueue {
   readonly #counter: ByteCounter;
   /** Chunks produced while corked, not yet offered to the socket. */
   #corked: (string | Uint8Array)[] = [];
+  /** Their size; strings counted in UTF-16 units, close enough to bytes for a threshold. */
+  #corkedBytes = 0;
   #isCorked = false;
   /** What the socket did not take, in order. Non-empty means: wait for drain. */
   #unsent: Uint8Array[] = [];
@@ -30,6 +32,11 @@ export class OutputQueue {
     return this.#unsentBytes;
   }
 
+  /** Bytes held in all: corked and not yet offered, plus offered and not taken. */
+  get pendingBytes(): number {
+    return this.#corkedBytes + this.#unsentBytes;
+  }
+
   get isBlocked(): boolean {
     return this.#unsent.length > 0;
   }
@@ -42,6 +49,7 @@ export class OutputQueue {
   write(socket: Writable, data: string | Uint8Array): void {
     if (this.#isCorked) {
       this.#corked.push(data);
+      this.#corkedBytes += typeof data === "string" ? data.length : data.byteLength;
       return;
     }
     this.#send(socket, data);
@@ -53,6 +61,7 @@ export class OutputQueue {
     const chunks = this.#corked;
     if (chunks.length === 0) return;
     this.#corked = [];
+    this.#corkedBytes = 0;
     this.#send(socket, chunks.length === 1 ? chunks[0]! : join(chunks));
   }
 
@@ -76,6 +85,7 @@ export class OutputQueue {
   /** Forgets everything, for a slot that is given back. */
   reset(): void {
     this.#corked = [];
+    this.#corkedBytes = 0;
     this.#isCorked = false;
     this.#unsent = [];
     this.#unsentBytes = 0;

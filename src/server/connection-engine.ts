@@ -28,6 +28,10 @@ function describeIdentity(connection: Connection): string {
 }
 const GREETING = "OK\r\n";
 const EMPTY = new Uint8Array(0);
+/** Corked replies past this size are written at once, so one read cannot build a huge buffer. */
+const FLUSH_AT = 64 * 1024;
+/** Commands of one connection running at once before its input is paused. */
+export const MAX_INFLIGHT = 1024;
 
 export class ConnectionEngine implements ConnectionHost {
   readonly slab: ConnectionSlab;
@@ -39,6 +43,11 @@ export class ConnectionEngine implements ConnectionHost {
   #authorize: Authorizer | undefined;
   /** The certificate each connection presented, kept to check it again after a trust change. */
   readonly #peers: (PeerCertificate | undefined)[];
+  /** Input received while paused, not yet fed to the slot; bounded by what Bun delivers before pause() holds. */
+  readonly #backlogs: (Uint8Array | undefined)[];
+  /** Unsent output past which input is paused, and under which it resumes. */
+  readonly #pauseAt: number;
+  readonly #resumeAt: number;
   readonly #hooks: ServerHooks;
   readonly #sockets: (Socket<SocketData> | undefined)[];
   readonly #connections: (Connection | undefined)[];
@@ -71,6 +80,9 @@ export class ConnectionEngine implements ConnectionHost {
     this.#pendingHeads = new Array(capacity);
     this.#bodies = new Array(capacity);
     this.#peers = new Array(capacity);
+    this.#backlogs = new Array(capacity);
+    this.#pauseAt = Math.min(256 * 1024, Math.floor(options.maxOutput / 2));
+    this.#resumeAt = Math.floor(this.#pauseAt / 2);
     this.#closeReasons = new Array(capacity);
   }
 
@@ -81,6 +93,7 @@ export class ConnectionEngine implements ConnectionHost {
       handshake: (socket, success, authorizationError) => this.#onHandshake(socket, success, authorizationError),
       data: (socket, chunk) => this.#onData(socket, chunk),
       drain: (socket) => this.#onDrain(socket),
+      end: (socket) => this.#onEnd(socket),
       close: (socket) => this.#onClose(socket),
       // A handler of ours threw, or an established TLS session failed: report it, and cut the
       // connection rather than leave it in a state nobody reasoned about.
@@ -108,6 +121,8 @@ export class ConnectionEngine implements ConnectionHost {
   push(handle: number, sequence: string, body: string | Uint8Array, headers: HeaderList | undefined): boolean {
     const slot = this.slab.slotOf(handle);
     if (slot < 0 || (this.slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.ADMITTED)) !== SlotFlag.ADMITTED) return false;
+    // A client the current trust rules refuse receives nothing more, pushes included.
+    if (this.slab.trustEpoch[slot] !== this.#trustEpoch && !this.#readmit(slot)) return false;
     this.#writeMessage(slot, "PUSH", sequence, body, headers);
     // A subscriber that does not read is cut off like any other (PROTOCOL.md section 4).
     this.#afterWrite(slot);
@@ -116,7 +131,8 @@ export class ConnectionEngine implements ConnectionHost {
 
   abort(handle: number, reason: string): void {
     const slot = this.slab.slotOf(handle);
-    if (slot >= 0) this.#condemn(slot, "CLOSED_BY_SERVER", reason);
+    // An explicit close does not wait for commands still running: their replies are dropped.
+    if (slot >= 0) this.#condemn(slot, "CLOSED_BY_SERVER", reason, { immediate: true });
   }
 
   // ── Socket events ─────────────────────────────────────────────────────────────────────
@@ -202,6 +218,11 @@ export class ConnectionEngine implements ConnectionHost {
     // (Bun runs handshake before data), but would be discarded the same way.
     if ((slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.DRAINING | SlotFlag.ADMITTED)) !== SlotFlag.ADMITTED) return;
     this.#touch(slot);
+    if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) {
+      // pause() does not recall what Bun had already read: keep it for the resume.
+      this.#keepBacklog(slot, chunk, 0);
+      return;
+    }
     const output = this.#outputs[slot]!;
     output.cork();
     try {
@@ -217,6 +238,28 @@ export class ConnectionEngine implements ConnectionHost {
     if (slot < 0) return;
     const empty = this.#outputs[slot]!.drain(socket);
     if (empty) this.#endIfCondemned(slot);
+    this.#maybeResume(slot);
+  }
+
+  /**
+   * The client closed its side (a pipe into openssl s_client ends this way): nothing more will
+   * arrive, but what it sent is answered before the connection ends, without an ERR: line.
+   */
+  #onEnd(socket: Socket<SocketData>): void {
+    const slot = this.slab.slotOf(socket.data);
+    if (slot < 0) return;
+    const flags = this.slab.flags[slot]!;
+    if (flags & SlotFlag.CONDEMNED || (flags & SlotFlag.ADMITTED) === 0) {
+      // Already ending, or never admitted: nothing is owed, close both sides now.
+      if (!(flags & SlotFlag.ENDED)) socket.end();
+      return;
+    }
+    // Requests still waiting behind a pause are answered first.
+    if (flags & SlotFlag.INPUT_PAUSED) {
+      this.slab.flags[slot] = flags | SlotFlag.SILENT;
+      return;
+    }
+    this.#condemn(slot, "CLIENT_CLOSED", "the client closed its side", { silent: true });
   }
 
   #onClose(socket: Socket<SocketData>): void {
@@ -232,6 +275,7 @@ export class ConnectionEngine implements ConnectionHost {
     this.#bodies[slot] = undefined;
     this.#closeReasons[slot] = undefined;
     this.#peers[slot] = undefined;
+    this.#backlogs[slot] = undefined;
     this.#outputs[slot]!.reset();
     this.slab.release(handle);
     if (wasAdmitted) {
@@ -249,6 +293,10 @@ export class ConnectionEngine implements ConnectionHost {
     let offset = 0;
     while (offset < chunk.byteLength) {
       if (this.#stopped(slot)) return;
+      if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) {
+        this.#keepBacklog(slot, chunk, offset);
+        return;
+      }
       if (slab.flags[slot]! & SlotFlag.BODY_OUTSIDE) {
         offset += this.#fillOutsideBody(slot, chunk, offset);
         continue;
@@ -274,6 +322,7 @@ export class ConnectionEngine implements ConnectionHost {
     let start = base;
     for (;;) {
       if (this.#stopped(slot)) return;
+      if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) break;
       let head = this.#pendingHeads[slot];
       let bodyStart: number;
       if (head === undefined) {
@@ -300,6 +349,7 @@ export class ConnectionEngine implements ConnectionHost {
         start = bodyStart + size;
         slab.scanFrom[slot] = start - base; // relative to base until the compaction below
         this.#dispatch(slot, head, body);
+        this.#throttle(slot);
         continue;
       }
       if (bodyStart - start + size <= MESSAGE_BYTES) {
@@ -346,6 +396,7 @@ export class ConnectionEngine implements ConnectionHost {
       slab.fill[slot] = 0;
       slab.scanFrom[slot] = 0;
       this.#dispatch(slot, head, body);
+      this.#throttle(slot);
     }
     return take;
   }
@@ -369,7 +420,7 @@ export class ConnectionEngine implements ConnectionHost {
       return;
     }
     const connection = this.#connections[slot]!;
-    if (this.#authorize !== undefined && !this.#authorize(connection, command)) {
+    if (this.#authorize !== undefined && !this.#allowed(connection, command)) {
       const refusal = new GnpError("NOT_ALLOWED", `command '${command}' is not allowed for ${describeIdentity(connection)}`);
       this.#writeMessage(slot, "ERR", sequence, refusal.message, undefined);
       this.metrics.countCommand(command, false, 0);
@@ -393,8 +444,19 @@ export class ConnectionEngine implements ConnectionHost {
       );
       return;
     }
-    const ok = this.#reply(slot, command, sequence, result, connection);
+    // A handler that closed its own connection gets no reply after the ERR: line.
+    const ok = !(slab.flags[slot]! & SlotFlag.CONDEMNED) && this.#reply(slot, command, sequence, result, connection);
     this.metrics.countCommand(command, ok, (performance.now() - started) / 1000);
+  }
+
+  /** The authorizer's verdict; one that throws refuses (fail closed) and is reported. */
+  #allowed(connection: Connection, command: string): boolean {
+    try {
+      return this.#authorize!(connection, command) === true;
+    } catch (error) {
+      this.#hooks.emitError(error, connection);
+      return false;
+    }
   }
 
   /** An async handler finished. Its connection may be gone or condemned: then nothing is sent. */
@@ -409,15 +471,23 @@ export class ConnectionEngine implements ConnectionHost {
       // ahead of its ERR: line; once that line is out, nothing more is written.
       if (!(flags & SlotFlag.CONDEMNED) || flags & SlotFlag.LINE_PENDING) {
         const connection = this.#connections[slot]!;
-        if (ok) succeeded = this.#reply(slot, command, sequence, value, connection);
-        else this.#replyThrown(slot, command, sequence, error, connection);
-        this.#afterWrite(slot);
+        this.#corkUntilMicrotask(slot, handle);
+        try {
+          if (ok) succeeded = this.#reply(slot, command, sequence, value, connection);
+          else this.#replyThrown(slot, command, sequence, error, connection);
+        } catch (failure) {
+          // Last resort: a reply that cannot even be described must not become an unhandled rejection.
+          this.#hooks.emitError(failure, connection);
+        }
       }
     }
     this.metrics.countCommand(command, succeeded, (performance.now() - started) / 1000);
-    if (slot < 0 || slab.inflight[slot] !== 0) return;
-    if (slab.flags[slot]! & SlotFlag.LINE_PENDING) this.#sendErrorLine(slot);
-    else if (slab.flags[slot]! & SlotFlag.DRAINING) this.#finishDraining(slot);
+    if (slot < 0) return;
+    if (slab.inflight[slot] === 0) {
+      if (slab.flags[slot]! & SlotFlag.LINE_PENDING) this.#sendErrorLine(slot);
+      else if (slab.flags[slot]! & SlotFlag.DRAINING) this.#finishDraining(slot);
+    }
+    this.#maybeResume(slot);
   }
 
   /** Writes the OK reply; returns false when the result could not be sent and an ERR went instead. */
@@ -443,7 +513,7 @@ export class ConnectionEngine implements ConnectionHost {
         return;
       }
     }
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = describeThrown(error);
     const failure = new GnpError("HANDLER_FAILED", `command '${command}' failed: ${detail}`, { cause: error });
     this.#hooks.emitError(failure, connection);
     this.#writeMessage(slot, "ERR", sequence, failure.message, undefined);
@@ -490,17 +560,18 @@ export class ConnectionEngine implements ConnectionHost {
    * runs; `ERR: <reason>` goes out behind the replies already queued, and the socket ends
    * once all of it is written, or is cut at the abort deadline if the peer does not read.
    */
-  #condemn(slot: number, code: ErrorCode, reason: string): void {
+  #condemn(slot: number, code: ErrorCode, reason: string, how: { immediate?: boolean; silent?: boolean } = {}): void {
     const slab = this.slab;
     if (slab.flags[slot]! & SlotFlag.CONDEMNED) return;
-    slab.flags[slot] = (slab.flags[slot]! | SlotFlag.CONDEMNED) & ~(SlotFlag.AWAITING_BODY | SlotFlag.BODY_OUTSIDE);
+    slab.flags[slot] = (slab.flags[slot]! | SlotFlag.CONDEMNED | (how.silent ? SlotFlag.SILENT : 0)) & ~(SlotFlag.AWAITING_BODY | SlotFlag.BODY_OUTSIDE);
+    this.#backlogs[slot] = undefined;
     this.#pendingHeads[slot] = undefined;
     this.#bodies[slot] = undefined;
     this.#closeReasons[slot] = { code, reason };
     slab.deadline[slot] = Date.now() + this.#options.abortTimeoutMs;
     // Commands received before the fault are still running: their replies go first, then the
     // line (see #settle). The abort deadline bounds how long they may take.
-    if (slab.inflight[slot]! > 0) {
+    if (slab.inflight[slot]! > 0 && !how.immediate) {
       slab.flags[slot]! |= SlotFlag.LINE_PENDING;
       return;
     }
@@ -515,7 +586,7 @@ export class ConnectionEngine implements ConnectionHost {
     const reason = this.#closeReasons[slot];
     if (socket === undefined || reason === undefined) return;
     const output = this.#outputs[slot]!;
-    output.write(socket, encodeErrorLine(reason.reason));
+    if (!(slab.flags[slot]! & SlotFlag.SILENT)) output.write(socket, encodeErrorLine(reason.reason));
     output.uncork(socket);
     this.#endIfCondemned(slot);
   }
@@ -601,6 +672,14 @@ export class ConnectionEngine implements ConnectionHost {
   setTrust(validator: CertificateValidator): void {
     this.#validator = validator;
     this.#trustEpoch = (this.#trustEpoch + 1) >>> 0;
+    // Checked now rather than at each connection's next command: a watcher that only listens
+    // must be cut off too. Validation results are cached, so this is cheap.
+    const slab = this.slab;
+    for (let slot = 0; slot < slab.highWater; slot++) {
+      if ((slab.flags[slot]! & (SlotFlag.IN_USE | SlotFlag.ADMITTED | SlotFlag.CONDEMNED)) === (SlotFlag.IN_USE | SlotFlag.ADMITTED)) {
+        this.#readmit(slot);
+      }
+    }
   }
 
   setAuthorizer(authorize: Authorizer | undefined): void {
@@ -618,6 +697,85 @@ export class ConnectionEngine implements ConnectionHost {
     return true;
   }
 
+  // ── Flow control ──────────────────────────────────────────────────────────────────────
+
+  /**
+   * After each command: writes corked replies past FLUSH_AT at once, and pauses input when the
+   * client is not taking its replies or has too many commands running, so neither the output
+   * nor the work in flight of one connection grows without bound.
+   */
+  #throttle(slot: number): void {
+    const output = this.#outputs[slot]!;
+    const socket = this.#sockets[slot];
+    if (socket === undefined || this.#stopped(slot)) return;
+    if (output.pendingBytes > FLUSH_AT) {
+      output.uncork(socket);
+      output.cork();
+    }
+    if (output.unsentBytes > this.#pauseAt || this.slab.inflight[slot]! >= MAX_INFLIGHT) {
+      this.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
+      socket.pause();
+    }
+  }
+
+  /** Resumes a paused connection once its output has drained and its commands have caught up. */
+  #maybeResume(slot: number): void {
+    const slab = this.slab;
+    if ((slab.flags[slot]! & (SlotFlag.INPUT_PAUSED | SlotFlag.CONDEMNED)) !== SlotFlag.INPUT_PAUSED) return;
+    const output = this.#outputs[slot]!;
+    const socket = this.#sockets[slot];
+    if (socket === undefined || output.unsentBytes > this.#resumeAt || slab.inflight[slot]! >= MAX_INFLIGHT / 2) return;
+    slab.flags[slot]! &= ~SlotFlag.INPUT_PAUSED;
+    output.cork();
+    try {
+      // First the requests already in the slot, then what arrived while paused.
+      this.#runBuffered(slot);
+      const backlog = this.#backlogs[slot];
+      this.#backlogs[slot] = undefined;
+      if (backlog !== undefined) this.#consume(slot, backlog);
+    } finally {
+      output.uncork(socket);
+      this.#afterWrite(slot);
+    }
+    const flags = slab.flags[slot]!;
+    if (flags & SlotFlag.INPUT_PAUSED || flags & SlotFlag.CONDEMNED) return;
+    // The client closed its side while paused: everything it sent is answered now.
+    if (flags & SlotFlag.SILENT) this.#condemn(slot, "CLIENT_CLOSED", "the client closed its side", { silent: true });
+    else socket.resume();
+  }
+
+  #keepBacklog(slot: number, chunk: Uint8Array, offset: number): void {
+    if (offset >= chunk.byteLength) return;
+    const rest = chunk.slice(offset);
+    const kept = this.#backlogs[slot];
+    if (kept === undefined) {
+      this.#backlogs[slot] = rest;
+      return;
+    }
+    const joined = new Uint8Array(kept.byteLength + rest.byteLength);
+    joined.set(kept);
+    joined.set(rest, kept.byteLength);
+    this.#backlogs[slot] = joined;
+  }
+
+  /** Async replies finishing in one tick (a group commit) leave in one write. */
+  #corkUntilMicrotask(slot: number, handle: number): void {
+    const slab = this.slab;
+    if (slab.flags[slot]! & SlotFlag.FLUSH_SCHEDULED) return;
+    slab.flags[slot]! |= SlotFlag.FLUSH_SCHEDULED;
+    this.#outputs[slot]!.cork();
+    queueMicrotask(() => {
+      const current = slab.slotOf(handle);
+      if (current < 0) return;
+      slab.flags[current]! &= ~SlotFlag.FLUSH_SCHEDULED;
+      const socket = this.#sockets[current];
+      if (socket === undefined) return;
+      this.#outputs[current]!.uncork(socket);
+      this.#afterWrite(current);
+      this.#maybeResume(current);
+    });
+  }
+
   #refuse(info: RefusalInfo): void {
     this.metrics.countRefusal(info.code);
     this.#hooks.emitRefuse(info);
@@ -631,5 +789,15 @@ export class ConnectionEngine implements ConnectionHost {
   #connectionOf(socket: Socket<SocketData>): Connection | undefined {
     const slot = this.slab.slotOf(socket.data);
     return slot < 0 ? undefined : this.#connections[slot];
+  }
+}
+
+/** A thrown value as text, whatever it is (an object without toString included). */
+function describeThrown(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return "an unprintable value";
   }
 }

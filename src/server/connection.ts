@@ -5,6 +5,7 @@
 
 import { GnpError } from "../errors.ts";
 import type { HeaderList } from "../protocol/encoder.ts";
+import { isValidSequence } from "../protocol/head-scanner.ts";
 
 /** The admitted client certificate, as the server validated it. */
 export type ClientCertificate = Readonly<{
@@ -73,6 +74,11 @@ export class Connection {
    * conn.push(req.sequence, JSON.stringify(event), [["Key", key]]);
    */
   push(sequence: string, body: string | Uint8Array = "", headers?: HeaderList): boolean {
+    // A Sequence is written into the head as is: one with CR or LF could forge a message.
+    if (typeof sequence !== "string" || !isValidSequence(sequence)) {
+      throw new TypeError(`invalid push Sequence ${JSON.stringify(sequence)}: expected 1 to 64 visible ASCII characters`);
+    }
+    if (typeof body !== "string" && !(body instanceof Uint8Array)) throw new TypeError("a push body must be a string or a Uint8Array");
     return this.#host.push(this.id, sequence, body, headers);
   }
 

@@ -173,6 +173,9 @@ export class GnpServer {
       port,
       // Declared on Bun's connect options only, but Bun.listen honours it (SO_REUSEPORT).
       ...({ reusePort: true } as {}),
+      // A client that closes its side after its requests still gets their replies (see the
+      // engine's end handler); the engine ends the socket itself.
+      allowHalfOpen: true,
       tls: {
         cert: tls.cert,
         key: tls.key,

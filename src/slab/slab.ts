@@ -31,6 +31,12 @@ export const SlotFlag = {
   DRAINING: 1 << 6,
   /** Condemned while commands were running: the ERR: line waits for their replies. */
   LINE_PENDING: 1 << 7,
+  /** Reading is paused: output backed up or too many commands in flight (flow control). */
+  INPUT_PAUSED: 1 << 8,
+  /** Condemned without an ERR: line (the client closed its side first). */
+  SILENT: 1 << 9,
+  /** Replies of async handlers are corked until a microtask writes them together. */
+  FLUSH_SCHEDULED: 1 << 10,
 } as const;
 
 /**

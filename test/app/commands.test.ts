@@ -112,7 +112,7 @@ describe("WATCH", () => {
       writer.write(request(`PUT big/${sent}`, String(sent), value));
       await writer.waitFor(`Sequence: ${sent}\r\n`);
     }
-    expect((await cut.promise).code).toBe("OUTPUT_OVERFLOW");
+    expect((await cut.promise)?.code).toBe("OUTPUT_OVERFLOW");
     writer.write(request("PUT big/after", "after", "x"));
     await writer.waitFor(okReply("after", "", [["Version", "1"]]));
     expect(writer.received).not.toContain("ERR");

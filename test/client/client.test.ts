@@ -175,6 +175,24 @@ describe("GnpClient", () => {
     expect(await client.closed).toBeUndefined();
   });
 
+  test("a second close() waits for the first: calls in flight still get their replies", async () => {
+    const client = await open();
+    const slow = client.call("SLOW", ["60"]);
+    void client.close();
+    await client.close();
+    expect((await slow).text()).toBe("60");
+  });
+
+  test("a Sequence whose call timed out is not reused until its late reply has come", async () => {
+    await using client = await open();
+    const timedOut = rejection(client.call("SLOW", ["80"], { sequence: "x", timeout: 20 }));
+    expect((await timedOut).code).toBe("CALL_TIMEOUT");
+    expect(() => client.call("PING", [], { sequence: "x" })).toThrow(RangeError);
+    // A later, longer SLOW is answered after the late one (earlier timer, same socket): by then it has arrived and been dropped.
+    await client.call("SLOW", ["100"]);
+    expect((await client.call("PING", [], { sequence: "x" })).text()).toBe("PONG");
+  });
+
   test("terminate() rejects pending calls with CONNECTION_LOST", async () => {
     release = Promise.withResolvers<void>();
     const client = await open();

@@ -41,3 +41,15 @@ describe("encoder", () => {
     expect(encodeErrorLine("bad\r\nthing")).toBe("ERR: bad thing\r\n");
   });
 });
+
+describe("request heads the server would refuse are refused before they are sent", () => {
+  test("control characters in a command or an argument", () => {
+    expect(() => encodeRequestHead("GET", ["a\0b"], "1", -1)).toThrow(TypeError);
+    expect(() => encodeRequestHead("GE\tT", [], "1", -1)).toThrow(TypeError);
+  });
+
+  test("a head over 8064 bytes", () => {
+    expect(() => encodeRequestHead("GET", ["k".repeat(9000)], "1", -1)).toThrow(RangeError);
+    expect(encodeRequestHead("GET", ["k".repeat(8000)], "1", -1).length).toBeLessThanOrEqual(8064);
+  });
+});

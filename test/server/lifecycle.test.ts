@@ -90,6 +90,45 @@ describe("connection life", () => {
     expect(client.received).toBe(expected);
   });
 
+  test("a client that closes its side after its requests still gets every reply", async () => {
+    await using server = await startServer({}, (s) =>
+      s.command("PING", () => "PONG").command("SLOW", async () => {
+        await Bun.sleep(50);
+        return "late";
+      }),
+    );
+    const client = await connectAdmitted(server.port);
+    client.write(request("SLOW", "1") + request("PING", "2"));
+    client.socket.shutdown();
+    expect(await client.untilClosed()).toBe(GREETING + okReply("2", "PONG") + okReply("1", "late"));
+  });
+
+  test("push refuses a Sequence that could forge a message, and a body of the wrong type", async () => {
+    const errors: string[] = [];
+    await using server = await startServer({}, (s) =>
+      s.command("EVIL", (req, conn) => {
+        for (const bad of ["x\r\nSize: 0\r\n\r\nOK", "", "a b"]) {
+          try {
+            conn.push(bad, "forged");
+          } catch (error) {
+            errors.push((error as Error).name);
+          }
+        }
+        try {
+          conn.push(req.sequence, 42 as unknown as string);
+        } catch (error) {
+          errors.push((error as Error).name);
+        }
+        return "done";
+      }),
+    );
+    await using client = await connectAdmitted(server.port);
+    client.write(request("EVIL", "1"));
+    await client.waitFor(okReply("1", "done"));
+    expect(client.received).toBe(GREETING + okReply("1", "done"));
+    expect(errors).toEqual(["TypeError", "TypeError", "TypeError", "TypeError"]);
+  });
+
   test("a handler can close its connection with a reason, after the replies already queued", async () => {
     await using server = await startServer({}, (s) =>
       s.command("PING", () => "PONG").command("BYE", (_req, conn) => {
@@ -126,23 +165,43 @@ describe("time limits and flow control", () => {
   test("a client that stops reading is cut off once its unsent output passes --max-output", async () => {
     const closes: CloseInfo[] = [];
     const serverClosed = Promise.withResolvers<void>();
-    const big = "x".repeat(256 * 1024);
+    const chunk = "x".repeat(64 * 1024);
     await using server = await startServer({ maxOutput: 512 * 1024 }, (s) =>
-      s.command("BIG", () => big).on("close", (_conn, info) => {
+      // Pushes cannot be held back by pausing input: they are what the output limit is for.
+      s.command("FLOOD", (req, conn) => {
+        queueMicrotask(() => {
+          for (let i = 0; i < 400 && conn.push(req.sequence, chunk); i++);
+        });
+        return "flooding";
+      }).on("close", (_conn, info) => {
         closes.push(info);
         serverClosed.resolve();
       }),
     );
     const client = await connectAdmitted(server.port);
     client.socket.pause();
-    // Bounded: 400 x 256 KiB = 100 MiB asked for, far past what socket buffers hold.
-    for (let i = 0; i < 400 && closes.length === 0; i++) {
-      client.write(request("BIG", String(i)));
-      await Bun.sleep(1);
-    }
+    client.write(request("FLOOD", "1"));
+    await serverClosed.promise;
     client.socket.resume();
-    await Promise.all([client.closed, serverClosed.promise]);
+    await client.closed;
     expect(closes.map((info) => info?.code)).toEqual(["OUTPUT_OVERFLOW"]);
+  });
+
+  test("a client that pipelines more than it reads is paused, not cut off, and gets every reply", async () => {
+    const big = "z".repeat(200 * 1024);
+    const closes: CloseInfo[] = [];
+    await using server = await startServer({ maxOutput: 512 * 1024 }, (s) => s.command("BIG", () => big).on("close", (_conn, info) => closes.push(info)));
+    await using client = await connectAdmitted(server.port);
+    client.socket.pause();
+    // 100 x 200 KiB = 20 MiB of replies asked for in one write, 40 times the output limit.
+    client.write(Array.from({ length: 100 }, (_, i) => request("BIG", String(i))).join(""));
+    await Bun.sleep(200);
+    expect(server.stats().connections).toBe(1);
+    client.socket.resume();
+    const expectedLength = GREETING.length + Array.from({ length: 100 }, (_, i) => okReply(String(i), big).length).reduce((a, b) => a + b, 0);
+    await client.waitFor((text) => text.length >= expectedLength);
+    expect(client.received.endsWith(okReply("99", big))).toBe(true);
+    expect(closes).toEqual([]);
   });
 
   test("a slow reader gets every byte once it reads again (backpressure keeps the rest)", async () => {

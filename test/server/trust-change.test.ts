@@ -44,3 +44,42 @@ test("a command the authorizer refuses gets an ERR reply naming command and clie
   expect(alice.received).toBe(expected);
   expect(puts).toBe(0);
 });
+
+test("a revoked client that only listens is cut off at the trust change, and gets no more pushes", async () => {
+  const subscribers = new Set<import("../../src/index.ts").Connection>();
+  const subscribed = Promise.withResolvers<void>();
+  await using server = await startServer({ trustedCas: [], allow: [pki.selfSignedAllowed.sha256, pki.good.sha256] }, (s) =>
+    s.command("LISTEN", (req, conn) => {
+      subscribers.add(conn);
+      subscribed.resolve();
+      return "";
+    }),
+  );
+  const carol = await connectAdmitted(server.port, { certificate: pki.selfSignedAllowed });
+  carol.write(request("LISTEN", "l"));
+  await subscribed.promise;
+  await carol.waitFor(okReply("l"));
+  server.setTrust({ allow: [pki.good.sha256], trustedCas: [] });
+  for (const conn of subscribers) conn.push("l", "secret");
+  expect(await carol.untilClosed()).toBe(GREETING + okReply("l") + errorLine(`unknown certificate CN=carol, SHA-1 ${pki.selfSignedAllowed.sha1}`));
+});
+
+test("an authorizer that throws refuses the command (fail closed) and the connection carries on", async () => {
+  const errors: unknown[] = [];
+  await using server = await startServer({}, (s) =>
+    s
+      .command("PING", () => "PONG")
+      .command("BOOM", () => "never")
+      .authorize((_conn, command) => {
+        if (command === "BOOM") throw new Error("policy store down");
+        return true;
+      })
+      .on("error", (error) => errors.push(error)),
+  );
+  await using alice = await connectAdmitted(server.port);
+  alice.write(request("PING", "1") + request("BOOM", "2") + request("PING", "3"));
+  const expected = GREETING + okReply("1", "PONG") + errReply("2", "command 'BOOM' is not allowed for CN=alice") + okReply("3", "PONG");
+  await alice.waitFor(okReply("3", "PONG"));
+  expect(alice.received).toBe(expected);
+  expect(errors).toHaveLength(1);
+});
