@@ -15,6 +15,7 @@ export const ERROR_CATALOG = {
   CERT_NOT_YET_VALID: { kind: "abort", summary: "the client certificate's notBefore is in the future" },
   CERT_UNKNOWN: { kind: "abort", summary: "the certificate is neither on the allow-list nor issued by a trusted CA" },
   CERT_INVALID: { kind: "abort", summary: "the certificate could not be parsed" },
+  CERT_WRONG_USAGE: { kind: "abort", summary: "a CA-issued certificate whose extended key usage lacks clientAuth (a server certificate)" },
   // Framing faults (PROTOCOL.md section 4): ERR: <reason>, then abort.
   HEAD_TOO_LARGE: { kind: "abort", summary: "a request head exceeded 8064 bytes without its CRLF CRLF" },
   EMPTY_COMMAND: { kind: "abort", summary: "a request began with an empty command line" },

@@ -28,10 +28,10 @@ export async function loadHandlersModule(server: GnpServer, file: string): Promi
   try {
     module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
-    const detail = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new GnpError("HANDLERS_INVALID", `cannot load --handlers ${file}: ${detail}`, { cause: error });
+    throw new GnpError("HANDLERS_INVALID", `cannot load --handlers ${file}: ${describeLoadError(error)}`, { cause: error });
   }
   const before = new Set(server.commands);
+  const registrationsBefore = server.registrations;
   const registered: string[] = [];
   const fallback = module.default;
   if (typeof fallback === "function") {
@@ -51,7 +51,14 @@ export async function loadHandlersModule(server: GnpServer, file: string): Promi
       registered.push(name);
     }
   }
-  if (typeof fallback === "function") return server.commands.filter((name) => !before.has(name));
+  if (typeof fallback === "function") {
+    const added = server.commands.filter((name) => !before.has(name));
+    // Replacing a built-in (say GET) adds no name: count registrations, not names.
+    if (server.registrations === registrationsBefore) {
+      throw new GnpError("HANDLERS_INVALID", `--handlers ${file}: its setup function registered no command`);
+    }
+    return added;
+  }
   if (registered.length === 0) {
     throw new GnpError(
       "HANDLERS_INVALID",
@@ -59,4 +66,14 @@ export async function loadHandlersModule(server: GnpServer, file: string): Promi
     );
   }
   return registered;
+}
+
+/** Bun's build errors carry the first problem with its position; say that, not "2 errors building". */
+function describeLoadError(error: unknown): string {
+  const first = (error as { errors?: { message?: string; position?: { line?: number; column?: number } | null }[] }).errors?.[0];
+  if (first?.message) {
+    const where = first.position?.line !== undefined ? ` (line ${first.position.line}, column ${(first.position.column ?? 0) + 1})` : "";
+    return `${first.message}${where}`;
+  }
+  return error instanceof Error ? (error.message.split("\n")[0] ?? error.message) : String(error);
 }

@@ -11,7 +11,7 @@ import type * as X509 from "@peculiar/x509";
 /** The shape of Bun's `socket.getPeerCertificate()`; `{}` when none was presented. */
 export type PeerCertificate = { raw?: Uint8Array; fingerprint?: string; fingerprint256?: string };
 
-export type AdmissionCode = "CERT_MISSING" | "CERT_EXPIRED" | "CERT_NOT_YET_VALID" | "CERT_UNKNOWN" | "CERT_INVALID";
+export type AdmissionCode = "CERT_MISSING" | "CERT_EXPIRED" | "CERT_NOT_YET_VALID" | "CERT_UNKNOWN" | "CERT_INVALID" | "CERT_WRONG_USAGE";
 
 export type Admission =
   | {
@@ -56,6 +56,8 @@ type Entry =
       notBefore: number;
       notAfter: number;
       allowed: boolean;
+      /** False when an extended key usage is present without clientAuth (a server certificate, say). */
+      forClients: boolean;
       windows: readonly TrustWindow[];
     };
 
@@ -108,7 +110,14 @@ export class CertificateValidator {
       return refuse("CERT_NOT_YET_VALID", `certificate ${entry.name} is not valid before ${formatInstant(entry.notBefore)}`);
     }
     if (entry.allowed) return admit(entry, false);
-    if (entry.windows.some((w) => w.from <= now && now <= w.to)) return admit(entry, true);
+    if (entry.windows.some((w) => w.from <= now && now <= w.to)) {
+      // A CA issues server certificates too; one of those is not a client login. An allow-listed
+      // thumbprint names one certificate on purpose, so it is exempt.
+      if (!entry.forClients) {
+        return refuse("CERT_WRONG_USAGE", `certificate ${entry.name} is not for client authentication: its extended key usage lacks clientAuth`);
+      }
+      return admit(entry, true);
+    }
     // Reason format: `unknown certificate CN=eve, SHA-1 <40 upper-case hex digits>`,
     // the thumbprint an operator can paste into the allow-list as it is.
     let reason = `unknown certificate ${entry.name}, SHA-1 ${entry.sha1}`;
@@ -174,6 +183,7 @@ export class CertificateValidator {
         notBefore: cert.notBefore.getTime(),
         notAfter: cert.notAfter.getTime(),
         allowed: this.#allow.has(digests.sha1) || this.#allow.has(digests.sha256),
+        forClients: allowsClientAuth(cert),
         windows: Object.freeze(this.#anchors.windowsFor(node, cert.issuer, aki)),
       };
     } catch (error) {
@@ -242,4 +252,14 @@ const SAN_KINDS: ReadonlySet<string> = new Set(["dns", "ip", "email", "url"]);
 function printable(text: string): string {
   const clean = text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
   return clean.length > 200 ? `${clean.slice(0, 197)}...` : clean;
+}
+
+const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+const ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0";
+
+/** True without an extended key usage extension, or with one that allows clientAuth. */
+function allowsClientAuth(cert: X509.X509Certificate): boolean {
+  const usage = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  if (!usage) return true;
+  return usage.usages.some((oid) => oid === CLIENT_AUTH || oid === ANY_EXTENDED_KEY_USAGE);
 }

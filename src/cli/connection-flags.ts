@@ -6,7 +6,7 @@
 
 import { existsSync } from "node:fs";
 import type { ConnectOptions } from "../client/connect-options.ts";
-import { DEFAULT_HOST, DEFAULT_PORT } from "../options.ts";
+import { DEFAULT_HOST, DEFAULT_PORT, checkKeyPair } from "../options.ts";
 import { findConfigFile, readConfigFile, type ConfigKey } from "../config/config-file.ts";
 import { GnpError } from "../errors.ts";
 import { CliFailure } from "./io.ts";
@@ -73,11 +73,19 @@ export function resolveConnection(values: FlagValues, env: Env, cwd: string = pr
   if (keyFile === undefined) throw new CliFailure("--cert was given without --key", 2);
   if (insecure && values.ca !== undefined) throw new CliFailure("--ca and --insecure exclude each other", 2);
   const servername = pick("servername");
+  const cert = readPem("cert", certFile);
+  const key = readPem("key", keyFile);
+  // Said here, in words: the TLS layer would only report KEY_VALUES_MISMATCH.
+  try {
+    checkKeyPair(cert, key);
+  } catch (error) {
+    throw new CliFailure(`--cert ${certFile} and --key ${keyFile}: ${(error as Error).message.replace(/^server /, "")}`, 2);
+  }
   return {
     host,
     port,
-    cert: readPem("cert", certFile),
-    key: readPem("key", keyFile),
+    cert,
+    key,
     ...(caFile !== undefined && !insecure ? { ca: readPem("ca", caFile) } : {}),
     insecure,
     ...(servername !== undefined ? { servername } : {}),

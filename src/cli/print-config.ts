@@ -25,7 +25,7 @@ export function formatServeConfig(config: ServeConfig): string {
   const lines = [`# gnp serve: the settings in effect; precedence: ${precedence}`];
   const rows: [string, string][] = [];
   for (const [name, source] of Object.entries(config.sources)) {
-    const value = settingValue(config.settings, name);
+    const value = hidePassword(settingValue(config.settings, name));
     const text = value === undefined ? `# ${name} is unset: ${UNSET_MEANS[name] ?? "none"}` : `${name} = ${tomlValue(value)}`;
     rows.push([text, source.label]);
   }
@@ -58,4 +58,10 @@ function tomlValue(value: unknown): string {
     return JSON.stringify(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
   }
   return JSON.stringify(value);
+}
+
+/** A store URL's password never reaches the screen (or a support ticket pasted from it). */
+function hidePassword<T>(value: T): T {
+  if (typeof value !== "string") return value;
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^@/]*@/i, "$1:***@") as T;
 }

@@ -4,7 +4,7 @@
 // Exit codes: 0 reloaded, 1 refused (the reason on stderr; the old configuration stays),
 // 2 no running server found, or no report in time.
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { readPid, readReloadStatus } from "../config/reload-status.ts";
@@ -58,6 +58,11 @@ export async function runReload(argv: string[], io: CliIo, env: Env = process.en
   if (pid === undefined) throw new CliFailure(`no running server found: ${dataDir}/gnp.pid does not exist; is gnp serve running with --data ${dataDir}?`, 2);
   const before = readReloadStatus(dataDir);
   const attemptBefore = before?.pid === pid ? before.attempt : 0;
+  // A pid file left by a killed server may name a pid the system has since given to another
+  // program: signal it only if it is still a `gnp serve`.
+  if (!isGnpServe(pid)) {
+    throw new CliFailure(`no running server found: pid ${pid} in ${dataDir}/gnp.pid is not a gnp serve process (stale pid file)`, 2);
+  }
   try {
     process.kill(pid, "SIGHUP");
   } catch (error) {
@@ -99,4 +104,18 @@ function resolveDataDir(values: Record<string, string | boolean | undefined>, en
   }
   // Relative to the file, as `gnp serve` takes it.
   return typeof data === "string" && data !== "" ? relative(cwd, resolve(dirname(resolve(cwd, path)), data)) || "." : DEFAULT_DATA_DIR;
+}
+
+/** Whether `pid` runs `gnp serve` (from source or the executable), read from /proc; true where /proc is missing. */
+function isGnpServe(pid: number): boolean {
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    // No such process: let kill() report it. No /proc at all (not Linux): cannot tell, trust the file.
+    return code === "ENOENT" ? !existsSync("/proc/self") : true;
+  }
+  const args = cmdline.split("\0");
+  return args.includes("serve") && args.some((arg) => /(^|\/)(gnp|cli\.ts)$/.test(arg) || arg.endsWith("/gnp"));
 }

@@ -81,6 +81,7 @@ export async function startServe(argv: string[], io: CliIo, env: Record<string, 
     throw new CliFailure(describe(error));
   }
   logServerEvents(server, logger);
+  if (worker === undefined && settings.ops.admin !== undefined) probeAdminAddress(settings.ops.admin);
   try {
     await server.listen();
   } catch (error) {
@@ -114,8 +115,10 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   // signal that finds no handler kills the process outright.
   const signals = new ShutdownSignals();
   // The settings file counts here too: `workers = 4` in gnp.toml starts a supervisor.
-  const { settings } = resolveServeConfig(argv, process.env);
-  if (!settings.help && settings.ops.workers > 1 && workerRoleOf(process.env) === undefined) {
+  const { settings, printConfig } = resolveServeConfig(argv, process.env);
+  // --help and --print-config only print, whatever the worker count says.
+  if (!settings.help && !printConfig && settings.ops.workers > 1 && workerRoleOf(process.env) === undefined) {
+    if (settings.ops.admin !== undefined) probeAdminAddress(settings.ops.admin);
     return (await import("./serve-supervisor.ts")).runSupervisor(argv, settings, io, { loadTls }, signals);
   }
   const running = await startServe(argv, io);
@@ -163,4 +166,20 @@ async function loadTls(settings: ServeSettings, io: CliIo): Promise<TlsMaterial>
     trustedCas: [...trustedCas, readPemFile("ca", pki.caCert)],
     hint,
   };
+}
+
+/**
+ * Fails before anything listens when the admin address cannot be bound: the admin listener
+ * itself starts after the server (it reports on it), and a mistake found then would leave the
+ * TLS port open for a moment.
+ */
+function probeAdminAddress(admin: { host: string; port: number }): void {
+  if (admin.port === 0) return;
+  try {
+    Bun.listen({ hostname: admin.host, port: admin.port, socket: { data() {} } }).stop(true);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const why = code === "EADDRINUSE" ? "address already in use" : code === "EADDRNOTAVAIL" ? "address not available on this machine" : describe(error);
+    throw new CliFailure(`cannot listen on admin address ${formatHostPort(admin.host, admin.port)}: ${why}`);
+  }
 }

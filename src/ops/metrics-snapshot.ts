@@ -9,6 +9,8 @@ export type MetricsSnapshot = {
   /** Epoch milliseconds when the (earliest) server process started. */
   startedAtMs: number;
   accepted: number;
+  /** Admitted connections open now (a gauge). */
+  open: number;
   refused: Record<string, number>;
   closed: Record<string, number>;
   commands: Record<string, { ok: number; err: number }>;
@@ -34,6 +36,7 @@ export function takeSnapshot(server: GnpServer): MetricsSnapshot {
   return {
     startedAtMs: metrics.startedAt,
     accepted: metrics.accepted,
+    open: metrics.open,
     refused: Object.fromEntries(metrics.refused),
     closed: Object.fromEntries(metrics.closed),
     commands: Object.fromEntries([...metrics.commands].map(([name, counts]) => [name, { ok: counts.ok, err: counts.err }])),
@@ -55,6 +58,7 @@ export function emptySnapshot(startedAtMs: number): MetricsSnapshot {
   return {
     startedAtMs,
     accepted: 0,
+    open: 0,
     refused: {},
     closed: {},
     commands: {},
@@ -77,6 +81,7 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], startedAtM
   for (const s of snapshots) {
     total.startedAtMs = Math.min(total.startedAtMs, s.startedAtMs);
     total.accepted += s.accepted;
+    total.open += s.open;
     addCounts(total.refused, s.refused);
     addCounts(total.closed, s.closed);
     for (const [name, counts] of Object.entries(s.commands)) {

@@ -9,7 +9,7 @@ import type { MetricsSnapshot } from "./metrics-snapshot.ts";
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /** Refusal codes that are not handshake failures, always exposed. */
-const REFUSAL_CODES = ["CERT_MISSING", "CERT_EXPIRED", "CERT_NOT_YET_VALID", "CERT_UNKNOWN", "CERT_INVALID", "CONNECTION_LIMIT", "SHUTTING_DOWN"];
+const REFUSAL_CODES = ["CERT_MISSING", "CERT_EXPIRED", "CERT_NOT_YET_VALID", "CERT_UNKNOWN", "CERT_INVALID", "CERT_WRONG_USAGE", "CONNECTION_LIMIT", "SHUTTING_DOWN"];
 /** The refused map's handshake codes, exposed as their own family. */
 const HANDSHAKE_CODES = ["HANDSHAKE_FAILED", "HANDSHAKE_TIMEOUT"];
 
@@ -45,8 +45,8 @@ export function renderPrometheus(s: MetricsSnapshot, context: ExpositionContext)
   sample("gnp_draining", context.draining ? 1 : 0);
 
   family("gnp_connections_open", "gauge", "Admitted connections currently open.");
-  const closedTotal = Object.values(s.closed).reduce((sum, n) => sum + n, 0);
-  sample("gnp_connections_open", Math.max(s.accepted - closedTotal, 0));
+  // A live gauge, not accepted - closed: a worker replaced or crashed takes its counters with it.
+  sample("gnp_connections_open", s.open);
   family("gnp_connections_accepted_total", "counter", "Connections whose client certificate was admitted.");
   sample("gnp_connections_accepted_total", s.accepted);
   family("gnp_connections_refused_total", "counter", "Connections turned away after the TLS handshake, by reason code.");

@@ -203,6 +203,7 @@ export class ConnectionEngine implements ConnectionHost {
     });
     this.slab.flags[slot]! |= SlotFlag.ADMITTED;
     this.metrics.accepted++;
+    this.metrics.open++;
     this.#touch(slot);
     this.#write(slot, GREETING);
     this.#hooks.emitOpen(connection);
@@ -279,6 +280,7 @@ export class ConnectionEngine implements ConnectionHost {
     this.#outputs[slot]!.reset();
     this.slab.release(handle);
     if (wasAdmitted) {
+      this.metrics.open--;
       this.metrics.countClose(reason?.code ?? "CLIENT_CLOSED");
       this.#hooks.emitClose(connection, reason);
     }

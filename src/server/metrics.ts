@@ -14,6 +14,8 @@ export class ServerMetrics {
   readonly startedAt = Date.now();
   /** Connections whose certificate was admitted. */
   accepted = 0;
+  /** Admitted connections open now: a live gauge, so a process that goes away takes its own with it. */
+  open = 0;
   /** Connections turned away before the greeting, by error code. */
   readonly refused = new Map<ErrorCode, number>();
   /** Admitted connections that ended, by the code of their end (or "CLIENT_CLOSED"). */

@@ -61,7 +61,15 @@ export class GnpServer {
     if (typeof name !== "string" || !COMMAND_NAME.test(name)) throw new TypeError(`invalid command name ${JSON.stringify(name)}`);
     if (typeof handler !== "function") throw new TypeError(`the handler of ${name} must be a function`);
     this.#handlers.set(name.toUpperCase(), handler);
+    this.#registrations++;
     return this;
+  }
+
+  #registrations = 0;
+
+  /** How many times command() was called: a replacement counts, where the names would not change. */
+  get registrations(): number {
+    return this.#registrations;
   }
 
   /** The registered command names, upper-cased. */

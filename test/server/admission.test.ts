@@ -78,3 +78,15 @@ describe("client certificate admission", () => {
     expect(stdout).not.toContain("OK");
   });
 });
+
+describe("extended key usage", () => {
+  test("a server certificate from a trusted CA is refused as a client certificate, unless allow-listed", async () => {
+    const reason = `certificate CN=${pki.server.commonName} is not for client authentication: its extended key usage lacks clientAuth`;
+    await using server = await startServer({});
+    const refused = await RawClient.connect({ port: server.port, certificate: pki.server });
+    expect(await refused.untilClosed()).toBe(`ERR: ${reason}\r\n`);
+    await using listed = await startServer({ allow: [pki.server.sha256] });
+    await using admitted = await connectAdmitted(listed.port, { certificate: pki.server });
+    expect(admitted.received).toBe(GREETING);
+  });
+});

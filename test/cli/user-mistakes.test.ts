@@ -1,0 +1,54 @@
+// Mistakes a user makes around the commands, each answered with one clear line: a stale pid
+// file that names another program, a key that belongs to another certificate, a handlers
+// setup that registers nothing; and --print-config that prints only, without a password.
+
+import { afterEach, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { cleanupCli, freshDir, runCli } from "./cli-process.ts";
+
+const CLI = resolve(import.meta.dir, "../../src/cli.ts");
+afterEach(cleanupCli);
+
+test("gnp reload refuses to signal a pid that is not a gnp serve (a stale pid file)", async () => {
+  const dir = freshDir();
+  const bystander = Bun.spawn(["sleep", "30"]);
+  try {
+    const data = join(dir, ".gnp");
+    await Bun.$`mkdir -p ${data}`;
+    writeFileSync(join(data, "gnp.pid"), `${bystander.pid}\n`);
+    const run = await runCli([process.execPath, CLI, "reload", "--timeout", "1"], { cwd: dir });
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toBe(`gnp: no running server found: pid ${bystander.pid} in .gnp/gnp.pid is not a gnp serve process (stale pid file)\n`);
+    expect(bystander.exitCode).toBeNull();
+  } finally {
+    bystander.kill();
+    await bystander.exited;
+  }
+});
+
+test("gnp call names the mismatch when --key does not belong to --cert", async () => {
+  const dir = freshDir();
+  expect((await runCli([process.execPath, CLI, "certs", "init", "c"], { cwd: dir })).exitCode).toBe(0);
+  expect((await runCli([process.execPath, CLI, "certs", "client", "other", "--dir", "c"], { cwd: dir })).exitCode).toBe(0);
+  const run = await runCli([process.execPath, CLI, "call", "PING", "--cert", "c/client.crt", "--key", "c/other.key", "--ca", "c/ca.crt"], { cwd: dir });
+  expect(run.exitCode).toBe(2);
+  expect(run.stderr).toBe("gnp: --cert c/client.crt and --key c/other.key: private key does not match the certificate CN=admin\n");
+});
+
+test("a --handlers setup function that registers nothing stops the start with one line", async () => {
+  const dir = freshDir();
+  writeFileSync(join(dir, "empty.ts"), "export default function setup(server) {}\n");
+  const run = await runCli([process.execPath, CLI, "serve", "--port", "0", "--data", "d", "--handlers", "empty.ts"], { cwd: dir });
+  expect(run.exitCode).toBe(1);
+  expect(run.stderr).toBe("gnp: --handlers empty.ts: its setup function registered no command\n");
+});
+
+test("--print-config with --workers 2 prints and exits 0, creates nothing, and hides a store password", async () => {
+  const dir = freshDir();
+  const run = await runCli([process.execPath, CLI, "serve", "--print-config", "--workers", "2", "--store", "postgres://gnp:hunter2@db:5432/gnp"], { cwd: dir });
+  expect(run.exitCode).toBe(0);
+  expect(run.stdout).toContain('store = "postgres://gnp:***@db:5432/gnp"');
+  expect(run.stdout + run.stderr).not.toContain("hunter2");
+  expect((await Bun.$`ls -A ${dir}`.text()).trim()).toBe("");
+});
