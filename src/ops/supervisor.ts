@@ -225,6 +225,13 @@ export class Supervisor {
     const failures = ranMs >= STABLE_AFTER_MS && worker.isListening ? 1 : this.#failures[worker.slot]! + 1;
     this.#failures[worker.slot] = failures;
     if (failures > MAX_CONSECUTIVE_FAILURES) {
+      // A replacement that keeps failing (say, a typo in gnp.toml since the last start) must not
+      // take the healthy workers down with it: give up on this slot only, while others serve.
+      const serving = [...this.#workers].some((other) => other.isListening && !other.retiring);
+      if (serving) {
+        this.#options.logger.error("giving up on this worker slot; the other workers keep serving", { slot: worker.slot, failures });
+        return;
+      }
       this.#options.logger.error("giving up on worker", { slot: worker.slot, failures });
       this.failed.resolve(1);
       return;
@@ -245,7 +252,7 @@ export class Supervisor {
   #retire(worker: Worker): void {
     const last = worker.last;
     if (last === undefined) return;
-    const counters = { ...last, slotsInUse: 0, slotsCapacity: 0, rssBytes: 0, processes: 0, certificateCache: { ...last.certificateCache, size: 0 } };
+    const counters = { ...last, open: 0, slotsInUse: 0, slotsCapacity: 0, rssBytes: 0, processes: 0, certificateCache: { ...last.certificateCache, size: 0 } };
     this.#retired = mergeSnapshots([this.#retired, counters], this.startedAt);
     this.#retired.processes = 0;
   }
