@@ -82,7 +82,14 @@ export function parseConfigText(text: string, path: string, keys: readonly Confi
 }
 
 function flagText(path: string, rawKey: string, key: ConfigKey, value: unknown, baseDir: string): string | string[] {
-  const fix = (text: string) => (key.path && text !== "" && !isAbsolute(text) ? resolve(baseDir, text) : text);
+  const fix = (text: string) => {
+    if (key.path && text !== "" && !isAbsolute(text)) return resolve(baseDir, text);
+    // A relative sqlite:// store is a path like data's: relative to the file, not the working directory.
+    if (rawKey === "store" && text.startsWith("sqlite://") && !text.startsWith("sqlite:///")) {
+      return `sqlite://${resolve(baseDir, text.slice("sqlite://".length))}`;
+    }
+    return text;
+  };
   if (key.list) {
     const items = Array.isArray(value) ? value : [value];
     if (!items.every((item) => typeof item === "string")) {

@@ -52,3 +52,13 @@ test("--print-config with --workers 2 prints and exits 0, creates nothing, and h
   expect(run.stdout + run.stderr).not.toContain("hunter2");
   expect((await Bun.$`ls -A ${dir}`.text()).trim()).toBe("");
 });
+
+test("a relative sqlite:// store in a settings file is taken from the file's directory, like data", async () => {
+  const dir = freshDir();
+  await Bun.$`mkdir -p ${join(dir, "conf")}`;
+  writeFileSync(join(dir, "conf", "gnp.toml"), 'store = "sqlite://db/x.db?sync=normal"\ndata = "dd"\n');
+  const run = await runCli([process.execPath, CLI, "serve", "--config", "conf/gnp.toml", "--print-config"], { cwd: dir });
+  expect(run.exitCode).toBe(0);
+  expect(run.stdout).toMatch(new RegExp(`^store = "sqlite://${join(dir, "conf", "db", "x.db")}\\?sync=normal"`, "m"));
+  expect(run.stdout).toMatch(new RegExp(`^data = "${join(dir, "conf", "dd")}"`, "m"));
+});
