@@ -29,15 +29,21 @@ export type PromptSettings = {
   env: Env;
 };
 
-/** Runs the prompt until quit, end of input or a lost connection. Exit code: 2 lost, 1 some ERR, else 0. */
+/**
+ * Runs the prompt until quit, end of input or, for piped input, a lost connection. At a
+ * terminal a lost connection (the server's idle timeout during a pause, a restart) is said
+ * once and the next command reconnects. Exit code: 2 lost, 1 some ERR, else 0.
+ */
 export async function runPrompt(settings: PromptSettings): Promise<number> {
   const { io, terminal } = settings;
-  const client = await connect({
-    ...settings.connection,
-    timeout: settings.timeoutMs,
-    onPush: (push) => io.stdout(`PUSH ${push.sequence} ${push.text()}\n`),
-  });
+  const open = () =>
+    connect({
+      ...settings.connection,
+      timeout: settings.timeoutMs,
+      onPush: (push) => io.stdout(`PUSH ${push.sequence} ${push.text()}\n`),
+    });
   const historyFile = settings.env.GNP_HISTORY || join(homedir(), ".gnp_history");
+  let client = await open();
   const rl = createInterface({
     input: settings.stdin,
     ...(terminal ? { output: process.stdout, history: loadHistory(historyFile), historySize: HISTORY_SIZE } : {}),
@@ -47,26 +53,42 @@ export async function runPrompt(settings: PromptSettings): Promise<number> {
   let history: string[] | undefined;
   rl.on("history", (lines: string[]) => (history = lines));
   let lost: GnpError | undefined;
-  void client.closed.then((error) => {
-    if (error === undefined) return;
-    lost = error;
-    rl.close();
-  });
+  const watch = (current: typeof client) =>
+    void current.closed.then((error) => {
+      if (error === undefined || current !== client) return;
+      lost = error;
+      if (!terminal) rl.close();
+      else io.stderr(`\nconnection closed: ${error.message}; the next command reconnects\n`);
+    });
+  watch(client);
   if (terminal) {
     io.stderr(`connected to ${client.host}:${client.port} ("help" for help)\n`);
     rl.prompt();
   }
   let sawError = false;
   for await (const line of rl) {
+    if (lost !== undefined && terminal && !LOCAL_WORDS.has(line.trim().split(/\s+/)[0]!.toLowerCase())) {
+      try {
+        client = await open();
+        lost = undefined;
+        watch(client);
+        io.stderr(`reconnected to ${client.host}:${client.port}\n`);
+      } catch (error) {
+        io.stderr(`gnp: ${describe(error)}\n`);
+        sawError = true;
+        rl.prompt();
+        continue;
+      }
+    }
     const outcome = await runLine(line, client, io, terminal);
     if (outcome === "quit") break;
     if (outcome === "error") sawError = true;
-    if (lost !== undefined) break;
+    if (lost !== undefined && !terminal) break;
     if (terminal) rl.prompt();
   }
   rl.close();
   if (terminal && history !== undefined) saveHistory(historyFile, history);
-  if (lost !== undefined) {
+  if (lost !== undefined && !terminal) {
     io.stderr(`gnp: ${lost.message}\n`);
     return 2;
   }
@@ -75,6 +97,9 @@ export async function runPrompt(settings: PromptSettings): Promise<number> {
 }
 
 type Outcome = "ok" | "error" | "quit";
+
+/** Lines the prompt answers itself: no connection needed for them. */
+const LOCAL_WORDS = new Set(["", "quit", "exit", "help"]);
 
 async function runLine(line: string, client: Awaited<ReturnType<typeof connect>>, io: CallIo, terminal: boolean): Promise<Outcome> {
   let words: string[];
