@@ -4,42 +4,25 @@
 // reused when it is newer than every source; the startup time is printed, never asserted.
 
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { VERSION } from "../../src/version.ts";
 import { GREETING, errorLine, okReply, request } from "../support/wire.ts";
 import { CliProcess, cleanEnv, cleanupCli, freshDir, isOneLine, runCli } from "./cli-process.ts";
 import { RawClient } from "../support/harness.ts";
+import { BINARY, ensureBinary } from "../support/binary.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
-const BINARY = join(ROOT, "dist", "gnp");
 /** The binary must not lean on a bun (or anything else) from the repository's node_modules. */
 const BARE_ENV = () => {
   const { PATH: _path, ...rest } = cleanEnv();
   return { ...rest, PATH: "/usr/local/bin:/usr/bin:/bin" };
 };
 
-/** Newest modification time among the inputs of the build. */
-function newestSource(): number {
-  let newest = 0;
-  const visit = (path: string) => {
-    const stat = statSync(path);
-    if (stat.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
-    else newest = Math.max(newest, stat.mtimeMs);
-  };
-  for (const path of ["src", "build.ts", "package.json", "package-lock.json"]) {
-    if (existsSync(join(ROOT, path))) visit(join(ROOT, path));
-  }
-  return newest;
-}
 
 let dir = "";
 
 beforeAll(async () => {
-  if (!existsSync(BINARY) || statSync(BINARY).mtimeMs < newestSource()) {
-    const build = await runCli([process.execPath, join(ROOT, "build.ts")], { cwd: ROOT });
-    if (build.exitCode !== 0) throw new Error(`bun build.ts failed (${build.exitCode}):\n${build.stdout}${build.stderr}`);
-  }
+  await ensureBinary();
 }, 120_000);
 
 afterEach(cleanupCli);

@@ -5,16 +5,15 @@
 // variables. Skipped, saying why, when chroot or mounting proc is not permitted (needs root).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { VERSION } from "../../src/version.ts";
 import { GREETING, okReply, request } from "../support/wire.ts";
 import { CliProcess, cleanupCli, runCli } from "../cli/cli-process.ts";
 import { PipelineClient } from "./pipeline-client.ts";
+import { BINARY, ensureBinary } from "../support/binary.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
-const BINARY = join(ROOT, "dist", "gnp");
 const CHROOT = Bun.which("chroot", { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" });
 const GNP_IN_ROOT = "/usr/local/bin/gnp";
 
@@ -68,17 +67,6 @@ function listFiles(dir: string, prefix = ""): string[] {
   });
 }
 
-/** Newest modification time among the build's inputs: a dist/gnp older than this is rebuilt. */
-function newestSource(): number {
-  let newest = 0;
-  const visit = (path: string) => {
-    const stat = statSync(path);
-    if (stat.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
-    else newest = Math.max(newest, stat.mtimeMs);
-  };
-  for (const path of ["src", "build.ts", "package.json", "package-lock.json"]) if (existsSync(join(ROOT, path))) visit(join(ROOT, path));
-  return newest;
-}
 
 let rootfs = "";
 let procMounted = false;
@@ -86,10 +74,7 @@ let libraries: string[] = [];
 
 beforeAll(async () => {
   if (skipReason !== undefined) return;
-  if (!existsSync(BINARY) || statSync(BINARY).mtimeMs < newestSource()) {
-    const build = await runCli([process.execPath, join(ROOT, "build.ts")], { cwd: ROOT });
-    if (build.exitCode !== 0) throw new Error(`bun build.ts failed (${build.exitCode}):\n${build.stdout}${build.stderr}`);
-  }
+  await ensureBinary();
   rootfs = mkdtempSync(join(tmpdir(), "gnp-rootfs-"));
   place(BINARY, join(rootfs, GNP_IN_ROOT));
   libraries = lddPaths(BINARY);
