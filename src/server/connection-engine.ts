@@ -1,17 +1,19 @@
-// The socket handler behind Bun.listen: admission after the TLS handshake, reading requests
-// out of the slab in place, dispatch to handlers, replies with backpressure, time limits, and
-// write-then-abort. Per connection it keeps the socket, a Connection handle and an output
-// queue in arrays indexed by slot; everything else lives in the slab's columns.
+// The socket handler behind Bun.listen: admission after the TLS handshake, dispatch of the
+// requests the reader (request-reader.ts) finds in the slot, replies with backpressure and
+// flow control, time limits, and write-then-abort. Per connection it keeps the socket, a
+// Connection handle and an output queue in arrays indexed by slot; everything else lives in
+// the slab's columns.
 
 import type { Socket, SocketHandler } from "bun";
 import { GnpError, type ErrorCode } from "../errors.ts";
 import { encodeErrorLine, encodeReplyHead, type HeaderList } from "../protocol/encoder.ts";
-import { isHeadFault, parseHead, scanHead, type Head } from "../protocol/head-scanner.ts";
-import { ConnectionSlab, MESSAGE_BYTES, SlotFlag } from "../slab/slab.ts";
+import type { Head } from "../protocol/head-scanner.ts";
+import { ConnectionSlab, SlotFlag } from "../slab/slab.ts";
 import type { CertificateValidator, PeerCertificate } from "../certs/validator.ts";
 import type { ResolvedOptions } from "../options.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { OutputQueue } from "../protocol/output-queue.ts";
+import { RequestReader } from "./request-reader.ts";
 import { Request, normalizeReply, type CommandHandler, type HandlerResult } from "./request.ts";
 import type { RefusalInfo, ServerHooks } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -27,7 +29,6 @@ function describeIdentity(connection: Connection): string {
   return connection.certificate?.commonName !== undefined ? `CN=${connection.certificate.commonName}` : connection.identity;
 }
 const GREETING = "OK\r\n";
-const EMPTY = new Uint8Array(0);
 /** Corked replies past this size are written at once, so one read cannot build a huge buffer. */
 const FLUSH_AT = 64 * 1024;
 /** Commands of one connection running at once before its input is paused. */
@@ -43,8 +44,6 @@ export class ConnectionEngine implements ConnectionHost {
   #authorize: Authorizer | undefined;
   /** The certificate each connection presented, kept to check it again after a trust change. */
   readonly #peers: (PeerCertificate | undefined)[];
-  /** Input received while paused, not yet fed to the slot; bounded by what Bun delivers before pause() holds. */
-  readonly #backlogs: (Uint8Array | undefined)[];
   /** Unsent output past which input is paused, and under which it resumes. */
   readonly #pauseAt: number;
   readonly #resumeAt: number;
@@ -52,9 +51,8 @@ export class ConnectionEngine implements ConnectionHost {
   readonly #sockets: (Socket<SocketData> | undefined)[];
   readonly #connections: (Connection | undefined)[];
   readonly #outputs: (OutputQueue | undefined)[];
-  /** Heads whose body is still arriving, and side buffers for bodies larger than a slot. */
-  readonly #pendingHeads: (Head | undefined)[];
-  readonly #bodies: (Uint8Array | undefined)[];
+  /** Reads requests out of the slots; owns what is half-read. */
+  readonly #reader: RequestReader;
   /** Why each condemned connection is closing, for the close hook. */
   readonly #closeReasons: ({ code: ErrorCode; reason: string } | undefined)[];
   #draining = false;
@@ -77,10 +75,15 @@ export class ConnectionEngine implements ConnectionHost {
     this.#sockets = new Array(capacity);
     this.#connections = new Array(capacity);
     this.#outputs = new Array(capacity);
-    this.#pendingHeads = new Array(capacity);
-    this.#bodies = new Array(capacity);
     this.#peers = new Array(capacity);
-    this.#backlogs = new Array(capacity);
+    this.#reader = new RequestReader(this.slab, options.maxBody, {
+      dispatch: (slot, head, body) => {
+        this.#dispatch(slot, head, body);
+        this.#throttle(slot);
+      },
+      condemn: (slot, code, message) => this.#condemn(slot, code, message),
+      stopped: (slot) => this.#stopped(slot),
+    });
     this.#pauseAt = Math.min(256 * 1024, Math.floor(options.maxOutput / 2));
     this.#resumeAt = Math.floor(this.#pauseAt / 2);
     this.#closeReasons = new Array(capacity);
@@ -221,13 +224,13 @@ export class ConnectionEngine implements ConnectionHost {
     this.#touch(slot);
     if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) {
       // pause() does not recall what Bun had already read: keep it for the resume.
-      this.#keepBacklog(slot, chunk, 0);
+      this.#reader.hold(slot, chunk);
       return;
     }
     const output = this.#outputs[slot]!;
     output.cork();
     try {
-      this.#consume(slot, chunk);
+      this.#reader.feed(slot, chunk);
     } finally {
       output.uncork(socket);
       this.#afterWrite(slot);
@@ -272,11 +275,9 @@ export class ConnectionEngine implements ConnectionHost {
     const wasAdmitted = (this.slab.flags[slot]! & SlotFlag.ADMITTED) !== 0;
     this.#sockets[slot] = undefined;
     this.#connections[slot] = undefined;
-    this.#pendingHeads[slot] = undefined;
-    this.#bodies[slot] = undefined;
+    this.#reader.forget(slot);
     this.#closeReasons[slot] = undefined;
     this.#peers[slot] = undefined;
-    this.#backlogs[slot] = undefined;
     this.#outputs[slot]!.reset();
     this.slab.release(handle);
     if (wasAdmitted) {
@@ -284,123 +285,6 @@ export class ConnectionEngine implements ConnectionHost {
       this.metrics.countClose(reason?.code ?? "CLIENT_CLOSED");
       this.#hooks.emitClose(connection, reason);
     }
-  }
-
-  // ── Reading requests out of the slot ──────────────────────────────────────────────────
-
-  /** Feeds one read into the slot, a slot-full at a time, and runs what is complete. */
-  #consume(slot: number, chunk: Uint8Array): void {
-    const slab = this.slab;
-    const base = slab.messageBase(slot);
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      if (this.#stopped(slot)) return;
-      if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) {
-        this.#keepBacklog(slot, chunk, offset);
-        return;
-      }
-      if (slab.flags[slot]! & SlotFlag.BODY_OUTSIDE) {
-        offset += this.#fillOutsideBody(slot, chunk, offset);
-        continue;
-      }
-      const fill = slab.fill[slot]!;
-      const take = Math.min(MESSAGE_BYTES - fill, chunk.byteLength - offset);
-      slab.messages.set(chunk.subarray(offset, offset + take), base + fill);
-      slab.fill[slot] = fill + take;
-      offset += take;
-      this.#runBuffered(slot);
-    }
-  }
-
-  /**
-   * Runs every complete request in the slot's buffer, then moves the unfinished rest to the
-   * buffer's start. The head scan resumes where it stopped, so no byte is scanned twice.
-   */
-  #runBuffered(slot: number): void {
-    const slab = this.slab;
-    const messages = slab.messages;
-    const base = slab.messageBase(slot);
-    const end = base + slab.fill[slot]!;
-    let start = base;
-    for (;;) {
-      if (this.#stopped(slot)) return;
-      if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) break;
-      let head = this.#pendingHeads[slot];
-      let bodyStart: number;
-      if (head === undefined) {
-        const scan = scanHead(messages, start, end, base + slab.scanFrom[slot]!);
-        if (scan.kind === "need-more") {
-          slab.scanFrom[slot] = scan.scanFrom - base; // rebased by the compaction below
-          break;
-        }
-        if (scan.kind === "fault") return this.#condemn(slot, scan.code, scan.message);
-        const parsed = parseHead(messages, start, scan.headEnd, this.#options.maxBody);
-        if (isHeadFault(parsed)) return this.#condemn(slot, parsed.code, parsed.message);
-        if (parsed.sequence === undefined) return this.#condemn(slot, "MISSING_SEQUENCE", "missing Sequence header");
-        head = parsed;
-        bodyStart = scan.headEnd;
-      } else {
-        bodyStart = base + slab.headEnd[slot]!;
-      }
-      const size = Math.max(head.size, 0);
-      if (bodyStart + size <= end) {
-        // The body is here: copy it out, since the slot's bytes are overwritten by the next read.
-        const body = size === 0 ? EMPTY : messages.slice(bodyStart, bodyStart + size);
-        this.#pendingHeads[slot] = undefined;
-        slab.flags[slot]! &= ~SlotFlag.AWAITING_BODY;
-        start = bodyStart + size;
-        slab.scanFrom[slot] = start - base; // relative to base until the compaction below
-        this.#dispatch(slot, head, body);
-        this.#throttle(slot);
-        continue;
-      }
-      if (bodyStart - start + size <= MESSAGE_BYTES) {
-        // The whole message fits in the slot: wait for the rest of the body there.
-        this.#pendingHeads[slot] = head;
-        slab.flags[slot]! |= SlotFlag.AWAITING_BODY;
-        slab.headEnd[slot] = bodyStart - start;
-        break;
-      }
-      // Larger than a slot: the body goes to a buffer of its own, exactly Size bytes.
-      const body = new Uint8Array(size);
-      body.set(messages.subarray(bodyStart, end));
-      this.#pendingHeads[slot] = head;
-      this.#bodies[slot] = body;
-      slab.bodyFilled[slot] = end - bodyStart;
-      slab.flags[slot] = (slab.flags[slot]! | SlotFlag.BODY_OUTSIDE) & ~SlotFlag.AWAITING_BODY;
-      start = end;
-      slab.scanFrom[slot] = 0;
-      break;
-    }
-    // Keep only the unfinished message, at the buffer's start.
-    if (start > base) {
-      if (start < end) messages.copyWithin(base, start, end);
-      slab.fill[slot] = end - start;
-      if (!(slab.flags[slot]! & SlotFlag.AWAITING_BODY)) {
-        slab.scanFrom[slot] = Math.max(slab.scanFrom[slot]! - (start - base), 0);
-      }
-    }
-  }
-
-  /** Copies body bytes of a larger-than-slot body; dispatches once it is complete. */
-  #fillOutsideBody(slot: number, chunk: Uint8Array, offset: number): number {
-    const slab = this.slab;
-    const body = this.#bodies[slot]!;
-    const filled = slab.bodyFilled[slot]!;
-    const take = Math.min(body.byteLength - filled, chunk.byteLength - offset);
-    body.set(chunk.subarray(offset, offset + take), filled);
-    slab.bodyFilled[slot] = filled + take;
-    if (filled + take === body.byteLength) {
-      const head = this.#pendingHeads[slot]!;
-      this.#pendingHeads[slot] = undefined;
-      this.#bodies[slot] = undefined;
-      slab.flags[slot]! &= ~SlotFlag.BODY_OUTSIDE;
-      slab.fill[slot] = 0;
-      slab.scanFrom[slot] = 0;
-      this.#dispatch(slot, head, body);
-      this.#throttle(slot);
-    }
-    return take;
   }
 
   // ── Running commands ──────────────────────────────────────────────────────────────────
@@ -566,9 +450,7 @@ export class ConnectionEngine implements ConnectionHost {
     const slab = this.slab;
     if (slab.flags[slot]! & SlotFlag.CONDEMNED) return;
     slab.flags[slot] = (slab.flags[slot]! | SlotFlag.CONDEMNED | (how.silent ? SlotFlag.SILENT : 0)) & ~(SlotFlag.AWAITING_BODY | SlotFlag.BODY_OUTSIDE);
-    this.#backlogs[slot] = undefined;
-    this.#pendingHeads[slot] = undefined;
-    this.#bodies[slot] = undefined;
+    this.#reader.forget(slot);
     this.#closeReasons[slot] = { code, reason };
     slab.deadline[slot] = Date.now() + this.#options.abortTimeoutMs;
     // Commands received before the fault are still running: their replies go first, then the
@@ -730,11 +612,7 @@ export class ConnectionEngine implements ConnectionHost {
     slab.flags[slot]! &= ~SlotFlag.INPUT_PAUSED;
     output.cork();
     try {
-      // First the requests already in the slot, then what arrived while paused.
-      this.#runBuffered(slot);
-      const backlog = this.#backlogs[slot];
-      this.#backlogs[slot] = undefined;
-      if (backlog !== undefined) this.#consume(slot, backlog);
+      this.#reader.resume(slot);
     } finally {
       output.uncork(socket);
       this.#afterWrite(slot);
@@ -744,20 +622,6 @@ export class ConnectionEngine implements ConnectionHost {
     // The client closed its side while paused: everything it sent is answered now.
     if (flags & SlotFlag.SILENT) this.#condemn(slot, "CLIENT_CLOSED", "the client closed its side", { silent: true });
     else socket.resume();
-  }
-
-  #keepBacklog(slot: number, chunk: Uint8Array, offset: number): void {
-    if (offset >= chunk.byteLength) return;
-    const rest = chunk.slice(offset);
-    const kept = this.#backlogs[slot];
-    if (kept === undefined) {
-      this.#backlogs[slot] = rest;
-      return;
-    }
-    const joined = new Uint8Array(kept.byteLength + rest.byteLength);
-    joined.set(kept);
-    joined.set(rest, kept.byteLength);
-    this.#backlogs[slot] = joined;
   }
 
   /** Async replies finishing in one tick (a group commit) leave in one write. */

@@ -1,0 +1,188 @@
+// Reading requests out of a connection's slot, in place: input is copied into the slot's
+// message buffer a slot-full at a time, heads are found by the resumable scanner (no byte
+// scanned twice), bodies are read in the slot when the message fits and into a side buffer of
+// exactly Size bytes when it does not, and each complete request goes to the host in order.
+// A paused connection (flow control) keeps what it has not read yet, for resume().
+
+import type { ErrorCode } from "../errors.ts";
+import { isHeadFault, parseHead, scanHead, type Head } from "../protocol/head-scanner.ts";
+import { MESSAGE_BYTES, SlotFlag, type ConnectionSlab } from "../slab/slab.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/** What the reader needs from the engine. */
+export interface ReaderHost {
+  /** Runs one complete request (and applies flow control after it). */
+  dispatch(slot: number, head: Head, body: Uint8Array): void;
+  /** Write, then abort, for a framing fault. */
+  condemn(slot: number, code: ErrorCode, message: string): void;
+  /** Condemned or given back: read nothing more. */
+  stopped(slot: number): boolean;
+}
+
+export class RequestReader {
+  readonly #slab: ConnectionSlab;
+  readonly #maxBody: number;
+  readonly #host: ReaderHost;
+  /** Heads whose body is still arriving, and side buffers for bodies larger than a slot. */
+  readonly #pendingHeads: (Head | undefined)[];
+  readonly #bodies: (Uint8Array | undefined)[];
+  /** Input received while paused, not yet fed to the slot; bounded by what Bun delivers before pause() holds. */
+  readonly #backlogs: (Uint8Array | undefined)[];
+
+  constructor(slab: ConnectionSlab, maxBody: number, host: ReaderHost) {
+    this.#slab = slab;
+    this.#maxBody = maxBody;
+    this.#host = host;
+    this.#pendingHeads = new Array(slab.capacity);
+    this.#bodies = new Array(slab.capacity);
+    this.#backlogs = new Array(slab.capacity);
+  }
+
+  /** Keeps input that arrived while the connection is paused, for resume(). */
+  hold(slot: number, chunk: Uint8Array): void {
+    this.#keep(slot, chunk, 0);
+  }
+
+  /** After a pause: the requests already in the slot first, then what arrived meanwhile. */
+  resume(slot: number): void {
+    this.runBuffered(slot);
+    const backlog = this.#backlogs[slot];
+    this.#backlogs[slot] = undefined;
+    if (backlog !== undefined) this.feed(slot, backlog);
+  }
+
+  /** Drops everything half-read: the connection is condemned or gone. */
+  forget(slot: number): void {
+    this.#pendingHeads[slot] = undefined;
+    this.#bodies[slot] = undefined;
+    this.#backlogs[slot] = undefined;
+  }
+
+  /** Feeds one read into the slot, a slot-full at a time, and runs what is complete. */
+  feed(slot: number, chunk: Uint8Array): void {
+    const slab = this.#slab;
+    const base = slab.messageBase(slot);
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      if (this.#host.stopped(slot)) return;
+      if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) {
+        this.#keep(slot, chunk, offset);
+        return;
+      }
+      if (slab.flags[slot]! & SlotFlag.BODY_OUTSIDE) {
+        offset += this.#fillOutsideBody(slot, chunk, offset);
+        continue;
+      }
+      const fill = slab.fill[slot]!;
+      const take = Math.min(MESSAGE_BYTES - fill, chunk.byteLength - offset);
+      slab.messages.set(chunk.subarray(offset, offset + take), base + fill);
+      slab.fill[slot] = fill + take;
+      offset += take;
+      this.runBuffered(slot);
+    }
+  }
+
+  /**
+   * Runs every complete request in the slot's buffer, then moves the unfinished rest to the
+   * buffer's start. The head scan resumes where it stopped, so no byte is scanned twice.
+   */
+  runBuffered(slot: number): void {
+    const slab = this.#slab;
+    const messages = slab.messages;
+    const base = slab.messageBase(slot);
+    const end = base + slab.fill[slot]!;
+    let start = base;
+    for (;;) {
+      if (this.#host.stopped(slot)) return;
+      if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) break;
+      let head = this.#pendingHeads[slot];
+      let bodyStart: number;
+      if (head === undefined) {
+        const scan = scanHead(messages, start, end, base + slab.scanFrom[slot]!);
+        if (scan.kind === "need-more") {
+          slab.scanFrom[slot] = scan.scanFrom - base; // rebased by the compaction below
+          break;
+        }
+        if (scan.kind === "fault") return this.#host.condemn(slot, scan.code, scan.message);
+        const parsed = parseHead(messages, start, scan.headEnd, this.#maxBody);
+        if (isHeadFault(parsed)) return this.#host.condemn(slot, parsed.code, parsed.message);
+        if (parsed.sequence === undefined) return this.#host.condemn(slot, "MISSING_SEQUENCE", "missing Sequence header");
+        head = parsed;
+        bodyStart = scan.headEnd;
+      } else {
+        bodyStart = base + slab.headEnd[slot]!;
+      }
+      const size = Math.max(head.size, 0);
+      if (bodyStart + size <= end) {
+        // The body is here: copy it out, since the slot's bytes are overwritten by the next read.
+        const body = size === 0 ? EMPTY : messages.slice(bodyStart, bodyStart + size);
+        this.#pendingHeads[slot] = undefined;
+        slab.flags[slot]! &= ~SlotFlag.AWAITING_BODY;
+        start = bodyStart + size;
+        slab.scanFrom[slot] = start - base; // relative to base until the compaction below
+        this.#host.dispatch(slot, head, body);
+        continue;
+      }
+      if (bodyStart - start + size <= MESSAGE_BYTES) {
+        // The whole message fits in the slot: wait for the rest of the body there.
+        this.#pendingHeads[slot] = head;
+        slab.flags[slot]! |= SlotFlag.AWAITING_BODY;
+        slab.headEnd[slot] = bodyStart - start;
+        break;
+      }
+      // Larger than a slot: the body goes to a buffer of its own, exactly Size bytes.
+      const body = new Uint8Array(size);
+      body.set(messages.subarray(bodyStart, end));
+      this.#pendingHeads[slot] = head;
+      this.#bodies[slot] = body;
+      slab.bodyFilled[slot] = end - bodyStart;
+      slab.flags[slot] = (slab.flags[slot]! | SlotFlag.BODY_OUTSIDE) & ~SlotFlag.AWAITING_BODY;
+      start = end;
+      slab.scanFrom[slot] = 0;
+      break;
+    }
+    // Keep only the unfinished message, at the buffer's start.
+    if (start > base) {
+      if (start < end) messages.copyWithin(base, start, end);
+      slab.fill[slot] = end - start;
+      if (!(slab.flags[slot]! & SlotFlag.AWAITING_BODY)) {
+        slab.scanFrom[slot] = Math.max(slab.scanFrom[slot]! - (start - base), 0);
+      }
+    }
+  }
+
+  /** Copies body bytes of a larger-than-slot body; dispatches once it is complete. */
+  #fillOutsideBody(slot: number, chunk: Uint8Array, offset: number): number {
+    const slab = this.#slab;
+    const body = this.#bodies[slot]!;
+    const filled = slab.bodyFilled[slot]!;
+    const take = Math.min(body.byteLength - filled, chunk.byteLength - offset);
+    body.set(chunk.subarray(offset, offset + take), filled);
+    slab.bodyFilled[slot] = filled + take;
+    if (filled + take === body.byteLength) {
+      const head = this.#pendingHeads[slot]!;
+      this.#pendingHeads[slot] = undefined;
+      this.#bodies[slot] = undefined;
+      slab.flags[slot]! &= ~SlotFlag.BODY_OUTSIDE;
+      slab.fill[slot] = 0;
+      slab.scanFrom[slot] = 0;
+      this.#host.dispatch(slot, head, body);
+    }
+    return take;
+  }
+
+  #keep(slot: number, chunk: Uint8Array, offset: number): void {
+    if (offset >= chunk.byteLength) return;
+    const rest = chunk.slice(offset);
+    const kept = this.#backlogs[slot];
+    if (kept === undefined) {
+      this.#backlogs[slot] = rest;
+      return;
+    }
+    const joined = new Uint8Array(kept.byteLength + rest.byteLength);
+    joined.set(kept);
+    joined.set(rest, kept.byteLength);
+    this.#backlogs[slot] = joined;
+  }
+}
