@@ -11,6 +11,8 @@ import { MAX_SLAB_CAPACITY } from "./slab/slab.ts";
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 7443;
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** The slab is one ArrayBuffer of 8 KiB a slot: 500,000 slots is 3.8 GiB, about what one buffer may be. */
+export const MAX_CONNECTIONS = Math.min(500_000, MAX_SLAB_CAPACITY);
 export const DEFAULT_MAX_BODY = 1024 * 1024;
 export const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_S = 300;
@@ -93,7 +95,7 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
     tls: Object.freeze({ cert: tls.cert, key: tls.key }),
     allow: Object.freeze(allow),
     trustedCas: Object.freeze(trustedCas),
-    maxConnections: integer("maxConnections", input.maxConnections ?? DEFAULT_MAX_CONNECTIONS, 1, MAX_SLAB_CAPACITY),
+    maxConnections: integer("maxConnections", input.maxConnections ?? DEFAULT_MAX_CONNECTIONS, 1, MAX_CONNECTIONS),
     maxBody: integer("maxBody", input.maxBody ?? DEFAULT_MAX_BODY, 0, 2 ** 31 - 1),
     maxOutput: integer("maxOutput", input.maxOutput ?? DEFAULT_MAX_OUTPUT, 1024, 2 ** 40),
     idleTimeoutMs: seconds("idleTimeout", input.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_S),

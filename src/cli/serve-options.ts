@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_OUTPUT,
   DEFAULT_PORT,
+  MAX_CONNECTIONS,
 } from "../options.ts";
 
 export const DEFAULT_DATA_DIR = ".gnp";
@@ -103,7 +104,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env, file: Rea
     dataDir: pick("data") ?? DEFAULT_DATA_DIR,
     store: pick("store"),
     handlersFile: pick("handlers"),
-    maxConnections: number("max-connections", pick("max-connections"), DEFAULT_MAX_CONNECTIONS, 1, 1_000_000, true),
+    maxConnections: number("max-connections", pick("max-connections"), DEFAULT_MAX_CONNECTIONS, 1, MAX_CONNECTIONS, true),
     maxBody: number("max-body", pick("max-body"), DEFAULT_MAX_BODY, 0, 2 ** 31 - 1, true),
     maxOutput: number("max-output", pick("max-output"), DEFAULT_MAX_OUTPUT, 1024, 2 ** 40, true),
     idleTimeout: number("idle-timeout", pick("idle-timeout"), DEFAULT_IDLE_TIMEOUT_S, 0, 2_000_000, false),

@@ -116,7 +116,13 @@ export class GnpServer {
   async listen(): Promise<this> {
     if (this.#listener !== undefined) throw new TypeError("the server is already listening");
     if (this.#closing !== undefined) throw new TypeError("a closed server cannot listen again");
-    const engine = new ConnectionEngine(this.options, this.#handlers, this.#validator, this.#hooks, this.metrics);
+    let engine: ConnectionEngine;
+    try {
+      engine = new ConnectionEngine(this.options, this.#handlers, this.#validator, this.#hooks, this.metrics);
+    } catch (error) {
+      const slots = this.options.maxConnections;
+      throw new GnpError("LISTEN_FAILED", `cannot reserve ${slots} connection slots (${(slots * 8) / 1024} MiB of address space): ${describeListenError(error)}`, { cause: error });
+    }
     engine.setAuthorizer(this.#authorize);
     const { host, port } = this.options;
     try {
