@@ -17,6 +17,10 @@ type Watch = { connection: Connection; sequence: string; prefix: string };
 export class WatchRegistry {
   /** By connection id, then by the WATCH request's Sequence. */
   readonly #byConnection = new Map<number, Map<string, Watch>>();
+  /** By prefix, so a change looks up the prefixes of its key instead of scanning every watch. */
+  readonly #byPrefix = new Map<string, Set<Watch>>();
+  /** How many distinct prefixes have each length: a change tries only those lengths. */
+  readonly #prefixLengths = new Map<number, number>();
   #count = 0;
 
   get size(): number {
@@ -33,26 +37,36 @@ export class WatchRegistry {
     if (watches.size >= MAX_WATCHES_PER_CONNECTION) {
       throw new GnpError("BAD_ARGUMENTS", `a connection may hold at most ${MAX_WATCHES_PER_CONNECTION} watches`);
     }
-    watches.set(sequence, { connection, sequence, prefix });
+    const watch = { connection, sequence, prefix };
+    watches.set(sequence, watch);
+    let same = this.#byPrefix.get(prefix);
+    if (same === undefined) {
+      same = new Set();
+      this.#byPrefix.set(prefix, same);
+      this.#prefixLengths.set(prefix.length, (this.#prefixLengths.get(prefix.length) ?? 0) + 1);
+    }
+    same.add(watch);
     this.#count++;
   }
 
   remove(connectionId: number, sequence: string): boolean {
     const watches = this.#byConnection.get(connectionId);
-    if (watches === undefined || !watches.delete(sequence)) return false;
-    this.#count--;
+    const watch = watches?.get(sequence);
+    if (watches === undefined || watch === undefined) return false;
+    watches.delete(sequence);
     if (watches.size === 0) this.#byConnection.delete(connectionId);
+    this.#unindex(watch);
     return true;
   }
 
   removeConnection(connectionId: number): void {
     const watches = this.#byConnection.get(connectionId);
     if (watches === undefined) return;
-    this.#count -= watches.size;
     this.#byConnection.delete(connectionId);
+    for (const watch of watches.values()) this.#unindex(watch);
   }
 
-  /** Pushes `change` to every matching watch; drops watches whose connection is gone. */
+  /** Pushes `change` to every watch whose prefix starts its key; drops watches whose connection is gone. */
   publish(change: Change): void {
     if (this.#count === 0) return;
     const headers: [string, string][] = [
@@ -61,15 +75,28 @@ export class WatchRegistry {
       ["Version", String(change.version)],
     ];
     const body = change.op === "PUT" ? change.value : "";
-    for (const [connectionId, watches] of this.#byConnection) {
-      for (const watch of watches.values()) {
-        if (!change.key.startsWith(watch.prefix)) continue;
-        if (!watch.connection.push(watch.sequence, body, headers)) {
-          this.removeConnection(connectionId);
-          break;
-        }
+    const gone = new Set<number>();
+    for (const length of this.#prefixLengths.keys()) {
+      if (length > change.key.length) continue;
+      const watches = this.#byPrefix.get(change.key.slice(0, length));
+      if (watches === undefined) continue;
+      for (const watch of watches) {
+        if (gone.has(watch.connection.id)) continue;
+        if (!watch.connection.push(watch.sequence, body, headers)) gone.add(watch.connection.id);
       }
     }
+    for (const connectionId of gone) this.removeConnection(connectionId);
+  }
+
+  #unindex(watch: Watch): void {
+    const same = this.#byPrefix.get(watch.prefix);
+    if (same === undefined || !same.delete(watch)) return;
+    this.#count--;
+    if (same.size > 0) return;
+    this.#byPrefix.delete(watch.prefix);
+    const left = (this.#prefixLengths.get(watch.prefix.length) ?? 1) - 1;
+    if (left === 0) this.#prefixLengths.delete(watch.prefix.length);
+    else this.#prefixLengths.set(watch.prefix.length, left);
   }
 }
 
