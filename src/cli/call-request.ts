@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import type { CallOptions } from "../client/connect-options.ts";
 import type { Reply } from "../client/message.ts";
 import { parseArgsOptions, type FlagValues } from "./connection-flags.ts";
-import { CliFailure, describe, processIo, type CliIo } from "./io.ts";
+import { CliFailure, describe, processIo, type CliIo, flagsFailure } from "./io.ts";
 
 export type CallIo = CliIo & {
   /** Where `--body @-` and the prompt read from. Default: process.stdin. */
@@ -91,7 +91,7 @@ export function parseFlags(argv: string[], flags: Parameters<typeof parseArgsOpt
     return { values: values as FlagValues, positionals };
   } catch (error) {
     // parseArgs appends advice about "--" that reads oddly after an unknown flag: keep its first sentence.
-    throw new CliFailure(`${command}: ${describe(error).split("\n")[0]!.split(". To specify")[0]}`, 2);
+    throw flagsFailure(command, error, argv);
   }
 }
 

@@ -25,3 +25,18 @@ export function describe(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/**
+ * util.parseArgs's errors, said for a person: its first sentence, and for a value that starts
+ * with "-" (`--max-body -1`), which it calls "ambiguous", the flag and the value it refused.
+ */
+export function flagsFailure(command: string, error: unknown, argv: readonly string[]): CliFailure {
+  const message = describe(error);
+  const ambiguous = /Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
+  if (ambiguous) {
+    const flag = ambiguous[1]!;
+    const value = argv[argv.indexOf(flag) + 1] ?? "";
+    return new CliFailure(`${command}: invalid ${flag} ${JSON.stringify(value)}: a value may not start with "-"`, 2);
+  }
+  return new CliFailure(`${command}: ${message.split("\n")[0]!.split(". To specify")[0]}`, 2);
+}

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { readPid, readReloadStatus } from "../config/reload-status.ts";
-import { CliFailure, type CliIo } from "./io.ts";
+import { CliFailure, type CliIo, flagsFailure } from "./io.ts";
 import { findConfigFile } from "../config/config-file.ts";
 import { DEFAULT_DATA_DIR } from "./serve-options.ts";
 
@@ -42,7 +42,7 @@ export async function runReload(argv: string[], io: CliIo, env: Env = process.en
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new CliFailure(`reload: ${(error as Error).message.split("\n")[0]}`, 2);
+    throw flagsFailure("reload", error, argv);
   }
   if (values.help === true) {
     io.stdout(USAGE);

@@ -9,7 +9,7 @@ import { normalizeThumbprint } from "../certs/thumbprint.ts";
 import { ClientRules } from "../config/client-rules.ts";
 import { findConfigFile, readConfigFile, type ConfigFile, type ConfigKey } from "../config/config-file.ts";
 import { GnpError } from "../errors.ts";
-import { CliFailure } from "./io.ts";
+import { CliFailure, flagsFailure } from "./io.ts";
 import { SERVE_FLAGS, parseServeArgs, type ServeSettings } from "./serve-options.ts";
 
 type Env = Record<string, string | undefined>;
@@ -115,7 +115,7 @@ function parseFlagValues(argv: string[]): Record<string, string | string[] | boo
     return parseArgs({ args: argv, options: options as never, strict: true, allowPositionals: false }).values as Record<string, string | string[] | boolean | undefined>;
   } catch (error) {
     // Worded as parseServeArgs words it, so a bad flag reads the same with or without a file.
-    throw new CliFailure(`serve: ${(error as Error).message.split("\n")[0]}`, 2);
+    throw flagsFailure("serve", error, argv);
   }
 }
 

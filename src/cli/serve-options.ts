@@ -5,7 +5,7 @@
 
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
-import { CliFailure } from "./io.ts";
+import { CliFailure, flagsFailure } from "./io.ts";
 import { OPS_FLAGS, parseOpsSettings, type OpsSettings } from "./ops-flags.ts";
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_S,
@@ -76,7 +76,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env, file: Rea
     );
     ({ values } = parseArgs({ args: argv, options: options as never, strict: true, allowPositionals: false }));
   } catch (error) {
-    throw new CliFailure(`serve: ${(error as Error).message.split("\n")[0]}`, 2);
+    throw flagsFailure("serve", error, argv);
   }
   const pick = (name: string): string | undefined => {
     const value = values[name];

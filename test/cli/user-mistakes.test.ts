@@ -62,3 +62,10 @@ test("a relative sqlite:// store in a settings file is taken from the file's dir
   expect(run.stdout).toMatch(new RegExp(`^store = "sqlite://${join(dir, "conf", "db", "x.db")}\\?sync=normal"`, "m"));
   expect(run.stdout).toMatch(new RegExp(`^data = "${join(dir, "conf", "dd")}"`, "m"));
 });
+
+test("a negative value is named with its flag, not called 'ambiguous'", async () => {
+  const dir = freshDir();
+  const run = await runCli([process.execPath, CLI, "serve", "--max-body", "-1"], { cwd: dir });
+  expect(run.exitCode).toBe(2);
+  expect(run.stderr).toBe('gnp: serve: invalid --max-body "-1": a value may not start with "-"\n');
+});
