@@ -12,10 +12,12 @@ import { VERSION } from "../version.ts";
 import { CliFailure, describe, type CliIo } from "./io.ts";
 import { createServeLogger, formatHostPort, ShutdownSignals } from "./serve-runtime.ts";
 import type { ServeSettings } from "./serve-options.ts";
+import { admissionSettings, resolveServeConfig } from "./serve-config.ts";
+import { trustConfigOf, type TlsMaterialLike } from "./serve-trust.ts";
 
 export type SupervisorDeps = {
   /** serve.ts's loadTls: checks certificate flags, creates DATA/pki on a first run, returns the connect hint. */
-  loadTls: (settings: ServeSettings, io: CliIo) => Promise<{ hint: string | undefined }>;
+  loadTls: (settings: ServeSettings, io: CliIo) => Promise<TlsMaterialLike & { hint: string | undefined }>;
 };
 
 /** The command line that runs this program again with `args`: the compiled binary, or bun + script. */
@@ -71,9 +73,26 @@ export async function runSupervisor(argv: string[], settings: ServeSettings, io:
       logger.warn("cannot write reload status", { dir: settings.dataDir, message: describe(error) });
     }
   };
+  /**
+   * The checks a worker would make before it listens, made here first: a mistake in the new
+   * configuration is refused with its own words, instead of "worker exited before listening".
+   */
+  const precheck = async (): Promise<string | undefined> => {
+    try {
+      const next = resolveServeConfig(argv, process.env);
+      const nextSettings = admissionSettings(next);
+      trustConfigOf(next, await deps.loadTls(nextSettings, io), settings);
+      return undefined;
+    } catch (error) {
+      return describe(error);
+    }
+  };
   process.on("SIGHUP", () => {
     logger.info("SIGHUP: rolling restart", { workers: supervisor.running });
-    void supervisor.rollingRestart().then((outcome) => {
+    void precheck().then((problem) => {
+      if (problem === undefined) return supervisor.rollingRestart();
+      return { ok: false, message: problem };
+    }).then((outcome) => {
       attempt++;
       if (outcome.ok) {
         generation++;
