@@ -6,6 +6,8 @@
 import type { HeaderList } from "../protocol/encoder.ts";
 import type { Connection } from "./connection.ts";
 
+const utf8 = new TextDecoder("utf-8");
+
 /** One request, as handed to a handler. */
 export class Request {
   /** The command, upper-cased. */
@@ -35,7 +37,7 @@ export class Request {
 
   /** The body decoded as UTF-8. */
   text(): string {
-    return new TextDecoder().decode(this.body);
+    return utf8.decode(this.body);
   }
 }
 

@@ -6,6 +6,7 @@ import { connect, type GnpClient, type Push } from "../../src/client/index.ts";
 import { GnpError } from "../../src/errors.ts";
 import { startServer, type TestServer } from "../support/harness.ts";
 import { makeTestPki, type TestPki } from "../support/pki.ts";
+import { rejection } from "../support/rejection.ts";
 
 let pki: TestPki;
 let server: TestServer;
@@ -47,16 +48,6 @@ afterAll(async () => {
 
 function open(extra: Partial<Parameters<typeof connect>[0]> = {}): Promise<GnpClient> {
   return connect({ port: server.port, cert: pki.good.certificatePem, key: pki.good.privateKeyPem, ca: pki.ca.certificatePem, servername: "localhost", ...extra });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<GnpError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof GnpError) return error;
-    throw error;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("GnpClient", () => {

@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type GnpClient } from "../../src/client/index.ts";
-import { GnpError } from "../../src/errors.ts";
 import type { IssuedCertificate } from "../../src/certs/generate.ts";
 import { startServer, type TestServer } from "../support/harness.ts";
 import { makeTestPki, type TestPki } from "../support/pki.ts";
+import { rejection } from "../support/rejection.ts";
 
 let pki: TestPki;
 let server: TestServer;
@@ -33,16 +33,6 @@ afterAll(async () => {
 
 function open(port: number, as: IssuedCertificate = pki.good, extra: Partial<Parameters<typeof connect>[0]> = {}): Promise<GnpClient> {
   return connect({ port, cert: as.certificatePem, key: as.privateKeyPem, ca: pki.ca.certificatePem, servername: "localhost", ...extra });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<GnpError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof GnpError) return error;
-    throw error;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("connect", () => {
