@@ -1,13 +1,15 @@
 // The house's rule that imports point one way (STYLE.md): cli -> app -> server -> slab, with
 // protocol (pure framing) and certs beside them. This test reads every import in src/ and
 // fails on an import that points back up, on a protocol or slab module that reaches outside
-// itself, and on any import cycle.
+// itself, and on any import cycle. A "#name" import (package.json "imports", one module per
+// runtime) counts as an import of every module it can resolve to.
 
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const SRC = resolve(import.meta.dir, "../src");
+const PACKAGE = resolve(import.meta.dir, "../package.json");
 
 /** Which rooms each room may import from (its own files are always allowed). */
 const ALLOWED: Record<string, readonly string[]> = {
@@ -43,11 +45,26 @@ function roomOf(file: string): string {
 function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
   const found = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^;'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']/g)];
-  return found.map((match) => match[1] ?? match[2] ?? match[3]!).filter((spec) => spec.startsWith("."));
+  return found.map((match) => match[1] ?? match[2] ?? match[3]!).filter((spec) => spec.startsWith(".") || spec.startsWith("#"));
+}
+
+/** package.json "imports": each "#name" and every file its conditions name, as absolute paths. */
+const subpathImports = new Map(
+  Object.entries((JSON.parse(readFileSync(PACKAGE, "utf8")) as { imports?: Record<string, string | Record<string, string>> }).imports ?? {}).map(([name, target]) => [
+    name,
+    (typeof target === "string" ? [target] : Object.values(target)).map((path) => resolve(dirname(PACKAGE), path)),
+  ]),
+);
+
+function targetsOf(file: string, spec: string): string[] {
+  if (!spec.startsWith("#")) return [resolve(dirname(file), spec)];
+  const targets = subpathImports.get(spec);
+  if (targets === undefined) throw new Error(`${relative(SRC, file)} imports ${spec}, which package.json "imports" does not define`);
+  return targets;
 }
 
 const files = sourceFiles(SRC);
-const graph = new Map(files.map((file) => [file, importsOf(file).map((spec) => resolve(dirname(file), spec))]));
+const graph = new Map(files.map((file) => [file, importsOf(file).flatMap((spec) => targetsOf(file, spec))]));
 
 test("every import in src/ points the way the house allows", () => {
   // The parse must see the imports at all, or the rule below would pass on nothing.

@@ -2,9 +2,10 @@
 // resolves after the server's greeting, or rejects with REFUSED and the server's reason.
 // Replies settle calls by Sequence in any order; pushes go to the listener of their Sequence.
 // When the connection ends every pending call rejects with why, and nothing else rejects:
-// a vanished server leaves no unhandled rejection behind.
+// a vanished server leaves no unhandled rejection behind. The socket is a Transport: Bun's own
+// under Bun, node:tls under Node.js ("#client-transport" in package.json picks it).
 
-import type { Socket } from "bun";
+import { openTransport as runtimeTransport } from "#client-transport";
 import { GnpError } from "../errors.ts";
 import { encodeRequestHead } from "../protocol/encoder.ts";
 import { isValidSequence } from "../protocol/head-scanner.ts";
@@ -13,6 +14,9 @@ import { checkTimeout, headerList, resolveConnectOptions, type CallOptions, type
 import { Message, type Reply } from "./message.ts";
 import { OutputQueue } from "../protocol/output-queue.ts";
 import { PendingCalls, deliver, type PushListener } from "./pending-calls.ts";
+import { deferred } from "./deferred.ts";
+import { formatAddress } from "./socket-errors.ts";
+import type { OpenTransport, Transport } from "./transport.ts";
 
 type State = "connecting" | "open" | "closing" | "closed";
 
@@ -43,13 +47,11 @@ export class GnpClient {
   readonly #parser: ReplyParser;
   readonly #calls = new PendingCalls();
   readonly #output = new OutputQueue();
-  readonly #closed = Promise.withResolvers<GnpError | undefined>();
-  readonly #greeting = Promise.withResolvers<void>();
-  #socket: Socket<undefined> | undefined;
+  readonly #closed = deferred<GnpError | undefined>();
+  readonly #greeting = deferred<void>();
+  #transport: Transport | undefined;
   #state: State = "connecting";
   #endError: GnpError | undefined;
-  /** Why the socket ended, when Bun tells us (an `error` before `close`). */
-  #socketError: Error | undefined;
 
   private constructor(options: ResolvedConnectOptions) {
     this.#options = options;
@@ -58,10 +60,13 @@ export class GnpClient {
     this.#parser = new ReplyParser({ maxBody: options.maxBody });
   }
 
-  /** Same as the module's connect(). Invalid options throw at once, before any socket opens. */
-  static connect(options: ConnectOptions): Promise<GnpClient> {
+  /**
+   * Same as the module's connect(). Invalid options throw at once, before any socket opens.
+   * `openTransport` is the runtime's own socket unless a benchmark or test passes another.
+   */
+  static connect(options: ConnectOptions, openTransport: OpenTransport = runtimeTransport): Promise<GnpClient> {
     const client = new GnpClient(resolveConnectOptions(options));
-    return client.#open().then(() => client);
+    return client.#open(openTransport).then(() => client);
   }
 
   /** Calls in flight: sent (or queued) and not yet answered. */
@@ -151,7 +156,7 @@ export class GnpClient {
     }
     if (this.#state === "closing") {
       this.#flush();
-      this.#socket?.end();
+      this.#transport?.end();
       // A server that never closes its side must not keep close() waiting.
       const timer = setTimeout(() => this.#end(undefined), Math.max(this.#options.timeoutMs, 1000));
       await this.#closed.promise;
@@ -168,48 +173,18 @@ export class GnpClient {
     await this.close();
   }
 
-  #open(): Promise<void> {
+  #open(openTransport: OpenTransport): Promise<void> {
     const { host, port, timeoutMs } = this.#options;
     const timer =
       timeoutMs > 0
         ? setTimeout(() => this.#end(new GnpError("CONNECT_FAILED", `no greeting from ${formatAddress(host, port)} within ${timeoutMs} ms`)), timeoutMs)
         : undefined;
-    Bun.connect({
-      hostname: host,
-      port,
-      tls: {
-        cert: this.#options.cert,
-        key: this.#options.key,
-        ca: this.#options.ca,
-        rejectUnauthorized: !this.#options.insecure,
-        serverName: this.#options.servername,
-      },
-      socket: {
-        open: (socket) => {
-          this.#socket = socket;
-          socket.setNoDelay(true);
-        },
-        handshake: (socket, _success, authorizationError) => {
-          if (authorizationError !== null && !this.#options.insecure) {
-            this.#end(new GnpError("SERVER_CERT_INVALID", `server certificate rejected: ${authorizationError.message}`, { cause: authorizationError }));
-            socket.terminate();
-          }
-        },
-        data: (_socket, chunk) => this.#onData(chunk),
-        drain: () => this.#flush(),
-        error: (_socket, error) => {
-          this.#socketError ??= error;
-        },
-        close: (_socket, error) => this.#onClose(error),
-        connectError: (_socket, error) => this.#end(connectFailure(host, port, error)),
-      },
-    }).then(
-      (socket) => {
-        this.#socket = socket;
-        if (this.#state === "closed") socket.terminate();
-      },
-      (error: Error) => this.#end(connectFailure(host, port, error)),
-    );
+    this.#transport = openTransport(this.#options, {
+      data: (chunk) => this.#onData(chunk),
+      drain: () => this.#flush(),
+      failed: (error) => this.#end(error),
+      closed: (cause) => this.#onClose(cause),
+    });
     return this.#greeting.promise.finally(() => clearTimeout(timer));
   }
 
@@ -238,10 +213,9 @@ export class GnpClient {
     }
   }
 
-  #onClose(error: Error | undefined): void {
+  #onClose(cause: Error | undefined): void {
     if (this.#state === "closed") return;
     const where = formatAddress(this.host, this.port);
-    const cause = error ?? this.#socketError;
     const detail = cause !== undefined ? `: ${cause.message}` : "";
     if (this.#state === "closing" && this.#calls.size === 0) return this.#end(undefined);
     const what =
@@ -260,8 +234,7 @@ export class GnpClient {
     this.#state = "closed";
     this.#endError = error;
     this.#output.reset();
-    const socket = this.#socket;
-    if (socket !== undefined && socket.readyState > 0) socket.terminate();
+    this.#transport?.terminate();
     if (wasConnecting) this.#greeting.reject(error ?? new GnpError("CONNECTION_LOST", "connection closed by the client"));
     this.#calls.rejectAll(error ?? new GnpError("CONNECTION_LOST", "connection closed by the client"));
     this.#closed.resolve(error);
@@ -277,7 +250,7 @@ export class GnpClient {
   #flushScheduled = false;
   /** Corks the queue for the rest of this tick, so the calls made in it leave in one write. */
   #enqueue(head: string, body: string | Uint8Array | undefined): void {
-    const socket = this.#socket!;
+    const transport = this.#transport!;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       this.#output.cork();
@@ -286,38 +259,17 @@ export class GnpClient {
         this.#flush();
       });
     }
-    if (typeof body === "string") this.#output.write(socket, head + body);
+    if (typeof body === "string") this.#output.write(transport, head + body);
     else {
-      this.#output.write(socket, head);
-      if (body !== undefined && body.byteLength > 0) this.#output.write(socket, body);
+      this.#output.write(transport, head);
+      if (body !== undefined && body.byteLength > 0) this.#output.write(transport, body);
     }
   }
 
   #flush(): void {
-    const socket = this.#socket;
-    if (socket === undefined || this.#state === "closed") return;
-    this.#output.uncork(socket);
-    this.#output.drain(socket);
+    const transport = this.#transport;
+    if (transport === undefined || this.#state === "closed") return;
+    this.#output.uncork(transport);
+    this.#output.drain(transport);
   }
-}
-
-const SOCKET_ERRORS: Readonly<Record<string, string>> = {
-  ECONNREFUSED: "connection refused (is the server running?)",
-  ECONNRESET: "connection reset",
-  ETIMEDOUT: "timed out",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  ENOTFOUND: "host not found",
-  EAI_NONAME: "host not found",
-};
-
-function connectFailure(host: string, port: number, error: Error): GnpError {
-  const code = (error as { code?: unknown }).code;
-  const known = typeof code === "string" ? SOCKET_ERRORS[code] : undefined;
-  const detail = known !== undefined ? `${known} (${code})` : typeof code === "string" ? `${error.message} (${code})` : error.message;
-  return new GnpError("CONNECT_FAILED", `could not connect to ${formatAddress(host, port)}: ${detail}`, { cause: error });
-}
-
-function formatAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -4,6 +4,7 @@
 // settled call is gone from the map, so a late reply to a timed-out call is ignored.
 
 import { GnpError } from "../errors.ts";
+import { deferred } from "./deferred.ts";
 import { Message, type Push, type Reply } from "./message.ts";
 import type { ReplyMessage } from "../protocol/reply-parser.ts";
 
@@ -43,7 +44,7 @@ export class PendingCalls {
 
   /** Registers a call; the promise settles on its reply, its timeout (ms, 0 = none) or a loss. */
   add(sequence: string, timeoutMs: number, describe: () => string): Promise<Reply> {
-    const { promise, resolve, reject } = Promise.withResolvers<Reply>();
+    const { promise, resolve, reject } = deferred<Reply>();
     const timer =
       timeoutMs > 0
         ? setTimeout(() => {
@@ -110,7 +111,7 @@ export class PendingCalls {
   /** Resolves once no call is pending (at once when none is). */
   whenIdle(): Promise<void> {
     if (this.#calls.size === 0) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
+    const { promise, resolve } = deferred<void>();
     this.#idle.push(resolve);
     return promise;
   }
