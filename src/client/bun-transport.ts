@@ -1,7 +1,7 @@
 // The client's transport on Bun's own TLS socket (Bun.connect), which Bun runs with less
-// overhead per connect, read and write than its node:tls layer. Only Bun loads this file: the
-// package's "#client-transport" import picks it under the "bun" condition; every other
-// runtime gets node-transport.ts.
+// overhead per connect, read and write than its node:tls layer (bench/client-transport.ts
+// measures both). Only Bun loads this file: the package's "#client-transport" import picks it
+// under the "bun" condition, and the Node.js build (build-client.ts) never contains it.
 
 import type { Socket } from "bun";
 import { connectFailure, serverCertificateRejected } from "./socket-errors.ts";
