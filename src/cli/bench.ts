@@ -6,8 +6,9 @@
 import { CONNECTION_FLAGS, connectionUsage, resolveConnection, type Env } from "./connection-flags.ts";
 import { parseFlags } from "./call-request.ts";
 import { Budget, Tally, runHandshakes, runRequestReply, type RrPlan, type Target } from "./bench-drivers.ts";
-import { CliFailure, describe, processIo, type CliIo } from "./io.ts";
+import { CliFailure, processIo, type CliIo } from "./io.ts";
 import { GnpError } from "../errors.ts";
+import { describe, formatHostPort } from "../wording.ts";
 
 export type BenchIo = CliIo & { stderrIsTTY?: boolean };
 
@@ -138,7 +139,7 @@ async function measure(target: Target, settings: BenchSettings, io: BenchIo): Pr
   const ms = (micros: number) => Math.round(micros) / 1000;
   return {
     mode: settings.mode,
-    target: target.host.includes(":") ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`,
+    target: formatHostPort(target.host, target.port),
     conns: settings.conns,
     pipeline: settings.mode === "rr" ? settings.pipeline : 1,
     command: settings.mode === "rr" ? [settings.command, ...settings.args].join(" ") : "",

@@ -11,7 +11,8 @@ import { connect } from "../client/client.ts";
 import { GnpError } from "../errors.ts";
 import { REQUEST_FLAGS, buildRequest, parseFlags, type CallIo } from "./call-request.ts";
 import type { ConnectionSettings, Env } from "./connection-flags.ts";
-import { CliFailure, describe } from "./io.ts";
+import { CliFailure } from "./io.ts";
+import { describe } from "../wording.ts";
 
 const HISTORY_SIZE = 1000;
 const HELP = `type a command and its arguments, e.g.  GET users/1   or   PUT users/1 --body '{"a":1}'

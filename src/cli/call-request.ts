@@ -7,7 +7,8 @@ import { parseArgs } from "node:util";
 import type { CallOptions } from "../client/connect-options.ts";
 import type { Reply } from "../client/message.ts";
 import { parseArgsOptions, type FlagValues } from "./connection-flags.ts";
-import { CliFailure, describe, processIo, type CliIo, flagsFailure } from "./io.ts";
+import { CliFailure, processIo, type CliIo, flagsFailure } from "./io.ts";
+import { systemReason } from "../wording.ts";
 
 export type CallIo = CliIo & {
   /** Where `--body @-` and the prompt read from. Default: process.stdin. */
@@ -67,9 +68,7 @@ async function readBody(text: string, stdin: NodeJS.ReadableStream | undefined):
   try {
     return readFileSync(path);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : describe(error);
-    throw new CliFailure(`cannot read --body @${path}: ${why}`, 2);
+    throw new CliFailure(`cannot read --body @${path}: ${systemReason(error)}`, 2);
   }
 }
 

@@ -12,9 +12,9 @@ import { thumbprints } from "../certs/thumbprint.ts";
 import { CertificateValidator, certificateIdentity, formatInstant } from "../certs/validator.ts";
 import { x509 } from "../certs/x509.ts";
 import { loadLocalServerTrust } from "./local-server-trust.ts";
+import type { CliIo } from "./io.ts";
+import { systemReason } from "../wording.ts";
 import type * as X509 from "@peculiar/x509";
-
-export type CliIo = { stdout: (s: string) => void; stderr: (s: string) => void };
 
 export const CERTS_USAGE = `Usage:
   gnp certs init [DIR] [--name NAME]... [--rsa] [--days DAYS] [--force]
@@ -254,19 +254,8 @@ async function readText(path: string, hint: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (error) {
-    throw new Error(`cannot read ${resolve(path)}: ${fsReason(error)} (${hint})`);
+    throw new Error(`cannot read ${resolve(path)}: ${systemReason(error)} (${hint})`);
   }
-}
-
-const FS_REASONS: Record<string, string> = {
-  ENOENT: "no such file",
-  EACCES: "permission denied",
-  EISDIR: "is a directory",
-};
-
-function fsReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  return (code && FS_REASONS[code]) ?? code ?? String(error);
 }
 
 // The first certificate of a PEM file, or the whole file when it is DER.
@@ -275,7 +264,7 @@ async function readCertificate(path: string): Promise<Uint8Array> {
   try {
     bytes = new Uint8Array(await readFile(path));
   } catch (error) {
-    throw new Error(`cannot read ${resolve(path)}: ${fsReason(error)}`);
+    throw new Error(`cannot read ${resolve(path)}: ${systemReason(error)}`);
   }
   const text = new TextDecoder().decode(bytes);
   let der: Uint8Array | undefined;

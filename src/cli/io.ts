@@ -1,6 +1,8 @@
 // How CLI commands talk to the world: output through an injectable io (tests capture it),
 // failures as one line on stderr and an exit code, never a stack trace.
 
+import { describe } from "../wording.ts";
+
 export type CliIo = {
   stdout: (chunk: string | Uint8Array) => void;
   stderr: (text: string) => void;
@@ -18,12 +20,6 @@ export class CliFailure extends Error {
     super(message);
     this.exitCode = exitCode;
   }
-}
-
-/** The message of anything thrown, for a one-line report. */
-export function describe(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
 }
 
 /**

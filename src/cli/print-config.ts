@@ -4,6 +4,7 @@
 
 import type { ClientRules } from "../config/client-rules.ts";
 import { settingValue, type ServeConfig } from "./serve-config.ts";
+import { formatHostPort } from "../wording.ts";
 
 /** What an unset setting means. */
 const UNSET_MEANS: Record<string, string> = {
@@ -55,7 +56,7 @@ function tomlValue(value: unknown): string {
   if (value !== null && typeof value === "object" && "host" in value && "port" in value) {
     // --admin's parsed form, printed back as the HOST:PORT it was given as.
     const { host, port } = value as { host: string; port: number };
-    return JSON.stringify(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
+    return JSON.stringify(formatHostPort(host, port));
   }
   return JSON.stringify(value);
 }

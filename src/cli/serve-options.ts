@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { CliFailure, flagsFailure } from "./io.ts";
+import { systemReason } from "../wording.ts";
 import { OPS_FLAGS, parseOpsSettings, type OpsSettings } from "./ops-flags.ts";
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_S,
@@ -130,9 +131,7 @@ export function readPemFile(flag: string, path: string): string {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : (error as Error).message;
-    throw new CliFailure(`cannot read --${flag} ${path}: ${why}`);
+    throw new CliFailure(`cannot read --${flag} ${path}: ${systemReason(error)}`);
   }
   if (!text.includes("-----BEGIN ")) throw new CliFailure(`--${flag} ${path} is not a PEM file`);
   return text;

@@ -11,7 +11,8 @@ import { renderPrometheus } from "../ops/prometheus.ts";
 import { openWorkerChannel, workerRoleOf, type WorkerRole } from "../ops/worker-ipc.ts";
 import type { GnpServer } from "../server/server.ts";
 import { VERSION } from "../version.ts";
-import { CliFailure, describe, processIo, type CliIo } from "./io.ts";
+import { CliFailure, processIo, type CliIo } from "./io.ts";
+import { describe, formatHostPort } from "../wording.ts";
 import type { OpsSettings } from "./ops-flags.ts";
 import type { ServeSettings } from "./serve-options.ts";
 import type { ReloadOutcome } from "../config/reload.ts";
@@ -156,8 +157,4 @@ export async function serveUntilSignal(
     channel.send({ type: "listening", port: server.port });
   }
   return exited;
-}
-
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -9,12 +9,13 @@ import { defaultStoreUrl, openStore } from "../app/open-store.ts";
 import type { DocumentStore } from "../app/document-store.ts";
 import { GnpError } from "../errors.ts";
 import { createServer, type GnpServer } from "../server/server.ts";
-import { CliFailure, describe, type CliIo } from "./io.ts";
+import { CliFailure, type CliIo } from "./io.ts";
+import { describe, formatHostPort, systemReason } from "../wording.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../options.ts";
 import { DEFAULT_DATA_DIR, readPemFile, serveUsage, type ServeSettings } from "./serve-options.ts";
 import { logServerEvents } from "../ops/server-log.ts";
 import { workerRoleOf } from "../ops/worker-ipc.ts";
-import { createServeLogger, formatHostPort, serveUntilSignal, ShutdownSignals, type RunningServer } from "./serve-runtime.ts";
+import { createServeLogger, serveUntilSignal, ShutdownSignals, type RunningServer } from "./serve-runtime.ts";
 import { ReloadController } from "../config/reload.ts";
 import { formatServeConfig } from "./print-config.ts";
 import { admissionSettings, resolveServeConfig } from "./serve-config.ts";
@@ -155,7 +156,7 @@ async function loadTls(settings: ServeSettings, io: CliIo): Promise<TlsMaterial>
     (settings.dataDir === DEFAULT_DATA_DIR ? "" : ` --data ${settings.dataDir}`) +
     (settings.port === DEFAULT_PORT ? "" : " --port PORT") +
     (host === DEFAULT_HOST ? "" : ` --host ${host}`);
-  const target = host.includes(":") ? `[${host}]:PORT` : `${host}:PORT`;
+  const target = formatHostPort(host, "PORT");
   const hint =
     `connect:\n` +
     `  gnp call PING${callFlags}\n` +
@@ -178,8 +179,6 @@ function probeAdminAddress(admin: { host: string; port: number }): void {
   try {
     Bun.listen({ hostname: admin.host, port: admin.port, socket: { data() {} } }).stop(true);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    const why = code === "EADDRINUSE" ? "address already in use" : code === "EADDRNOTAVAIL" ? "address not available on this machine" : describe(error);
-    throw new CliFailure(`cannot listen on admin address ${formatHostPort(admin.host, admin.port)}: ${why}`);
+    throw new CliFailure(`cannot listen on admin address ${formatHostPort(admin.host, admin.port)}: ${systemReason(error)}`);
   }
 }

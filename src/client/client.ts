@@ -8,6 +8,7 @@
 import { openTransport as runtimeTransport } from "#client-transport";
 import { GnpError } from "../errors.ts";
 import { encodeRequestHead } from "../protocol/encoder.ts";
+import { formatHostPort } from "../wording.ts";
 import { isValidSequence } from "../protocol/head-scanner.ts";
 import { ReplyParser, type ReplyEvent } from "../protocol/reply-parser.ts";
 import { checkTimeout, headerList, resolveConnectOptions, type CallOptions, type ConnectOptions, type ResolvedConnectOptions } from "./connect-options.ts";
@@ -15,7 +16,6 @@ import { Message, type Reply } from "./message.ts";
 import { OutputQueue } from "../protocol/output-queue.ts";
 import { PendingCalls, deliver, type PushListener } from "./pending-calls.ts";
 import { deferred } from "./deferred.ts";
-import { formatAddress } from "./socket-errors.ts";
 import type { OpenTransport, Transport } from "./transport.ts";
 
 type State = "connecting" | "open" | "closing" | "closed";
@@ -177,7 +177,7 @@ export class GnpClient {
     const { host, port, timeoutMs } = this.#options;
     const timer =
       timeoutMs > 0
-        ? setTimeout(() => this.#end(new GnpError("CONNECT_FAILED", `no greeting from ${formatAddress(host, port)} within ${timeoutMs} ms`)), timeoutMs)
+        ? setTimeout(() => this.#end(new GnpError("CONNECT_FAILED", `no greeting from ${formatHostPort(host, port)} within ${timeoutMs} ms`)), timeoutMs)
         : undefined;
     this.#transport = openTransport(this.#options, {
       data: (chunk) => this.#onData(chunk),
@@ -209,13 +209,13 @@ export class GnpClient {
       case "connection-error":
         return this.#end(new GnpError("CONNECTION_LOST", event.reason));
       case "fault":
-        return this.#end(new GnpError("BAD_REPLY", `bad reply from ${formatAddress(this.host, this.port)}: ${event.message}`));
+        return this.#end(new GnpError("BAD_REPLY", `bad reply from ${formatHostPort(this.host, this.port)}: ${event.message}`));
     }
   }
 
   #onClose(cause: Error | undefined): void {
     if (this.#state === "closed") return;
-    const where = formatAddress(this.host, this.port);
+    const where = formatHostPort(this.host, this.port);
     const detail = cause !== undefined ? `: ${cause.message}` : "";
     if (this.#state === "closing" && this.#calls.size === 0) return this.#end(undefined);
     const what =

@@ -3,6 +3,7 @@
 // one message for ECONNREFUSED whether Bun or Node.js ran the client.
 
 import { GnpError } from "../errors.ts";
+import { formatHostPort } from "../wording.ts";
 
 const SOCKET_ERRORS: Readonly<Record<string, string>> = {
   ECONNREFUSED: "connection refused (is the server running?)",
@@ -19,15 +20,10 @@ export function connectFailure(host: string, port: number, error: Error): GnpErr
   const code = (error as { code?: unknown }).code;
   const known = typeof code === "string" ? SOCKET_ERRORS[code] : undefined;
   const detail = known !== undefined ? `${known} (${code})` : typeof code === "string" ? `${error.message} (${code})` : error.message;
-  return new GnpError("CONNECT_FAILED", `could not connect to ${formatAddress(host, port)}: ${detail}`, { cause: error });
+  return new GnpError("CONNECT_FAILED", `could not connect to ${formatHostPort(host, port)}: ${detail}`, { cause: error });
 }
 
 /** SERVER_CERT_INVALID, with the TLS library's reason. */
 export function serverCertificateRejected(error: Error): GnpError {
   return new GnpError("SERVER_CERT_INVALID", `server certificate rejected: ${error.message}`, { cause: error });
-}
-
-/** host:port, with an IPv6 address in brackets. */
-export function formatAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { GnpError } from "../errors.ts";
+import { systemReason } from "../wording.ts";
 
 export const DEFAULT_CONFIG_FILE = "gnp.toml";
 
@@ -40,9 +41,7 @@ export function readConfigFile(path: string, keys: readonly ConfigKey[], cwd: st
   try {
     text = readFileSync(resolve(cwd, path), "utf8");
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : (error as Error).message;
-    throw new GnpError("FILE_UNREADABLE", `cannot read config ${path}: ${why}`, { cause: error });
+    throw new GnpError("FILE_UNREADABLE", `cannot read config ${path}: ${systemReason(error)}`, { cause: error });
   }
   return parseConfigText(text, path, keys, dirname(resolve(cwd, path)));
 }

@@ -5,7 +5,7 @@
 // at their next command (GnpServer.setTrust) and keep their TLS session (setTlsCertificate).
 
 import { CertificateValidator } from "../certs/validator.ts";
-import { GnpError } from "../errors.ts";
+import { describe } from "../wording.ts";
 import type { Connection } from "../server/connection.ts";
 import type { GnpServer } from "../server/server.ts";
 import type { ClientRules } from "./client-rules.ts";
@@ -118,8 +118,4 @@ export class ReloadController {
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((item, index) => item === b[index]);
-}
-
-function describe(error: unknown): string {
-  return error instanceof GnpError || error instanceof Error ? error.message : String(error);
 }

@@ -5,6 +5,7 @@
 
 import type { Server } from "bun";
 import { GnpError } from "../errors.ts";
+import { formatHostPort, systemReason } from "../wording.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 
 export type Readiness = { ready: boolean; reason: string };
@@ -51,9 +52,7 @@ export class AdminServer {
         error: () => new Response("internal error\n", { status: 500, headers: { "content-type": TEXT } }),
       });
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      const why = code === "EADDRINUSE" ? "address already in use" : error instanceof Error ? error.message : String(error);
-      throw new GnpError("LISTEN_FAILED", `cannot listen on admin address ${formatAddress(options.host, options.port)}: ${why}`, { cause: error });
+      throw new GnpError("LISTEN_FAILED", `cannot listen on admin address ${formatHostPort(options.host, options.port)}: ${systemReason(error)}`, { cause: error });
     }
     admin = new AdminServer(server, options.source);
     return admin;
@@ -64,7 +63,7 @@ export class AdminServer {
   }
 
   get url(): string {
-    return `http://${formatAddress(this.#server.hostname ?? "127.0.0.1", this.port)}`;
+    return `http://${formatHostPort(this.#server.hostname ?? "127.0.0.1", this.port)}`;
   }
 
   get draining(): boolean {
@@ -110,8 +109,4 @@ export class AdminServer {
     // Asked again: a shutdown may have begun while the source was answering.
     return this.#draining ? { ready: false, reason: "shutting down" } : readiness;
   }
-}
-
-function formatAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

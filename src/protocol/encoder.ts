@@ -5,6 +5,7 @@
 
 import { MAX_HEAD_BYTES } from "./head-scanner.ts";
 
+/** The status line of a message from the server (PROTOCOL.md section 3). */
 export type ReplyStatus = "OK" | "ERR" | "PUSH";
 export type HeaderList = readonly (readonly [name: string, value: string])[];
 

@@ -4,12 +4,11 @@
 // Heads are framed by head-scanner.ts (one framing module for server and client); bytes are
 // kept in one growable buffer, appended once and never rescanned, so the cost is linear.
 
+import type { ReplyStatus } from "./encoder.ts";
 import { MAX_HEAD_BYTES, isHeadFault, parseHead, scanHead, type Head, type HeadFault } from "./head-scanner.ts";
 
 /** Largest reply body accepted by default. Requests are limited to 1 MiB; replies may be larger. */
 export const DEFAULT_MAX_REPLY_BODY = 64 * 1024 * 1024;
-
-export type ReplyStatus = "OK" | "ERR" | "PUSH";
 
 /** A reply or push, as framed on the wire. `body` is a copy the caller owns. */
 export type ReplyMessage = {

@@ -13,6 +13,7 @@ import { ConnectionEngine, type Authorizer } from "./connection-engine.ts";
 import { ServerHooks, type ServerEvents } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
 import type { CommandHandler } from "./request.ts";
+import { formatHostPort, systemReason } from "../wording.ts";
 
 /** How often deadlines are checked: the resolution of every time limit. */
 const SWEEP_INTERVAL_MS = 250;
@@ -121,14 +122,14 @@ export class GnpServer {
       engine = new ConnectionEngine(this.options, this.#handlers, this.#validator, this.#hooks, this.metrics);
     } catch (error) {
       const slots = this.options.maxConnections;
-      throw new GnpError("LISTEN_FAILED", `cannot reserve ${slots} connection slots (${(slots * 8) / 1024} MiB of address space): ${describeListenError(error)}`, { cause: error });
+      throw new GnpError("LISTEN_FAILED", `cannot reserve ${slots} connection slots (${(slots * 8) / 1024} MiB of address space): ${systemReason(error)}`, { cause: error });
     }
     engine.setAuthorizer(this.#authorize);
     const { host, port } = this.options;
     try {
       this.#listener = this.#bind(engine, port, this.#tls, true);
     } catch (error) {
-      throw new GnpError("LISTEN_FAILED", `cannot listen on ${formatAddress(host, port)}: ${describeListenError(error)}`, { cause: error });
+      throw new GnpError("LISTEN_FAILED", `cannot listen on ${formatHostPort(host, port)}: ${systemReason(error)}`, { cause: error });
     }
     this.#engine = engine;
     this.#sweeper = setInterval(() => engine.sweep(Date.now()), SWEEP_INTERVAL_MS);
@@ -161,7 +162,7 @@ export class GnpServer {
     try {
       next = this.#bind(engine, current.port, pair, false);
     } catch (error) {
-      throw new GnpError("LISTEN_FAILED", `cannot listen on ${formatAddress(this.options.host, current.port)} with the new certificate: ${describeListenError(error)}`, { cause: error });
+      throw new GnpError("LISTEN_FAILED", `cannot listen on ${formatHostPort(this.options.host, current.port)} with the new certificate: ${systemReason(error)}`, { cause: error });
     }
     this.#tls = pair;
     this.#listener = next;
@@ -264,16 +265,4 @@ export class GnpServer {
 /** Creates a server; call listen() to start it. */
 export function createServer(options: ServerOptions): GnpServer {
   return new GnpServer(options);
-}
-
-function formatAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function describeListenError(error: unknown): string {
-  const code = (error as { code?: string }).code;
-  if (code === "EADDRINUSE") return "address already in use";
-  if (code === "EACCES") return "permission denied";
-  if (code === "EADDRNOTAVAIL") return "address not available on this machine";
-  return error instanceof Error ? error.message : String(error);
 }

@@ -4,6 +4,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { MAX_HEAD_BYTES, isHeadFault, parseHead, scanHead } from "../../src/protocol/head-scanner.ts";
+import { fuzzSeed, mulberry32 } from "../support/prng.ts";
 
 const enc = new TextEncoder();
 const MAX_BODY = 1024;
@@ -118,15 +119,8 @@ describe("scanHead and parseHead", () => {
   });
 
   test("a seeded fuzz of random cuts and garbage never throws and agrees with the whole parse", () => {
-    let seed = Number(process.env.GNP_FUZZ_SEED ?? Date.now() % 1_000_000);
-    const startSeed = seed;
-    const random = () => {
-      // mulberry32
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const startSeed = fuzzSeed();
+    const random = mulberry32(startSeed);
     const alphabet = ["PING", "GET", " ", "\r\n", "\r", "\n", ":", "Sequence", "Size", "1", "\0", "x", "é", "\t", "\xff"];
     try {
       for (let round = 0; round < 1500; round++) {

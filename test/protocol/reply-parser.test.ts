@@ -1,9 +1,10 @@
 // The reply parser's contract: the same events however a server's bytes are cut. Every case
 // is fed whole, byte by byte, at every split offset and glued to a following message; a
-// seeded fuzz (seed printed, FUZZ_SEED=n replays it) cuts valid streams and garbage.
+// seeded fuzz (seed printed, GNP_FUZZ_SEED=n replays it) cuts valid streams and garbage.
 
 import { describe, expect, test } from "bun:test";
 import { ReplyParser, type ReplyEvent } from "../../src/protocol/reply-parser.ts";
+import { fuzzSeed, mulberry32 } from "../support/prng.ts";
 
 const enc = new TextEncoder();
 const bytes = (text: string) => enc.encode(text);
@@ -242,24 +243,12 @@ describe("ReplyParser", () => {
   });
 });
 
-// mulberry32: small, seedable, good enough to pick cuts and bytes.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe("ReplyParser fuzz", () => {
-  const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
-  console.log(`reply-parser fuzz seed ${seed} (FUZZ_SEED=${seed} replays it)`);
+  const seed = fuzzSeed();
+  console.log(`reply-parser fuzz seed ${seed} (GNP_FUZZ_SEED=${seed} replays it)`);
 
   test("gives the same events for random streams cut at random places, with and without garbage", () => {
-    const random = prng(seed);
+    const random = mulberry32(seed);
     const int = (n: number) => Math.floor(random() * n);
     const alphabet = bytes("OKERRPUSH:Sequence Size\r\n0123456789 \t\x00\xff");
     for (let round = 0; round < 300; round++) {
