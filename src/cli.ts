@@ -3,7 +3,7 @@
 // exit code; a failure is one line on stderr (`gnp: ...`), never a stack trace.
 
 import { GnpError } from "./errors.ts";
-import { CliFailure, processIo } from "./cli/io.ts";
+import { CliFailure, processIo } from "./io.ts";
 import { describe } from "./wording.ts";
 import { VERSION } from "./version.ts";
 

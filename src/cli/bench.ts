@@ -6,7 +6,7 @@
 import { CONNECTION_FLAGS, connectionUsage, resolveConnection, type Env } from "./connection-flags.ts";
 import { parseFlags } from "./call-request.ts";
 import { Budget, Tally, runHandshakes, runRequestReply, type RrPlan, type Target } from "./bench-drivers.ts";
-import { CliFailure, processIo, type CliIo } from "./io.ts";
+import { CliFailure, processIo, type CliIo } from "../io.ts";
 import { GnpError } from "../errors.ts";
 import { describe, formatHostPort } from "../wording.ts";
 

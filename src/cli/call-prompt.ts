@@ -11,7 +11,7 @@ import { connect } from "../client/client.ts";
 import { GnpError } from "../errors.ts";
 import { REQUEST_FLAGS, buildRequest, parseFlags, type CallIo } from "./call-request.ts";
 import type { ConnectionSettings, Env } from "./connection-flags.ts";
-import { CliFailure } from "./io.ts";
+import { CliFailure } from "../io.ts";
 import { describe } from "../wording.ts";
 
 const HISTORY_SIZE = 1000;

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import type { CallOptions } from "../client/connect-options.ts";
 import type { Reply } from "../client/message.ts";
 import { parseArgsOptions, type FlagValues } from "./connection-flags.ts";
-import { CliFailure, processIo, type CliIo, flagsFailure } from "./io.ts";
+import { CliFailure, processIo, type CliIo, flagsFailure } from "../io.ts";
 import { systemReason } from "../wording.ts";
 
 export type CallIo = CliIo & {

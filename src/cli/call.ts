@@ -9,7 +9,7 @@ import { GnpError } from "../errors.ts";
 import { runPrompt } from "./call-prompt.ts";
 import { REQUEST_FLAGS, buildRequest, parseFlags, seconds, writeBody, DEFAULT_CALL_TIMEOUT_S, type CallIo, type CallRequest } from "./call-request.ts";
 import { CONNECTION_FLAGS, connectionUsage, resolveConnection, type Env } from "./connection-flags.ts";
-import { CliFailure, processIo } from "./io.ts";
+import { CliFailure, processIo } from "../io.ts";
 import { describe } from "../wording.ts";
 
 export type { CallIo } from "./call-request.ts";

@@ -11,8 +11,8 @@ import { existingFiles, localPkiPaths, PKI_FILES, writeLocalPki, writePem } from
 import { thumbprints } from "../certs/thumbprint.ts";
 import { CertificateValidator, certificateIdentity, formatInstant } from "../certs/validator.ts";
 import { x509 } from "../certs/x509.ts";
-import { loadLocalServerTrust } from "./local-server-trust.ts";
-import type { CliIo } from "./io.ts";
+import { loadLocalServerTrust } from "../serve/local-server-trust.ts";
+import type { CliIo } from "../io.ts";
 import { systemReason } from "../wording.ts";
 import type * as X509 from "@peculiar/x509";
 
@@ -169,7 +169,7 @@ async function inspect(argv: string[], io: CliIo): Promise<number> {
   const cert = new x509.X509Certificate(der);
   const node = new NodeX509(der);
   const digests = thumbprints(der);
-  // --server: the trust of the `gnp serve` configured here (src/cli/local-server-trust.ts).
+  // --server: the trust of the `gnp serve` configured here (src/serve/local-server-trust.ts).
   const local = values.server || values.config !== undefined ? loadLocalServerTrust(values.config, process.env) : undefined;
   const trustedCas = [...(local?.trustedCas ?? []), ...(await Promise.all((values.ca ?? []).map((file) => readText(file, "given with --ca"))))];
   const allow = [...(local?.allow ?? []), ...(values.allow ?? [])];

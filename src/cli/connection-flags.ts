@@ -9,8 +9,8 @@ import type { ConnectOptions } from "../client/connect-options.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, checkKeyPair } from "../options.ts";
 import { findConfigFile, readConfigFile, type ConfigKey } from "../config/config-file.ts";
 import { GnpError } from "../errors.ts";
-import { CliFailure } from "./io.ts";
-import { DEFAULT_DATA_DIR, SERVE_FLAGS, readPemFile } from "./serve-options.ts";
+import { CliFailure } from "../io.ts";
+import { DEFAULT_DATA_DIR, SERVE_FLAGS, readPemFile } from "../config/serve-options.ts";
 import { localPkiPaths, pkiDir } from "../certs/pki-paths.ts";
 
 export type Env = Record<string, string | undefined>;

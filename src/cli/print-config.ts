@@ -3,7 +3,7 @@
 // It prints and exits; it creates nothing (not even the first-run certificates).
 
 import type { ClientRules } from "../config/client-rules.ts";
-import { settingValue, type ServeConfig } from "./serve-config.ts";
+import { settingValue, type ServeConfig } from "../config/serve-config.ts";
 import { formatHostPort } from "../wording.ts";
 
 /** What an unset setting means. */

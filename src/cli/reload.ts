@@ -7,10 +7,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { readPid, readReloadStatus } from "../config/reload-status.ts";
-import { CliFailure, type CliIo, flagsFailure } from "./io.ts";
+import { readPid, readReloadStatus } from "../serve/reload-status.ts";
+import { CliFailure, type CliIo, flagsFailure } from "../io.ts";
 import { findConfigFile } from "../config/config-file.ts";
-import { DEFAULT_DATA_DIR } from "./serve-options.ts";
+import { DEFAULT_DATA_DIR } from "../config/serve-options.ts";
 
 type Env = Record<string, string | undefined>;
 

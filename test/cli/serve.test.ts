@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { SERVE_FLAGS } from "../../src/cli/serve-options.ts";
+import { SERVE_FLAGS } from "../../src/config/serve-options.ts";
 import { makeTestPki } from "../support/pki.ts";
 import { GREETING, errorLine, okReply, request } from "../support/wire.ts";
 import { CliProcess, cleanEnv, cleanupCli, freshDir, isOneLine, runCli } from "./cli-process.ts";

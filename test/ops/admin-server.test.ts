@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { AdminServer } from "../../src/ops/admin-server.ts";
 import { emptySnapshot, mergeSnapshots, takeSnapshot } from "../../src/ops/metrics-snapshot.ts";
 import { renderPrometheus } from "../../src/ops/prometheus.ts";
-import { serverAdminSource } from "../../src/cli/serve-runtime.ts";
+import { serverAdminSource } from "../../src/serve/runtime.ts";
 import { LATENCY_BUCKETS_S } from "../../src/server/metrics.ts";
 import type { GnpServer } from "../../src/index.ts";
 import { RawClient, connectAdmitted, startServer } from "../support/harness.ts";

@@ -1,7 +1,7 @@
 // How CLI commands talk to the world: output through an injectable io (tests capture it),
 // failures as one line on stderr and an exit code, never a stack trace.
 
-import { describe } from "../wording.ts";
+import { describe } from "./wording.ts";
 
 export type CliIo = {
   stdout: (chunk: string | Uint8Array) => void;

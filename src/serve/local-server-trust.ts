@@ -7,9 +7,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { localPkiPaths, pkiDir } from "../certs/pki-paths.ts";
 import type { ClientRules } from "../config/client-rules.ts";
-import { CliFailure } from "./io.ts";
-import { admissionSettings, resolveServeConfig } from "./serve-config.ts";
-import { readPemFile } from "./serve-options.ts";
+import { admissionSettings, resolveServeConfig } from "../config/serve-config.ts";
+import { readPemFile } from "../config/serve-options.ts";
+import { CliFailure } from "../io.ts";
 
 export type LocalServerTrust = { allow: string[]; trustedCas: string[]; clients: ClientRules; source: string };
 

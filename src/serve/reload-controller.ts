@@ -8,7 +8,7 @@ import { CertificateValidator } from "../certs/validator.ts";
 import { describe } from "../wording.ts";
 import type { Connection } from "../server/connection.ts";
 import type { GnpServer } from "../server/server.ts";
-import type { ClientRules } from "./client-rules.ts";
+import type { ClientRules } from "../config/client-rules.ts";
 
 /** Everything a reload may change. */
 export type TrustConfig = Readonly<{

@@ -1,11 +1,11 @@
 // `gnp serve` flags and their GNP_* environment twins, parsed with util.parseArgs and
 // checked into plain values. Precedence: flag, then environment, then the settings file
-// (src/cli/serve-config.ts), then default. Files are
+// (serve-config.ts), then default. Files are
 // read here too, so a missing or unreadable file is one clear line before anything listens.
 
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
-import { CliFailure, flagsFailure } from "./io.ts";
+import { CliFailure, flagsFailure } from "../io.ts";
 import { systemReason } from "../wording.ts";
 import { OPS_FLAGS, parseOpsSettings, type OpsSettings } from "./ops-flags.ts";
 import {
@@ -58,7 +58,7 @@ export type ServeSettings = {
   maxOutput: number;
   idleTimeout: number;
   handshakeTimeout: number;
-  /** --admin, --log-format, --log-level, --shutdown-timeout, --workers (src/cli/ops-flags.ts). */
+  /** --admin, --log-format, --log-level, --shutdown-timeout, --workers (ops-flags.ts). */
   ops: OpsSettings;
   help: boolean;
 };
@@ -67,7 +67,7 @@ type Env = Record<string, string | undefined>;
 
 /**
  * Parses argv, the environment and the settings file's values (flag name to flag text, from
- * src/cli/serve-config.ts) into settings. Throws CliFailure with one line on a mistake.
+ * serve-config.ts) into settings. Throws CliFailure with one line on a mistake.
  */
 export function parseServeArgs(argv: string[], env: Env = process.env, file: Readonly<Record<string, string | string[]>> = {}): ServeSettings {
   let values: Record<string, string | string[] | boolean | undefined>;

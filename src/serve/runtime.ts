@@ -4,6 +4,9 @@
 // happens. SIGHUP reloads the configuration in place (trust, clients, certificate); under a
 // supervisor it is the supervisor's signal (a rolling restart).
 
+import type { OpsSettings } from "../config/ops-flags.ts";
+import type { ServeSettings } from "../config/serve-options.ts";
+import { CliFailure, processIo, type CliIo } from "../io.ts";
 import { AdminServer, type AdminSource, type Readiness } from "../ops/admin-server.ts";
 import { defaultLogFormat, Logger } from "../ops/logger.ts";
 import { takeSnapshot } from "../ops/metrics-snapshot.ts";
@@ -11,13 +14,18 @@ import { renderPrometheus } from "../ops/prometheus.ts";
 import { openWorkerChannel, workerRoleOf, type WorkerRole } from "../ops/worker-ipc.ts";
 import type { GnpServer } from "../server/server.ts";
 import { VERSION } from "../version.ts";
-import { CliFailure, processIo, type CliIo } from "./io.ts";
 import { describe, formatHostPort } from "../wording.ts";
-import type { OpsSettings } from "./ops-flags.ts";
-import type { ServeSettings } from "./serve-options.ts";
-import type { ReloadOutcome } from "../config/reload.ts";
+import type { ReloadOutcome } from "./reload-controller.ts";
 
-/** A started `gnp serve` process, as startServe (serve.ts) hands it over. */
+/** Where a process's configuration came from, so that a reload or a worker can read it again. */
+export type ServeProcess = {
+  /** The command line after `serve`: workers are started with it, a reload re-reads it. */
+  argv: readonly string[];
+  io: CliIo;
+  env: Record<string, string | undefined>;
+};
+
+/** A started `gnp serve` process, as startServer (serve.ts) hands it over. */
 export type RunningServer = {
   server: GnpServer;
   stop: () => Promise<void>;
@@ -25,7 +33,7 @@ export type RunningServer = {
   settings: ServeSettings;
   /** False once stop() closed the store: /readyz then answers 503. */
   isStoreOpen: () => boolean;
-  /** Re-reads the configuration (trust, clients, certificate) and applies it, or keeps the old (src/config/reload.ts). */
+  /** Re-reads the configuration (trust, clients, certificate) and applies it, or keeps the old (reload-controller.ts). */
   reload: (cause: string) => Promise<ReloadOutcome>;
 };
 
@@ -128,7 +136,7 @@ export async function serveUntilSignal(
     );
   };
   // A lone server reloads on SIGHUP; its handler is installed before the listening line
-  // (src/cli/serve-reload.ts), since a signal that finds no handler kills the process. A worker
+  // (reloading.ts), since a signal that finds no handler kills the process. A worker
   // ignores it: its supervisor's SIGHUP is a rolling restart.
   if (role !== undefined) process.on("SIGHUP", () => logger.info("SIGHUP ignored", { why: "the supervisor restarts workers" }));
 

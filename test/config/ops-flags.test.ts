@@ -3,8 +3,8 @@
 
 import { describe, expect, test } from "bun:test";
 import { availableParallelism } from "node:os";
-import { CliFailure } from "../../src/cli/io.ts";
-import { OPS_FLAGS, parseOpsSettings } from "../../src/cli/ops-flags.ts";
+import { CliFailure } from "../../src/io.ts";
+import { OPS_FLAGS, parseOpsSettings } from "../../src/config/ops-flags.ts";
 
 const parse = (values: Partial<Record<keyof typeof OPS_FLAGS, string>>) => parseOpsSettings((name) => values[name]);
 

@@ -3,9 +3,9 @@
 // is published in DATA/reload.json beside DATA/gnp.pid so `gnp reload` can report it. Workers
 // of --workers do none of it: pid file and signal belong to the process a user signals.
 
-import type { ReloadController, ReloadOutcome } from "../config/reload.ts";
-import { removePidFile, writePidFile, writeReloadStatus } from "../config/reload-status.ts";
 import type { Logger } from "../ops/logger.ts";
+import type { ReloadController, ReloadOutcome } from "./reload-controller.ts";
+import { removePidFile, writePidFile, writeReloadStatus } from "./reload-status.ts";
 
 export type Reloading = {
   /** Reloads and logs; `cause` says who asked ("SIGHUP"). Never rejects. */

@@ -4,22 +4,16 @@
 // listener with every worker's metrics added up, and turns signals into worker actions:
 // SIGTERM/SIGINT drain all and exit 0, SIGHUP replaces the workers one at a time.
 
+import { admissionSettings, resolveServeConfig, type ServeConfig } from "../config/serve-config.ts";
+import { CliFailure } from "../io.ts";
 import { AdminServer } from "../ops/admin-server.ts";
 import { renderPrometheus } from "../ops/prometheus.ts";
 import { Supervisor, WorkerStartFailure } from "../ops/supervisor.ts";
-import { removePidFile, writePidFile, writeReloadStatus } from "../config/reload-status.ts";
 import { VERSION } from "../version.ts";
-import { CliFailure, type CliIo } from "./io.ts";
 import { describe, formatHostPort } from "../wording.ts";
-import { createServeLogger, ShutdownSignals } from "./serve-runtime.ts";
-import type { ServeSettings } from "./serve-options.ts";
-import { admissionSettings, resolveServeConfig } from "./serve-config.ts";
-import { trustConfigOf, type TlsMaterialLike } from "./serve-trust.ts";
-
-export type SupervisorDeps = {
-  /** serve.ts's loadTls: checks certificate flags, creates DATA/pki on a first run, returns the connect hint. */
-  loadTls: (settings: ServeSettings, io: CliIo) => Promise<TlsMaterialLike & { hint: string | undefined }>;
-};
+import { removePidFile, writePidFile, writeReloadStatus } from "./reload-status.ts";
+import { createServeLogger, type ServeProcess, type ShutdownSignals } from "./runtime.ts";
+import { loadTls, trustConfigOf } from "./trust-loading.ts";
 
 /** The command line that runs this program again with `args`: the compiled binary, or bun + script. */
 export function selfCommand(args: readonly string[]): string[] {
@@ -29,9 +23,11 @@ export function selfCommand(args: readonly string[]): string[] {
 }
 
 /** Runs the supervisor until a signal; resolves with the exit code. */
-export async function runSupervisor(argv: string[], settings: ServeSettings, io: CliIo, deps: SupervisorDeps, signals = new ShutdownSignals()): Promise<number> {
+export async function runSupervisor(config: ServeConfig, how: ServeProcess & { signals: ShutdownSignals }): Promise<number> {
+  const { argv, io, env, signals } = how;
+  const settings = config.settings;
   const logger = createServeLogger(settings.ops, io, undefined);
-  const tls = await deps.loadTls(settings, io);
+  const tls = await loadTls(admissionSettings(config), io);
   const store = settings.store;
   if (store !== undefined && store.startsWith("memory:")) {
     logger.warn("each worker has its own memory store", { workers: settings.ops.workers, hint: "use sqlite:// or postgres:// so that every worker sees the same documents" });
@@ -39,7 +35,7 @@ export async function runSupervisor(argv: string[], settings: ServeSettings, io:
   const supervisor = new Supervisor({
     workers: settings.ops.workers,
     command: selfCommand(["serve", ...argv]),
-    env: process.env,
+    env,
     logger,
     shutdownTimeoutMs: settings.ops.shutdownTimeout * 1000,
   });
@@ -80,9 +76,8 @@ export async function runSupervisor(argv: string[], settings: ServeSettings, io:
    */
   const precheck = async (): Promise<string | undefined> => {
     try {
-      const next = resolveServeConfig(argv, process.env);
-      const nextSettings = admissionSettings(next);
-      trustConfigOf(next, await deps.loadTls(nextSettings, io), settings);
+      const next = resolveServeConfig([...argv], env);
+      trustConfigOf(next, await loadTls(admissionSettings(next), io), settings);
       return undefined;
     } catch (error) {
       return describe(error);

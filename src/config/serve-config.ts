@@ -6,10 +6,10 @@
 
 import { parseArgs } from "node:util";
 import { normalizeThumbprint } from "../certs/thumbprint.ts";
-import { ClientRules } from "../config/client-rules.ts";
-import { findConfigFile, readConfigFile, type ConfigFile, type ConfigKey } from "../config/config-file.ts";
+import { ClientRules } from "./client-rules.ts";
+import { findConfigFile, readConfigFile, type ConfigFile, type ConfigKey } from "./config-file.ts";
 import { GnpError } from "../errors.ts";
-import { CliFailure, flagsFailure } from "./io.ts";
+import { CliFailure, flagsFailure } from "../io.ts";
 import { SERVE_FLAGS, parseServeArgs, type ServeSettings } from "./serve-options.ts";
 
 type Env = Record<string, string | undefined>;

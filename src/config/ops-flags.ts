@@ -6,7 +6,7 @@
 import { availableParallelism } from "node:os";
 import { DEFAULT_SHUTDOWN_TIMEOUT_S } from "../options.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../ops/logger.ts";
-import { CliFailure } from "./io.ts";
+import { CliFailure } from "../io.ts";
 
 export const DEFAULT_WORKERS = 1;
 /** More workers than this is a typo, not a deployment: each one holds its own slab. */

@@ -1,0 +1,127 @@
+// A `gnp serve` process from its configuration to its exit code: one server (the store, the
+// app and the reloader around it) that runs until a signal, or, with --workers above 1, the
+// supervisor of that many copies of this program. With no certificate settings it creates
+// (once) a local CA, server and admin client certificate under DATA/pki and prints how to
+// connect; with explicit certificates it creates nothing.
+
+import { installApp } from "../app/install-app.ts";
+import { defaultStoreUrl, openStore } from "../app/open-store.ts";
+import type { DocumentStore } from "../app/document-store.ts";
+import { resolveServeConfig, admissionSettings, type ServeConfig } from "../config/serve-config.ts";
+import { GnpError } from "../errors.ts";
+import { CliFailure } from "../io.ts";
+import { logServerEvents } from "../ops/server-log.ts";
+import { workerRoleOf } from "../ops/worker-ipc.ts";
+import { createServer, type GnpServer } from "../server/server.ts";
+import { describe, formatHostPort, systemReason } from "../wording.ts";
+import { ReloadController } from "./reload-controller.ts";
+import { startReloading } from "./reloading.ts";
+import { createServeLogger, serveUntilSignal, ShutdownSignals, type RunningServer, type ServeProcess } from "./runtime.ts";
+import { loadTls, trustConfigOf } from "./trust-loading.ts";
+
+/**
+ * Serves `config` until a signal and resolves with the exit code.
+ *
+ * @example process.exit(await serve(resolveServeConfig(argv, process.env), { argv, io: processIo, env: process.env }));
+ */
+export async function serve(config: ServeConfig, how: ServeProcess): Promise<number> {
+  // Caught from now on: the listening line is printed before this function returns, and a
+  // signal that finds no handler kills the process outright.
+  const signals = new ShutdownSignals();
+  const settings = config.settings;
+  if (settings.ops.workers > 1 && workerRoleOf(how.env) === undefined) {
+    if (settings.ops.admin !== undefined) probeAdminAddress(settings.ops.admin);
+    return (await import("./supervise.ts")).runSupervisor(config, { ...how, signals });
+  }
+  const running = await startServer(config, how);
+  return serveUntilSignal(running, how.io, signals, how.env);
+}
+
+/** Starts one server from `config`. Resolves once it listens. */
+export async function startServer(config: ServeConfig, how: ServeProcess): Promise<RunningServer> {
+  const { io, env } = how;
+  // Listing a client in [[clients]] by thumbprint admits it: its thumbprint joins the allow-list.
+  const settings = admissionSettings(config);
+  // A worker of `--workers N` shares the supervisor's port (SO_REUSEPORT) and prints no banner.
+  const worker = workerRoleOf(env);
+  const logger = createServeLogger(settings.ops, io, worker);
+  const tls = await loadTls(settings, io);
+  const trust = trustConfigOf(config, tls);
+  let server: GnpServer;
+  try {
+    server = createServer({
+      host: settings.host,
+      port: worker?.port ?? settings.port,
+      tls: { cert: tls.cert, key: tls.key },
+      allow: settings.allow,
+      trustedCas: tls.trustedCas,
+      maxConnections: settings.maxConnections,
+      maxBody: settings.maxBody,
+      maxOutput: settings.maxOutput,
+      idleTimeout: settings.idleTimeout,
+      handshakeTimeout: settings.handshakeTimeout,
+      shutdownTimeout: settings.ops.shutdownTimeout,
+      reusePort: worker !== undefined,
+    });
+  } catch (error) {
+    throw new CliFailure(describe(error));
+  }
+  const reloader = ReloadController.attach(server, trust, async () => {
+    const next = resolveServeConfig([...how.argv], env);
+    const nextTrust = trustConfigOf(next, await loadTls(admissionSettings(next), io), settings);
+    next.clients.checkCommands(server.commands, next.file?.path ?? "config");
+    return nextTrust;
+  });
+  const storeUrl = settings.store ?? defaultStoreUrl(settings.dataDir);
+  let store: DocumentStore;
+  try {
+    store = await openStore(storeUrl);
+  } catch (error) {
+    throw new CliFailure(describe(error));
+  }
+  try {
+    const added = await installApp(server, store, { handlersFile: settings.handlersFile, permissionsOf: reloader.permissionsOf });
+    if (settings.handlersFile !== undefined) io.stdout(`loaded ${added.length} command(s) from ${settings.handlersFile}: ${added.join(", ")}\n`);
+    config.clients.checkCommands(server.commands, config.file?.path ?? "config");
+  } catch (error) {
+    await store.close();
+    throw new CliFailure(describe(error));
+  }
+  logServerEvents(server, logger);
+  if (worker === undefined && settings.ops.admin !== undefined) probeAdminAddress(settings.ops.admin);
+  try {
+    await server.listen();
+  } catch (error) {
+    await store.close();
+    throw new CliFailure(error instanceof GnpError ? error.message : describe(error));
+  }
+  // The pid and reload-status files belong to the process a user signals, not to a worker.
+  // Written before the listening line, which a supervisor may answer with a signal at once.
+  const reloading = startReloading(reloader, logger, worker === undefined ? settings.dataDir : undefined);
+  if (worker === undefined) {
+    io.stdout(`gnp listening on ${formatHostPort(settings.host, server.port)} (mutual TLS; ${settings.maxConnections} connection slots)\n`);
+    if (tls.hint !== undefined) io.stdout(tls.hint.replaceAll("PORT", String(server.port)));
+  }
+  let storeOpen = true;
+  const stop = async () => {
+    reloading.close();
+    await server.close();
+    storeOpen = false;
+    await store.close();
+  };
+  return { server, stop, logger, settings, isStoreOpen: () => storeOpen, reload: reloading.reload };
+}
+
+/**
+ * Fails before anything listens when the admin address cannot be bound: the admin listener
+ * itself starts after the server (it reports on it), and a mistake found then would leave the
+ * TLS port open for a moment.
+ */
+function probeAdminAddress(admin: { host: string; port: number }): void {
+  if (admin.port === 0) return;
+  try {
+    Bun.listen({ hostname: admin.host, port: admin.port, socket: { data() {} } }).stop(true);
+  } catch (error) {
+    throw new CliFailure(`cannot listen on admin address ${formatHostPort(admin.host, admin.port)}: ${systemReason(error)}`);
+  }
+}
