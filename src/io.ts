@@ -1,7 +1,6 @@
 // How CLI commands talk to the world: output through an injectable io (tests capture it),
-// failures as one line on stderr and an exit code, never a stack trace.
-
-import { describe } from "./wording.ts";
+// failures as one line on stderr and an exit code, never a stack trace. It sits below cli/,
+// serve/ and config/ because all three report through it.
 
 export type CliIo = {
   stdout: (chunk: string | Uint8Array) => void;
@@ -20,19 +19,4 @@ export class CliFailure extends Error {
     super(message);
     this.exitCode = exitCode;
   }
-}
-
-/**
- * util.parseArgs's errors, said for a person: its first sentence, and for a value that starts
- * with "-" (`--max-body -1`), which it calls "ambiguous", the flag and the value it refused.
- */
-export function flagsFailure(command: string, error: unknown, argv: readonly string[]): CliFailure {
-  const message = describe(error);
-  const ambiguous = /Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
-  if (ambiguous) {
-    const flag = ambiguous[1]!;
-    const value = argv[argv.indexOf(flag) + 1] ?? "";
-    return new CliFailure(`${command}: invalid ${flag} ${JSON.stringify(value)}: a value may not start with "-"`, 2);
-  }
-  return new CliFailure(`${command}: ${message.split("\n")[0]!.split(". To specify")[0]}`, 2);
 }

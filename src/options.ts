@@ -1,7 +1,8 @@
-// Server options: the DEFAULT_* constants and resolveOptions, which checks everything a
-// caller passes once, at the boundary, and returns a frozen config. Nothing deeper checks
-// again. TLS material is checked here too (the key must match the certificate), so a
-// mistake is one clear error before anything listens.
+// Server options: the DEFAULT_* constants, the one range of every number a server or `gnp
+// serve` takes (LIMITS: resolveOptions and the flags check against the same table, so they
+// cannot disagree), and resolveOptions, which checks everything a caller passes once, at the
+// boundary, and returns a frozen config. Nothing deeper checks again. TLS material is checked
+// here too (the key must match the certificate), so a mistake is one clear error up front.
 
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { GnpError } from "./errors.ts";
@@ -20,6 +21,47 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_S = 10;
 /** How long a condemned connection may take to read its error line before it is cut. */
 export const DEFAULT_ABORT_TIMEOUT_S = 2;
 export const DEFAULT_SHUTDOWN_TIMEOUT_S = 10;
+export const DEFAULT_WORKERS = 1;
+/** The longest time limit, in whole seconds: 2^31 ms, as far as a timer reaches (24.8 days). */
+export const MAX_TIMEOUT_S = 2_147_483;
+
+/** A number's range: whole or not, in seconds or not; `positive` excludes `min` (0) itself. */
+export type Limit = Readonly<{ min: number; max: number; whole: boolean; seconds: boolean; positive: boolean }>;
+
+const whole = (min: number, max: number): Limit => ({ min, max, whole: true, seconds: false, positive: false });
+const seconds = (min: number, max: number): Limit => ({ min, max, whole: false, seconds: true, positive: false });
+const positiveSeconds = (max: number): Limit => ({ min: 0, max, whole: false, seconds: true, positive: true });
+
+/** Every range, by option name; the flag of each (`maxBody`, `--max-body`) is checked against it. */
+export const LIMITS = {
+  port: whole(0, 65535),
+  maxConnections: whole(1, MAX_CONNECTIONS),
+  maxBody: whole(0, 2 ** 31 - 1),
+  maxOutput: whole(1024, 2 ** 40),
+  /** 0 = never. */
+  idleTimeout: seconds(0, MAX_TIMEOUT_S),
+  handshakeTimeout: positiveSeconds(MAX_TIMEOUT_S),
+  abortTimeout: positiveSeconds(MAX_TIMEOUT_S),
+  shutdownTimeout: seconds(0, 86_400),
+  /** Server processes of `gnp serve --workers`: more is a typo, not a deployment (each holds its own slab). */
+  workers: whole(1, 256),
+} as const satisfies Record<string, Limit>;
+
+/**
+ * What a limit expects, said for a message: `a whole number from 1 to 500000`, `a number of
+ * seconds from 0 to 86400`, `a number of seconds above 0, at most 2147483`.
+ */
+export function expectedBy(limit: Limit): string {
+  if (limit.whole) return `a whole number from ${limit.min} to ${limit.max}`;
+  const what = limit.seconds ? "a number of seconds" : "a number";
+  return limit.positive ? `${what} above ${limit.min}, at most ${limit.max}` : `${what} from ${limit.min} to ${limit.max}`;
+}
+
+/** True when `value` is a number within `limit`. */
+export function withinLimit(limit: Limit, value: unknown): value is number {
+  if (typeof value !== "number" || !Number.isFinite(value) || (limit.whole && !Number.isInteger(value))) return false;
+  return (limit.positive ? value > limit.min : value >= limit.min) && value <= limit.max;
+}
 
 export type ServerOptions = {
   /** Address to listen on. Default 127.0.0.1; use 0.0.0.0 or :: to accept remote clients. */
@@ -91,34 +133,29 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
   }
   return Object.freeze({
     host: input.host ?? DEFAULT_HOST,
-    port: integer("port", input.port ?? DEFAULT_PORT, 0, 65535),
+    port: checked("port", input.port ?? DEFAULT_PORT),
     tls: Object.freeze({ cert: tls.cert, key: tls.key }),
     allow: Object.freeze(allow),
     trustedCas: Object.freeze(trustedCas),
-    maxConnections: integer("maxConnections", input.maxConnections ?? DEFAULT_MAX_CONNECTIONS, 1, MAX_CONNECTIONS),
-    maxBody: integer("maxBody", input.maxBody ?? DEFAULT_MAX_BODY, 0, 2 ** 31 - 1),
-    maxOutput: integer("maxOutput", input.maxOutput ?? DEFAULT_MAX_OUTPUT, 1024, 2 ** 40),
-    idleTimeoutMs: seconds("idleTimeout", input.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_S),
-    handshakeTimeoutMs: seconds("handshakeTimeout", input.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_S, true),
-    abortTimeoutMs: seconds("abortTimeout", input.abortTimeout ?? DEFAULT_ABORT_TIMEOUT_S, true),
-    shutdownTimeoutMs: seconds("shutdownTimeout", input.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_S),
+    maxConnections: checked("maxConnections", input.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
+    maxBody: checked("maxBody", input.maxBody ?? DEFAULT_MAX_BODY),
+    maxOutput: checked("maxOutput", input.maxOutput ?? DEFAULT_MAX_OUTPUT),
+    idleTimeoutMs: milliseconds("idleTimeout", input.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_S),
+    handshakeTimeoutMs: milliseconds("handshakeTimeout", input.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_S),
+    abortTimeoutMs: milliseconds("abortTimeout", input.abortTimeout ?? DEFAULT_ABORT_TIMEOUT_S),
+    shutdownTimeoutMs: milliseconds("shutdownTimeout", input.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_S),
     reusePort: input.reusePort === true,
   });
 }
 
-function integer(name: string, value: number, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new GnpError("CONFIG_INVALID", `invalid ${name} ${JSON.stringify(value)}: expected a whole number from ${min} to ${max}`);
-  }
+function checked(name: keyof typeof LIMITS, value: number): number {
+  const limit = LIMITS[name];
+  if (!withinLimit(limit, value)) throw new GnpError("CONFIG_INVALID", `invalid ${name} ${JSON.stringify(value)}: expected ${expectedBy(limit)}`);
   return value;
 }
 
-function seconds(name: string, value: number, positive = false): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (positive && value === 0) || value > 2 ** 31 / 1000) {
-    const expected = positive ? "a number of seconds above 0" : "a number of seconds, 0 for never";
-    throw new GnpError("CONFIG_INVALID", `invalid ${name} ${JSON.stringify(value)}: expected ${expected}`);
-  }
-  return Math.round(value * 1000);
+function milliseconds(name: keyof typeof LIMITS, value: number): number {
+  return Math.round(checked(name, value) * 1000);
 }
 
 /** Parses the server's certificate and key and checks that they belong together; throws TLS_CONFIG_INVALID. */

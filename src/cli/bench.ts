@@ -4,7 +4,8 @@
 // log-linear histogram and its own CPU use, so a reader can tell whether it was the limit.
 
 import { CONNECTION_FLAGS, connectionUsage, resolveConnection, type Env } from "./connection-flags.ts";
-import { parseFlags } from "./call-request.ts";
+import { FlagReader, flagHelp, numberWithin, parseCommandLine, ValueMistake, type FlagSpec, type FlagTexts } from "../config/flags.ts";
+import type { Limit } from "../options.ts";
 import { Budget, Tally, runHandshakes, runRequestReply, type RrPlan, type Target } from "./bench-drivers.ts";
 import { CliFailure, processIo, type CliIo } from "../io.ts";
 import { GnpError } from "../errors.ts";
@@ -17,19 +18,30 @@ export const DEFAULT_BENCH_CONNS = 1;
 export const DEFAULT_BENCH_TIMEOUT_S = 10;
 const PROGRESS_INTERVAL_MS = 250;
 
+/** A bench's own bounds: what a load generator on one thread can mean. */
+const whole = (min: number, max: number): Limit => ({ min, max, whole: true, seconds: false, positive: false });
+const seconds = { min: 0, max: 86_400, whole: false, seconds: true, positive: true } as const satisfies Limit;
+
 const BENCH_FLAGS = {
-  mode: { type: "string", help: "rr: request/reply (default); handshake: connect, mutual TLS, greeting, close" },
-  conns: { type: "string", help: `concurrent connections (default ${DEFAULT_BENCH_CONNS})` },
-  pipeline: { type: "string", help: "requests in flight per connection, rr only (default 1)" },
-  duration: { type: "string", help: `seconds to run (default ${DEFAULT_BENCH_DURATION_S}; with --requests, a limit on top)` },
-  requests: { type: "string", help: "requests (or handshakes) in total, then stop" },
-  command: { type: "string", help: 'the request to send, command and arguments (default "PING")' },
-  "body-size": { type: "string", help: "send a body of N bytes with every request (default: none)" },
-  timeout: { type: "string", help: `seconds without progress before the run is abandoned (default ${DEFAULT_BENCH_TIMEOUT_S})` },
-  json: { type: "boolean", help: "print the summary as one JSON object on stdout" },
+  mode: { type: "string", arg: "rr|handshake", env: false, default: "rr", parse: mode, help: "rr: request/reply (default); handshake: connect, mutual TLS, greeting, close" },
+  conns: { type: "string", arg: "N", env: false, default: DEFAULT_BENCH_CONNS, parse: numberWithin(whole(1, 10_000)), help: `concurrent connections (default ${DEFAULT_BENCH_CONNS})` },
+  pipeline: { type: "string", arg: "N", env: false, default: 1, parse: numberWithin(whole(1, 100_000)), help: "requests in flight per connection, rr only (default 1)" },
+  duration: { type: "string", arg: "S", env: false, parse: numberWithin(seconds), help: `seconds to run (default ${DEFAULT_BENCH_DURATION_S}; with --requests, a limit on top)` },
+  requests: { type: "string", arg: "N", env: false, parse: numberWithin(whole(1, 1e12)), help: "requests (or handshakes) in total, then stop" },
+  command: { type: "string", arg: '"CMD ARG"', env: false, default: "PING", help: 'the request to send, command and arguments (default "PING")' },
+  "body-size": { type: "string", arg: "N", env: false, default: 0, parse: numberWithin(whole(0, 1024 * 1024 * 1024)), help: "send a body of N bytes with every request (default: none)" },
+  timeout: {
+    type: "string",
+    arg: "S",
+    env: false,
+    default: DEFAULT_BENCH_TIMEOUT_S,
+    parse: numberWithin(seconds),
+    help: `seconds without progress before the run is abandoned (default ${DEFAULT_BENCH_TIMEOUT_S})`,
+  },
+  json: { type: "boolean", env: false, help: "print the summary as one JSON object on stdout" },
   ...CONNECTION_FLAGS,
-  help: { type: "boolean", short: "h", help: "show this help" },
-} as const;
+  help: { type: "boolean", short: "h", env: false, help: "show this help" },
+} as const satisfies Record<string, FlagSpec>;
 
 export type BenchSettings = {
   mode: "rr" | "handshake";
@@ -72,7 +84,7 @@ export type BenchResult = {
  */
 export async function runBench(argv: string[], io: BenchIo, env: Env = process.env): Promise<number> {
   try {
-    const { values, positionals } = parseFlags(argv, BENCH_FLAGS, "bench");
+    const { texts: values, positionals } = parseCommandLine(argv, BENCH_FLAGS, { command: "bench", positionals: true });
     if (values.help === true) {
       io.stdout(benchUsage());
       return 0;
@@ -168,44 +180,30 @@ function plan(settings: BenchSettings): RrPlan {
   };
 }
 
-export function benchSettings(values: Record<string, string | string[] | boolean | undefined>): BenchSettings {
-  const mode = (values.mode as string | undefined) ?? "rr";
-  if (mode !== "rr" && mode !== "handshake") throw new CliFailure(`invalid --mode ${JSON.stringify(mode)}: expected rr or handshake`, 2);
-  const requests = values.requests === undefined ? undefined : whole("requests", values.requests, 1, 1e12);
-  const durationS =
-    values.duration !== undefined ? positive("duration", values.duration, 86_400) : requests === undefined ? DEFAULT_BENCH_DURATION_S : undefined;
-  const words = ((values.command as string | undefined) ?? "PING").split(" ").filter(Boolean);
+export function benchSettings(values: FlagTexts): BenchSettings {
+  const flags = new FlagReader(BENCH_FLAGS, { texts: values, env: {} });
+  const requests = flags.read("requests");
+  const words = flags.read("command").split(" ").filter(Boolean);
   if (words.length === 0) throw new CliFailure("invalid --command \"\": expected a command and its arguments", 2);
   const [command, ...args] = words as [string, ...string[]];
   return {
-    mode,
-    conns: whole("conns", values.conns, 1, 10_000) ?? DEFAULT_BENCH_CONNS,
-    pipeline: whole("pipeline", values.pipeline, 1, 100_000) ?? 1,
-    durationS,
+    mode: flags.read("mode"),
+    conns: flags.read("conns"),
+    pipeline: flags.read("pipeline"),
+    // With --requests alone, the count decides when to stop; otherwise the clock does.
+    durationS: flags.read("duration") ?? (requests === undefined ? DEFAULT_BENCH_DURATION_S : undefined),
     requests,
     command,
     args,
-    bodySize: whole("body-size", values["body-size"], 0, 1024 * 1024 * 1024) ?? 0,
-    timeoutS: values.timeout === undefined ? DEFAULT_BENCH_TIMEOUT_S : positive("timeout", values.timeout, 86_400),
-    json: values.json === true,
+    bodySize: flags.read("body-size"),
+    timeoutS: flags.read("timeout"),
+    json: flags.read("json"),
   };
 }
 
-function whole(name: string, value: unknown, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== "string" || value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-    throw new CliFailure(`invalid --${name} ${JSON.stringify(value)}: expected a whole number from ${min} to ${max}`, 2);
-  }
-  return n;
-}
-
-function positive(name: string, value: unknown, max: number): number {
-  const n = Number(value);
-  if (typeof value !== "string" || value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > max) {
-    throw new CliFailure(`invalid --${name} ${JSON.stringify(value)}: expected seconds above 0, at most ${max}`, 2);
-  }
-  return n;
+function mode(text: string): "rr" | "handshake" {
+  if (text === "rr" || text === "handshake") return text;
+  throw ValueMistake.expected("rr or handshake");
 }
 
 export function formatSummary(r: BenchResult): string {
@@ -232,12 +230,13 @@ function format(n: number): string {
 }
 
 export function benchUsage(): string {
-  const own = Object.entries(BENCH_FLAGS)
-    .filter(([name]) => !(name in CONNECTION_FLAGS))
-    .map(([name, flag]) => `  --${name}${flag.type === "string" ? (name === "mode" ? " rr|handshake" : name === "command" ? ' "CMD ARG"' : name === "duration" || name === "timeout" ? " S" : " N") : ""}`.padEnd(30) + flag.help);
+  const own = flagHelp(
+    BENCH_FLAGS,
+    Object.keys(BENCH_FLAGS).filter((name) => !(name in CONNECTION_FLAGS)),
+  );
   return (
     "usage: gnp bench [flags]     load-test a gnp server; always bounded (default 10 s)\n\n" +
-    `${own.join("\n")}\n\nconnection (as for gnp call):\n${connectionUsage()}\n\n` +
+    `${own}\n\nconnection (as for gnp call):\n${connectionUsage()}\n\n` +
     "The bench is one JavaScript thread; its summary states its own CPU use. When it nears 100%\n" +
     "of a core, the bench, not the server, is the limit. Keep them on different cores, e.g.\n" +
     "  taskset -c 0 gnp serve    and    taskset -c 1 gnp bench --conns 50 --pipeline 16\n" +

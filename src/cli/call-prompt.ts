@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { connect } from "../client/client.ts";
 import { GnpError } from "../errors.ts";
-import { REQUEST_FLAGS, buildRequest, parseFlags, type CallIo } from "./call-request.ts";
+import { parseCommandLine } from "../config/flags.ts";
+import { REQUEST_FLAGS, buildRequest, type CallIo } from "./call-request.ts";
 import type { ConnectionSettings, Env } from "./connection-flags.ts";
 import { CliFailure } from "../io.ts";
 import { describe } from "../wording.ts";
@@ -118,7 +119,7 @@ async function runLine(line: string, client: Awaited<ReturnType<typeof connect>>
     return "ok";
   }
   try {
-    const { values, positionals } = parseFlags(words, REQUEST_FLAGS, "call");
+    const { texts: values, positionals } = parseCommandLine(words, REQUEST_FLAGS, { command: "call", positionals: true });
     if (positionals.length === 0) throw new CliFailure("a COMMAND comes first", 2);
     // No @- here: standard input is where the prompt reads its lines.
     if (values.body === "@-") throw new CliFailure("--body @- is not available at the prompt: use TEXT or @FILE", 2);

@@ -1,13 +1,12 @@
 // What `gnp call` and its prompt share: the request flags (--body, --header, --timeout) and how
-// they become a client.call(), the io `gnp call` writes through, and flag parsing that turns
-// every mistake into one CliFailure line with exit code 2.
+// they become a client.call(), and the io `gnp call` writes through. Every mistake is one
+// CliFailure line with exit code 2.
 
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import type { CallOptions } from "../client/connect-options.ts";
 import type { Reply } from "../client/message.ts";
-import { parseArgsOptions, type FlagValues } from "./connection-flags.ts";
-import { CliFailure, processIo, type CliIo, flagsFailure } from "../io.ts";
+import type { FlagSpec, FlagTexts } from "../config/flags.ts";
+import { CliFailure, processIo, type CliIo } from "../io.ts";
 import { systemReason } from "../wording.ts";
 
 export type CallIo = CliIo & {
@@ -21,10 +20,10 @@ export const DEFAULT_CALL_TIMEOUT_S = 10;
 
 /** The flags a request takes, on the command line and on a prompt line alike. */
 export const REQUEST_FLAGS = {
-  body: { type: "string", help: "request body: TEXT, @FILE, or @- for standard input" },
-  header: { type: "string", multiple: true, help: "request header NAME=VALUE (repeatable)" },
-  timeout: { type: "string", help: `seconds to wait for the reply (default ${DEFAULT_CALL_TIMEOUT_S}; 0 = forever)` },
-} as const;
+  body: { type: "string", arg: "BODY", env: false, help: "request body: TEXT, @FILE, or @- for standard input" },
+  header: { type: "string", arg: "NAME=VALUE", multiple: true, env: false, help: "request header NAME=VALUE (repeatable)" },
+  timeout: { type: "string", arg: "S", env: false, help: `seconds to wait for the reply (default ${DEFAULT_CALL_TIMEOUT_S}; 0 = forever)` },
+} as const satisfies Record<string, FlagSpec>;
 
 /** A request ready for client.call(). */
 export type CallRequest = { command: string; args: string[]; options: CallOptions };
@@ -39,7 +38,7 @@ export function writeBody(reply: Reply, io: CallIo): void {
 /** Turns COMMAND ARG... and the request flags into a call. Mistakes are CliFailure, exit 2. */
 export async function buildRequest(
   words: readonly string[],
-  values: FlagValues,
+  values: FlagTexts,
   stdin: NodeJS.ReadableStream | undefined,
 ): Promise<CallRequest> {
   const [command, ...args] = words as [string, ...string[]];
@@ -81,16 +80,3 @@ export function seconds(value: string | string[] | boolean | undefined): number 
   }
   return Math.round(n * 1000);
 }
-
-/** util.parseArgs over a flag table; a mistake is one CliFailure line with exit code 2. */
-export function parseFlags(argv: string[], flags: Parameters<typeof parseArgsOptions>[0], command: string): { values: FlagValues; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options: parseArgsOptions(flags), strict: true, allowPositionals: true });
-    // parseArgs cannot type a table built at run time; the table says what each flag holds.
-    return { values: values as FlagValues, positionals };
-  } catch (error) {
-    // parseArgs appends advice about "--" that reads oddly after an unknown flag: keep its first sentence.
-    throw flagsFailure(command, error, argv);
-  }
-}
-

@@ -7,7 +7,8 @@ import { connect } from "../client/client.ts";
 import type { Reply } from "../client/message.ts";
 import { GnpError } from "../errors.ts";
 import { runPrompt } from "./call-prompt.ts";
-import { REQUEST_FLAGS, buildRequest, parseFlags, seconds, writeBody, DEFAULT_CALL_TIMEOUT_S, type CallIo, type CallRequest } from "./call-request.ts";
+import { flagHelp, parseCommandLine, type FlagSpec } from "../config/flags.ts";
+import { REQUEST_FLAGS, buildRequest, seconds, writeBody, DEFAULT_CALL_TIMEOUT_S, type CallIo, type CallRequest } from "./call-request.ts";
 import { CONNECTION_FLAGS, connectionUsage, resolveConnection, type Env } from "./connection-flags.ts";
 import { CliFailure, processIo } from "../io.ts";
 import { describe } from "../wording.ts";
@@ -16,10 +17,10 @@ export type { CallIo } from "./call-request.ts";
 
 const CALL_FLAGS = {
   ...REQUEST_FLAGS,
-  verbose: { type: "boolean", short: "v", help: "print the reply's status line and headers to stderr" },
+  verbose: { type: "boolean", short: "v", env: false, help: "print the reply's status line and headers to stderr" },
   ...CONNECTION_FLAGS,
-  help: { type: "boolean", short: "h", help: "show this help" },
-} as const;
+  help: { type: "boolean", short: "h", env: false, help: "show this help" },
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * Runs `gnp call` with the arguments after the subcommand and returns the exit code.
@@ -29,7 +30,7 @@ const CALL_FLAGS = {
  */
 export async function runCall(argv: string[], io: CallIo, env: Env = process.env): Promise<number> {
   try {
-    const { values, positionals } = parseFlags(argv, CALL_FLAGS, "call");
+    const { texts: values, positionals } = parseCommandLine(argv, CALL_FLAGS, { command: "call", positionals: true });
     if (values.help === true) {
       io.stdout(callUsage());
       return 0;
@@ -74,13 +75,14 @@ export function describeReply(reply: Reply): string {
 }
 
 export function callUsage(): string {
-  const own = Object.entries(CALL_FLAGS)
-    .filter(([name]) => !(name in CONNECTION_FLAGS))
-    .map(([name, flag]) => `  --${name}${flag.type === "string" ? (name === "header" ? " NAME=VALUE" : name === "timeout" ? " S" : " BODY") : ""}`.padEnd(30) + flag.help);
+  const own = flagHelp(
+    CALL_FLAGS,
+    Object.keys(CALL_FLAGS).filter((name) => !(name in CONNECTION_FLAGS)),
+  );
   return (
     "usage: gnp call COMMAND [ARG...] [flags]     one call; the body goes to stdout\n" +
     "       gnp call [flags]                       a prompt: type COMMAND ARG... [--body ...] per line\n\n" +
     "exit code: 0 OK, 1 ERR reply (message on stderr), 2 could not connect, refused or timed out\n\n" +
-    `${own.join("\n")}\n\nconnection (after \`gnp serve\` in this directory, none are needed):\n${connectionUsage()}\n`
+    `${own}\n\nconnection (after \`gnp serve\` in this directory, none are needed):\n${connectionUsage()}\n`
   );
 }

@@ -5,12 +5,12 @@
 import { X509Certificate as NodeX509 } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { issueClientCertificate, loadCertificateAuthority, type KeyAlgorithm } from "../certs/generate.ts";
 import { existingFiles, localPkiPaths, PKI_FILES, writeLocalPki, writePem } from "../certs/local-pki.ts";
 import { thumbprints } from "../certs/thumbprint.ts";
 import { CertificateValidator, certificateIdentity, formatInstant } from "../certs/validator.ts";
 import { x509 } from "../certs/x509.ts";
+import { FlagReader, parseCommandLine, type FlagSpec, type FlagTexts } from "../config/flags.ts";
 import { loadLocalServerTrust } from "../serve/local-server-trust.ts";
 import type { CliIo } from "../io.ts";
 import { systemReason } from "../wording.ts";
@@ -41,6 +41,30 @@ const MAX_DAYS = 36_500;
 const SAFE_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
 
 class UsageError extends Error {}
+
+// The flags of each command; none reads a GNP_* variable (--server reads the server's, itself).
+const DAYS = { type: "string", arg: "DAYS", env: false, help: `days the certificate is valid (at most ${MAX_DAYS})` } as const;
+const RSA = { type: "boolean", env: false, help: "an RSA key instead of ECDSA P-256" } as const;
+const FORCE = { type: "boolean", env: false, help: "replace existing files" } as const;
+const INIT_FLAGS = {
+  name: { type: "string", arg: "NAME", multiple: true, env: false, help: "another name for the server certificate (repeatable)" },
+  rsa: RSA,
+  days: DAYS,
+  force: FORCE,
+} as const satisfies Record<string, FlagSpec>;
+const CLIENT_FLAGS = {
+  dir: { type: "string", arg: "DIR", env: false, help: `where the CA is (default ${DEFAULT_DIR})` },
+  days: DAYS,
+  rsa: RSA,
+  out: { type: "string", arg: "PREFIX", env: false, help: "write PREFIX.crt and PREFIX.key" },
+  force: FORCE,
+} as const satisfies Record<string, FlagSpec>;
+const INSPECT_FLAGS = {
+  ca: { type: "string", arg: "CAFILE", multiple: true, env: false, help: "check against this trusted CA (repeatable)" },
+  allow: { type: "string", arg: "THUMBPRINT", multiple: true, env: false, help: "check against this allow-list thumbprint (repeatable)" },
+  server: { type: "boolean", env: false, help: "check against the server configured here" },
+  config: { type: "string", arg: "FILE", env: false, help: "that server's settings file" },
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * Runs `gnp certs <argv>` and resolves to the exit status.
@@ -76,12 +100,7 @@ export async function runCerts(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function init(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    name: { type: "string", multiple: true },
-    rsa: { type: "boolean" },
-    days: { type: "string" },
-    force: { type: "boolean" },
-  });
+  const { values, positionals } = parse(argv, INIT_FLAGS);
   if (values.help) return help(io);
   const dir = single(positionals, "DIR", false) ?? DEFAULT_DIR;
   const paths = localPkiPaths(dir);
@@ -108,13 +127,7 @@ async function init(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function client(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    dir: { type: "string" },
-    days: { type: "string" },
-    rsa: { type: "boolean" },
-    out: { type: "string" },
-    force: { type: "boolean" },
-  });
+  const { values, positionals } = parse(argv, CLIENT_FLAGS);
   if (values.help) return help(io);
   const name = single(positionals, "NAME", true)!;
   if (values.out === undefined && !SAFE_FILE_NAME.test(name)) {
@@ -158,12 +171,7 @@ async function thumbprint(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function inspect(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    ca: { type: "string", multiple: true },
-    allow: { type: "string", multiple: true },
-    server: { type: "boolean" },
-    config: { type: "string" },
-  });
+  const { values, positionals } = parse(argv, INSPECT_FLAGS);
   if (values.help) return help(io);
   const der = await readCertificate(single(positionals, "FILE", true)!);
   const cert = new x509.X509Certificate(der);
@@ -202,22 +210,20 @@ async function inspect(argv: string[], io: CliIo): Promise<number> {
   return admission && !admission.ok ? 1 : 0;
 }
 
-type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
+const HELP_FLAG = { help: { type: "boolean", short: "h", env: false, help: "show this help" } } as const;
 
-function parse<T extends OptionSpec>(argv: string[], options: T) {
+/** The flags of one `gnp certs` command (its --help is CERTS_USAGE, written per command). */
+function parse<T extends Record<string, FlagSpec>>(argv: string[], flags: T) {
+  const table = { ...flags, ...HELP_FLAG };
+  let parsed: { texts: FlagTexts; positionals: string[] };
   try {
-    return parseArgs({
-      args: argv,
-      options: { ...options, help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: true,
-    });
+    parsed = parseCommandLine(argv, table, { positionals: true });
   } catch (error) {
-    // Node's texts carry hints over several sentences; keep the first.
-    const text = error instanceof Error ? error.message : String(error);
-    const first = text.split(/\.\s/)[0]!.replace(/\.$/, "");
-    throw new UsageError(first.charAt(0).toLowerCase() + first.slice(1));
+    // Said the certs way: after `gnp certs <command>: `, in lower case.
+    const mistake = (error as Error).message;
+    throw new UsageError(mistake.charAt(0).toLowerCase() + mistake.slice(1));
   }
+  return { values: new FlagReader(table, { texts: parsed.texts, env: {} }).readAll(), positionals: parsed.positionals };
 }
 
 function help(io: CliIo): number {

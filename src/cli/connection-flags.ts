@@ -5,63 +5,51 @@
 // `gnp serve`. Mistakes are one CliFailure line with exit code 2.
 
 import { existsSync } from "node:fs";
-import type { ConnectOptions } from "../client/connect-options.ts";
-import { DEFAULT_HOST, DEFAULT_PORT, checkKeyPair } from "../options.ts";
-import { findConfigFile, readConfigFile, type ConfigKey } from "../config/config-file.ts";
-import { GnpError } from "../errors.ts";
-import { CliFailure } from "../io.ts";
-import { DEFAULT_DATA_DIR, SERVE_FLAGS, readPemFile } from "../config/serve-options.ts";
 import { localPkiPaths, pkiDir } from "../certs/pki-paths.ts";
+import type { ConnectOptions } from "../client/connect-options.ts";
+import { FlagReader, flagHelp, numberWithin, type FlagSpec, type FlagTexts } from "../config/flags.ts";
+import { readPemFile } from "../config/pem-file.ts";
+import { loadSharedConfig } from "../config/serve-config.ts";
+import { DEFAULT_DATA_DIR } from "../config/serve-flags.ts";
+import { CliFailure } from "../io.ts";
+import { DEFAULT_HOST, DEFAULT_PORT, LIMITS, checkKeyPair } from "../options.ts";
 
 export type Env = Record<string, string | undefined>;
-export type FlagValues = Record<string, string | string[] | boolean | undefined>;
 
-/** Flag definitions for util.parseArgs, with help text. */
+/** Where a client connects: any port a server may listen on, but 0. */
+const CONNECT_PORT = { ...LIMITS.port, min: 1 };
+
+/** The connection flags, with their GNP_* variables. */
 export const CONNECTION_FLAGS = {
-  host: { type: "string", help: `server address (default ${DEFAULT_HOST}; env GNP_HOST)` },
-  port: { type: "string", help: `server port (default ${DEFAULT_PORT}; env GNP_PORT)` },
-  cert: { type: "string", help: "client certificate, PEM file (default DATA/pki/client.crt; env GNP_CERT)" },
-  key: { type: "string", help: "client private key, PEM file (default DATA/pki/client.key; env GNP_KEY)" },
-  ca: { type: "string", help: "CA that verifies the server, PEM file (default DATA/pki/ca.crt with the default certificate; env GNP_CA)" },
+  host: { type: "string", arg: "ADDRESS", default: DEFAULT_HOST, help: `server address (default ${DEFAULT_HOST}; env GNP_HOST)` },
+  port: { type: "string", arg: "N", default: DEFAULT_PORT, parse: numberWithin(CONNECT_PORT), help: `server port (default ${DEFAULT_PORT}; env GNP_PORT)` },
+  cert: { type: "string", arg: "FILE", help: "client certificate, PEM file (default DATA/pki/client.crt; env GNP_CERT)" },
+  key: { type: "string", arg: "FILE", help: "client private key, PEM file (default DATA/pki/client.key; env GNP_KEY)" },
+  ca: { type: "string", arg: "FILE", help: "CA that verifies the server, PEM file (default DATA/pki/ca.crt with the default certificate; env GNP_CA)" },
   insecure: { type: "boolean", help: "do not verify the server's certificate, for development only (env GNP_INSECURE=1)" },
-  servername: { type: "string", help: "name to expect in the server's certificate (default: --host)" },
-  data: { type: "string", help: `data directory of a local \`gnp serve\` (default ${DEFAULT_DATA_DIR}; env GNP_DATA)` },
-  config: { type: "string", help: "the server's settings file, for its port, host and data (default gnp.toml here, if any; env GNP_CONFIG)" },
-} as const;
+  servername: { type: "string", arg: "NAME", help: "name to expect in the server's certificate (default: --host)" },
+  data: { type: "string", arg: "DIR", default: DEFAULT_DATA_DIR, help: `data directory of a local \`gnp serve\` (default ${DEFAULT_DATA_DIR}; env GNP_DATA)` },
+  config: { type: "string", arg: "FILE", help: "the server's settings file, for its port, host and data (default gnp.toml here, if any; env GNP_CONFIG)" },
+} as const satisfies Record<string, FlagSpec>;
 
-// The server's keys, so that any file `gnp serve` accepts is accepted here too.
-const SERVER_FILE_KEYS: ConfigKey[] = Object.entries(SERVE_FLAGS)
-  .filter(([name]) => name !== "help")
-  .map(([name, flag]) => ({ name, list: "multiple" in flag, path: ["cert", "key", "ca", "data"].includes(name) }));
 // Only these describe where the server is; its cert and key are the server's own, not ours.
 const FROM_SERVER_FILE = new Set(["host", "port", "data"]);
 
 export type ConnectionSettings = Omit<ConnectOptions, "timeout" | "onPush" | "maxBody"> & { host: string; port: number };
 
 /** Turns parsed flags and the environment into connect() options, reading the PEM files. */
-export function resolveConnection(values: FlagValues, env: Env, cwd: string = process.cwd()): ConnectionSettings {
-  const file = serverFile(values, env, cwd);
-  const pick = (name: string): string | undefined => {
-    const value = values[name];
-    if (typeof value === "string") return value;
-    const fromEnv = env[`GNP_${name.toUpperCase()}`];
-    if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
-    const fromFile = FROM_SERVER_FILE.has(name) ? file[name] : undefined;
-    return typeof fromFile === "string" ? fromFile : undefined;
-  };
-  const host = connectable(pick("host") ?? DEFAULT_HOST);
-  const portText = pick("port");
-  const port = portText === undefined ? DEFAULT_PORT : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535 || portText?.trim() === "") {
-    throw new CliFailure(`invalid --port ${JSON.stringify(portText)}: expected a whole number from 1 to 65535`, 2);
-  }
-  const insecure = values.insecure === true || env.GNP_INSECURE === "1";
-  let certFile = pick("cert");
-  let keyFile = pick("key");
-  let caFile = pick("ca");
+export function resolveConnection(texts: FlagTexts, env: Env, cwd: string = process.cwd()): ConnectionSettings {
+  const file = serverFile(texts, env, cwd);
+  const reader = new FlagReader(CONNECTION_FLAGS, { texts, env, file, fromFile: (name) => FROM_SERVER_FILE.has(name) });
+  const host = connectable(reader.read("host"));
+  const port = reader.read("port");
+  const insecure = reader.read("insecure");
+  let certFile = reader.read("cert");
+  let keyFile = reader.read("key");
+  let caFile = reader.read("ca");
   if (certFile === undefined && keyFile === undefined) {
     // Zero config: the admin client certificate a local `gnp serve` created, and its CA.
-    const pki = clientPkiPaths(pick("data") ?? DEFAULT_DATA_DIR);
+    const pki = clientPkiPaths(reader.read("data"));
     if (!existsSync(pki.clientCert) || !existsSync(pki.clientKey)) {
       throw new CliFailure(`no client certificate: pass --cert FILE --key FILE, or run \`gnp serve\` here first (it creates ${pki.clientCert})`, 2);
     }
@@ -71,8 +59,8 @@ export function resolveConnection(values: FlagValues, env: Env, cwd: string = pr
   }
   if (certFile === undefined) throw new CliFailure("--key was given without --cert", 2);
   if (keyFile === undefined) throw new CliFailure("--cert was given without --key", 2);
-  if (insecure && values.ca !== undefined) throw new CliFailure("--ca and --insecure exclude each other", 2);
-  const servername = pick("servername");
+  if (insecure && texts.ca !== undefined) throw new CliFailure("--ca and --insecure exclude each other", 2);
+  const servername = reader.read("servername");
   const cert = readPem("cert", certFile);
   const key = readPem("key", keyFile);
   // Said here, in words: the TLS layer would only report KEY_VALUES_MISMATCH.
@@ -98,16 +86,13 @@ export function clientPkiPaths(dataDir: string): { clientCert: string; clientKey
   return { clientCert, clientKey, caCert };
 }
 
-/** The values of the server's settings file, if one is named or present; {} otherwise. */
-function serverFile(values: FlagValues, env: Env, cwd: string): Record<string, string | string[]> {
-  const explicit = typeof values.config === "string" ? values.config : env.GNP_CONFIG || undefined;
-  const path = findConfigFile(explicit, cwd);
-  if (path === undefined) return {};
+/** The server's settings file, read as `gnp serve` reads it, if one is named or present. */
+function serverFile(texts: FlagTexts, env: Env, cwd: string) {
   try {
-    return readConfigFile(path, SERVER_FILE_KEYS, cwd).values;
+    return loadSharedConfig(typeof texts.config === "string" ? texts.config : undefined, env, cwd);
   } catch (error) {
-    if (error instanceof GnpError) throw new CliFailure(error.message, 2);
-    throw error;
+    // The same one line `gnp serve` gives, with the exit code of "could not connect".
+    throw new CliFailure((error as Error).message, 2);
   }
 }
 
@@ -118,19 +103,7 @@ function connectable(host: string): string {
 
 /** Help lines for the connection flags, in the same layout as `gnp serve --help`. */
 export function connectionUsage(): string {
-  return Object.entries(CONNECTION_FLAGS)
-    .map(([name, flag]) => `  --${name}${flag.type === "string" ? (name === "host" ? " ADDRESS" : name === "port" ? " N" : name === "data" ? " DIR" : name === "servername" ? " NAME" : " FILE") : ""}`.padEnd(30) + flag.help)
-    .join("\n");
-}
-
-/** parseArgs option specs (without help texts) for a table of flags. */
-export function parseArgsOptions(flags: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>) {
-  return Object.fromEntries(
-    Object.entries(flags).map(([name, flag]) => [
-      name,
-      { type: flag.type, ...(flag.multiple ? { multiple: true } : {}), ...(flag.short ? { short: flag.short } : {}) },
-    ]),
-  ) as Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
+  return flagHelp(CONNECTION_FLAGS);
 }
 
 function readPem(flag: string, path: string): string {

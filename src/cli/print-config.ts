@@ -3,18 +3,10 @@
 // It prints and exits; it creates nothing (not even the first-run certificates).
 
 import type { ClientRules } from "../config/client-rules.ts";
+import type { FlagTable } from "../config/flags.ts";
+import { SERVE_FLAGS } from "../config/serve-flags.ts";
 import { settingValue, type ServeConfig } from "../config/serve-config.ts";
 import { formatHostPort } from "../wording.ts";
-
-/** What an unset setting means. */
-const UNSET_MEANS: Record<string, string> = {
-  cert: "created under DATA/pki on first run",
-  key: "created under DATA/pki on first run",
-  store: "sqlite under DATA",
-  handlers: "none",
-  admin: "off",
-  "log-format": "text on a terminal, else json",
-};
 
 /**
  * The resolved settings as commented TOML.
@@ -26,8 +18,8 @@ export function formatServeConfig(config: ServeConfig): string {
   const lines = [`# gnp serve: the settings in effect; precedence: ${precedence}`];
   const rows: [string, string][] = [];
   for (const [name, source] of Object.entries(config.sources)) {
-    const value = hidePassword(settingValue(config.settings, name));
-    const text = value === undefined ? `# ${name} is unset: ${UNSET_MEANS[name] ?? "none"}` : `${name} = ${tomlValue(value)}`;
+    const value = hidePassword(settingValue(config, name));
+    const text = value === undefined ? `# ${name} is unset: ${unsetMeans(name)}` : `${name} = ${tomlValue(value)}`;
     rows.push([text, source.label]);
   }
   // Aligned comments read best; one long value (an allow-list) must not push every line right.
@@ -35,6 +27,11 @@ export function formatServeConfig(config: ServeConfig): string {
   for (const [text, label] of rows) lines.push(`${text.padEnd(width)} # ${label}`);
   lines.push("", ...formatClients(config.clients, config.file?.path));
   return `${lines.join("\n")}\n`;
+}
+
+/** What an unset setting means, as its row of the flag table says. */
+function unsetMeans(name: string): string {
+  return (SERVE_FLAGS as FlagTable)[name]?.unset ?? "none";
 }
 
 function formatClients(clients: ClientRules, path: string | undefined): string[] {

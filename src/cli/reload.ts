@@ -6,25 +6,37 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { readPid, readReloadStatus } from "../serve/reload-status.ts";
-import { CliFailure, type CliIo, flagsFailure } from "../io.ts";
 import { findConfigFile } from "../config/config-file.ts";
-import { DEFAULT_DATA_DIR } from "../config/serve-options.ts";
+import { FlagReader, flagHelp, numberWithin, parseCommandLine, type FlagSpec } from "../config/flags.ts";
+import { DEFAULT_DATA_DIR } from "../config/serve-flags.ts";
+import { CliFailure, type CliIo } from "../io.ts";
+import { readPid, readReloadStatus } from "../serve/reload-status.ts";
 
 type Env = Record<string, string | undefined>;
 
 const DEFAULT_TIMEOUT_S = 10;
 const POLL_MS = 50;
 
+const RELOAD_FLAGS = {
+  data: { type: "string", arg: "DIR", help: `data directory of the server (default ${DEFAULT_DATA_DIR}; env GNP_DATA; or data in the settings file)` },
+  config: { type: "string", arg: "FILE", help: "settings file to take data from (default gnp.toml here, if any; env GNP_CONFIG)" },
+  timeout: {
+    type: "string",
+    arg: "S",
+    env: false,
+    default: DEFAULT_TIMEOUT_S,
+    parse: numberWithin({ min: 0, max: 3600, whole: false, seconds: true, positive: true }),
+    help: `seconds to wait for the server's answer (default ${DEFAULT_TIMEOUT_S})`,
+  },
+  help: { type: "boolean", short: "h", env: false, help: "show this help" },
+} as const satisfies Record<string, FlagSpec>;
+
 const USAGE = `usage: gnp reload [--data DIR] [--config FILE] [--timeout S]
 
 Sends SIGHUP to the gnp serve whose pid is in DATA/gnp.pid and prints what the reload did.
 exit code: 0 reloaded, 1 refused (the old configuration stays), 2 no server or no answer
 
-  --data DIR                  data directory of the server (default ${DEFAULT_DATA_DIR}; env GNP_DATA; or data in the settings file)
-  --config FILE               settings file to take data from (default gnp.toml here, if any; env GNP_CONFIG)
-  --timeout S                 seconds to wait for the server's answer (default ${DEFAULT_TIMEOUT_S})
+${flagHelp(RELOAD_FLAGS, ["data", "config", "timeout"])}
 `;
 
 /**
@@ -33,27 +45,14 @@ exit code: 0 reloaded, 1 refused (the old configuration stays), 2 no server or n
  * @example process.exit(await runReload([], processIo));
  */
 export async function runReload(argv: string[], io: CliIo, env: Env = process.env): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { data: { type: "string" }, config: { type: "string" }, timeout: { type: "string" }, help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw flagsFailure("reload", error, argv);
-  }
-  if (values.help === true) {
+  const { texts } = parseCommandLine(argv, RELOAD_FLAGS, { command: "reload" });
+  const flags = new FlagReader(RELOAD_FLAGS, { texts, env });
+  if (flags.read("help")) {
     io.stdout(USAGE);
     return 0;
   }
-  const timeoutText = typeof values.timeout === "string" ? values.timeout : String(DEFAULT_TIMEOUT_S);
-  const timeoutS = Number(timeoutText);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 3600) {
-    throw new CliFailure(`invalid --timeout ${JSON.stringify(timeoutText)}: expected seconds above 0, at most 3600`, 2);
-  }
-  const dataDir = resolveDataDir(values, env);
+  const timeoutS = flags.read("timeout");
+  const dataDir = resolveDataDir(flags);
   const pid = readPid(dataDir);
   if (pid === undefined) throw new CliFailure(`no running server found: ${dataDir}/gnp.pid does not exist; is gnp serve running with --data ${dataDir}?`, 2);
   const before = readReloadStatus(dataDir);
@@ -90,11 +89,10 @@ export async function runReload(argv: string[], io: CliIo, env: Env = process.en
  * leniently: the point of a reload may be to find out what is wrong with it, and only the
  * server's own check of it counts.
  */
-function resolveDataDir(values: Record<string, string | boolean | undefined>, env: Env, cwd: string = process.cwd()): string {
-  if (typeof values.data === "string") return values.data;
-  if (env.GNP_DATA) return env.GNP_DATA;
-  const explicit = typeof values.config === "string" ? values.config : env.GNP_CONFIG || undefined;
-  const path = findConfigFile(explicit, cwd);
+function resolveDataDir(flags: FlagReader<typeof RELOAD_FLAGS>, cwd: string = process.cwd()): string {
+  const given = flags.read("data");
+  if (given !== undefined) return given;
+  const path = findConfigFile(flags.read("config"), cwd);
   if (path === undefined) return DEFAULT_DATA_DIR;
   let data: unknown;
   try {

@@ -4,7 +4,7 @@
 
 import type { CliIo } from "../io.ts";
 import { resolveServeConfig } from "../config/serve-config.ts";
-import { serveUsage } from "../config/serve-options.ts";
+import { serveUsage } from "../config/serve-flags.ts";
 import { serve } from "../serve/serve.ts";
 import { formatServeConfig } from "./print-config.ts";
 

@@ -1,39 +1,43 @@
 // Where every `gnp serve` setting comes from: a flag, then its GNP_* variable, then the settings
 // file (`--config FILE` / GNP_CONFIG, else gnp.toml in the working directory), then the
-// default. resolveServeConfig merges them, remembering each value's source for
-// `--print-config`; mistakes in the file are one line naming the file, found before anything
-// listens. `gnp call` and `gnp reload` read the same file through loadSharedConfig.
+// default. resolveServeConfig reads argv once and merges the sources through the flags module,
+// remembering each value's source for `--print-config`; mistakes are one line naming where the
+// value came from, found before anything listens. `gnp call` reads the same file through
+// loadSharedConfig; `gnp reload` reads only its `data`, and leniently (src/cli/reload.ts).
 
-import { parseArgs } from "node:util";
-import { normalizeThumbprint } from "../certs/thumbprint.ts";
 import { ClientRules } from "./client-rules.ts";
 import { findConfigFile, readConfigFile, type ConfigFile, type ConfigKey } from "./config-file.ts";
+import { FlagReader, parseCommandLine, type FlagTable, type SettingSource } from "./flags.ts";
+import { SERVE_FLAGS, serveSettingsOf, type ServeSettings, type ServeValues } from "./serve-flags.ts";
 import { GnpError } from "../errors.ts";
-import { CliFailure, flagsFailure } from "../io.ts";
-import { SERVE_FLAGS, parseServeArgs, type ServeSettings } from "./serve-options.ts";
+import { CliFailure } from "../io.ts";
 
 type Env = Record<string, string | undefined>;
 
-/** Flags that act rather than set something: not allowed in the file. */
-const NOT_IN_FILE = new Set(["help", "config", "print-config"]);
-/** Keys holding file paths: relative ones are taken from the settings file's directory. */
-const PATH_KEYS = new Set(["cert", "key", "ca", "data", "handlers"]);
-
-export type SettingSource = { kind: "flag" | "env" | "file" | "default"; label: string };
+export type { SettingSource } from "./flags.ts";
 
 export type ServeConfig = {
   settings: ServeSettings;
+  /** Every flag's value by its name, as read. */
+  values: ServeValues;
+  /** Where each setting (each flag a settings file may hold) came from. */
   sources: Record<string, SettingSource>;
   file: ConfigFile | undefined;
   clients: ClientRules;
   printConfig: boolean;
 };
 
+/** The names of the flags that set something: those a settings file may hold. */
+const SETTINGS = Object.entries(SERVE_FLAGS as FlagTable)
+  .filter(([, flag]) => flag.file !== false)
+  .map(([name]) => name);
+
 /** The keys a settings file may hold: every `gnp serve` flag that sets something. */
 export function configKeys(): ConfigKey[] {
-  return Object.entries(SERVE_FLAGS)
-    .filter(([name]) => !NOT_IN_FILE.has(name))
-    .map(([name, flag]) => ({ name, list: "multiple" in flag, path: PATH_KEYS.has(name) }));
+  return SETTINGS.map((name) => {
+    const flag = (SERVE_FLAGS as FlagTable)[name]!;
+    return { name, list: flag.multiple === true, path: flag.file === "path" };
+  });
 }
 
 /**
@@ -41,24 +45,14 @@ export function configKeys(): ConfigKey[] {
  *
  * @example const { settings, sources } = resolveServeConfig(["--port", "0"], process.env);
  */
-export function resolveServeConfig(argv: string[], env: Env, cwd: string = process.cwd()): ServeConfig {
-  const flags = parseFlagValues(argv);
-  const file = loadSharedConfig(typeof flags.config === "string" ? flags.config : undefined, env, cwd);
-  if (file !== undefined) {
-    // The file alone first, so that a bad value in it is reported with the file's name.
-    try {
-      parseServeArgs([], {}, file.values);
-    } catch (error) {
-      throw new CliFailure(`${file.path}: ${(error as Error).message}`, error instanceof CliFailure ? error.exitCode : 1);
-    }
-  }
-  const settings = parseServeArgs(argv, env, file?.values);
-  const sources: Record<string, SettingSource> = {};
-  for (const name of Object.keys(SERVE_FLAGS)) {
-    if (NOT_IN_FILE.has(name)) continue;
-    sources[name] = sourceOf(name, flags, env, file);
-  }
-  checkThumbprints(settings.allow, sources.allow!);
+export function resolveServeConfig(argv: readonly string[], env: Env, cwd: string = process.cwd()): ServeConfig {
+  const { texts } = parseCommandLine(argv, SERVE_FLAGS, { command: "serve" });
+  const file = loadSharedConfig(typeof texts.config === "string" ? texts.config : undefined, env, cwd);
+  const reader = new FlagReader(SERVE_FLAGS, { texts, env, file });
+  // The file in full first, so that a bad value in it is reported with the file's name.
+  reader.checkFile();
+  const values = reader.readAll();
+  const sources = Object.fromEntries(SETTINGS.map((name) => [name, reader.source(name)]));
   let clients = ClientRules.NONE;
   if (file !== undefined) {
     try {
@@ -67,7 +61,7 @@ export function resolveServeConfig(argv: string[], env: Env, cwd: string = proce
       throw new CliFailure((error as Error).message);
     }
   }
-  return { settings, sources, file, clients, printConfig: flags["print-config"] === true };
+  return { settings: serveSettingsOf(values), values, sources, file, clients, printConfig: values["print-config"] };
 }
 
 /**
@@ -88,55 +82,14 @@ export function loadSharedConfig(explicit: string | undefined, env: Env, cwd: st
   }
 }
 
-/** Settings fields whose names are not the flag's in camelCase. */
-const FIELD_OF: Record<string, string> = { cert: "certFile", key: "keyFile", ca: "caFiles", data: "dataDir", handlers: "handlersFile" };
-
-/** The value flag `name` set, looked up in parsed settings (ops flags live under settings.ops); an empty list is unset. */
-export function settingValue(settings: ServeSettings, name: string): unknown {
-  const field = FIELD_OF[name] ?? name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
-  const record = settings as unknown as Record<string, unknown>;
-  const ops = settings.ops as unknown as Record<string, unknown>;
-  const value = field in record ? record[field] : ops[field];
-  if (Array.isArray(value) && value.length === 0) return undefined;
-  return value;
+/** The value of setting `name` (a flag name) in `config`; an empty list counts as unset. */
+export function settingValue(config: ServeConfig, name: string): unknown {
+  const value = (config.values as Record<string, unknown>)[name];
+  return Array.isArray(value) && value.length === 0 ? undefined : value;
 }
 
 /** Settings for admission: the allow-list grows by the thumbprints of [[clients]] entries. */
 export function admissionSettings(config: ServeConfig): ServeSettings {
   const thumbprints = config.clients.thumbprints;
   return thumbprints.length === 0 ? config.settings : { ...config.settings, allow: [...config.settings.allow, ...thumbprints] };
-}
-
-function parseFlagValues(argv: string[]): Record<string, string | string[] | boolean | undefined> {
-  const options = Object.fromEntries(
-    Object.entries(SERVE_FLAGS).map(([name, flag]) => [name, { type: flag.type, multiple: "multiple" in flag, ...("short" in flag ? { short: flag.short } : {}) }]),
-  );
-  try {
-    return parseArgs({ args: argv, options: options as never, strict: true, allowPositionals: false }).values as Record<string, string | string[] | boolean | undefined>;
-  } catch (error) {
-    // Worded as parseServeArgs words it, so a bad flag reads the same with or without a file.
-    throw flagsFailure("serve", error, argv);
-  }
-}
-
-function sourceOf(name: string, flags: Record<string, unknown>, env: Env, file: ConfigFile | undefined): SettingSource {
-  const flag = flags[name];
-  if (typeof flag === "string" || (Array.isArray(flag) && flag.length > 0)) return { kind: "flag", label: `flag --${name}` };
-  // The same variable names parseServeArgs reads: GNP_MAX_BODY for --max-body.
-  const variable = `GNP_${name.toUpperCase().replaceAll("-", "_")}`;
-  const fromEnv = env[variable];
-  if (fromEnv !== undefined && fromEnv !== "") return { kind: "env", label: `env ${variable}` };
-  if (file !== undefined && name in file.values) return { kind: "file", label: `file ${file.path}` };
-  return { kind: "default", label: "default" };
-}
-
-function checkThumbprints(allow: readonly string[], source: SettingSource): void {
-  for (const thumbprint of allow) {
-    try {
-      normalizeThumbprint(thumbprint);
-    } catch {
-      const where = source.kind === "flag" ? "--allow" : source.kind === "env" ? "GNP_ALLOW" : source.label.slice("file ".length);
-      throw new CliFailure(`${where}: malformed thumbprint ${JSON.stringify(thumbprint)}: expected 40 (SHA-1) or 64 (SHA-256) hex digits`, 2);
-    }
-  }
 }

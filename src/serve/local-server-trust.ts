@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { localPkiPaths, pkiDir } from "../certs/pki-paths.ts";
 import type { ClientRules } from "../config/client-rules.ts";
 import { admissionSettings, resolveServeConfig } from "../config/serve-config.ts";
-import { readPemFile } from "../config/serve-options.ts";
+import { readPemFile } from "../config/pem-file.ts";
 import { CliFailure } from "../io.ts";
 
 export type LocalServerTrust = { allow: string[]; trustedCas: string[]; clients: ClientRules; source: string };

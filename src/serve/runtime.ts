@@ -4,8 +4,7 @@
 // happens. SIGHUP reloads the configuration in place (trust, clients, certificate); under a
 // supervisor it is the supervisor's signal (a rolling restart).
 
-import type { OpsSettings } from "../config/ops-flags.ts";
-import type { ServeSettings } from "../config/serve-options.ts";
+import type { OpsSettings, ServeSettings } from "../config/serve-flags.ts";
 import { CliFailure, processIo, type CliIo } from "../io.ts";
 import { AdminServer, type AdminSource, type Readiness } from "../ops/admin-server.ts";
 import { defaultLogFormat, Logger } from "../ops/logger.ts";

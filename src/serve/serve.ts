@@ -68,7 +68,7 @@ export async function startServer(config: ServeConfig, how: ServeProcess): Promi
   }
   const reloader = ReloadController.attach(server, trust, async () => {
     const next = resolveServeConfig([...how.argv], env);
-    const nextTrust = trustConfigOf(next, await loadTls(admissionSettings(next), io), settings);
+    const nextTrust = trustConfigOf(next, await loadTls(admissionSettings(next), io), config);
     next.clients.checkCommands(server.commands, next.file?.path ?? "config");
     return nextTrust;
   });

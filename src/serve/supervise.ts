@@ -77,7 +77,7 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
   const precheck = async (): Promise<string | undefined> => {
     try {
       const next = resolveServeConfig([...argv], env);
-      trustConfigOf(next, await loadTls(admissionSettings(next), io), settings);
+      trustConfigOf(next, await loadTls(admissionSettings(next), io), config);
       return undefined;
     } catch (error) {
       return describe(error);

@@ -7,7 +7,8 @@
 import { ensureLocalPki } from "../certs/local-pki.ts";
 import { pkiDir } from "../certs/pki-paths.ts";
 import { admissionSettings, settingValue, type ServeConfig } from "../config/serve-config.ts";
-import { DEFAULT_DATA_DIR, readPemFile, type ServeSettings } from "../config/serve-options.ts";
+import { readPemFile } from "../config/pem-file.ts";
+import { DEFAULT_DATA_DIR, type ServeSettings } from "../config/serve-flags.ts";
 import { CliFailure, type CliIo } from "../io.ts";
 import { checkKeyPair, DEFAULT_HOST, DEFAULT_PORT } from "../options.ts";
 import { describe, formatHostPort } from "../wording.ts";
@@ -21,12 +22,12 @@ const RELOADABLE = new Set(["cert", "key", "ca", "allow"]);
 export type TlsMaterial = { cert: string; key: string; trustedCas: string[]; hint: string | undefined };
 
 /**
- * The trust to run with. `running` (on reload) is the settings the server started with.
+ * The trust to run with. `running` (on reload) is the configuration the server started with.
  * Throws CliFailure with one line on a mistake.
  *
  * @example const trust = trustConfigOf(config, await loadTls(admissionSettings(config), io));
  */
-export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, running?: ServeSettings): TrustConfig {
+export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, running?: ServeConfig): TrustConfig {
   const warnings: string[] = [];
   try {
     checkKeyPair(tls.cert, tls.key);
@@ -42,7 +43,7 @@ export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, running?: S
   if (running !== undefined) {
     for (const name of Object.keys(config.sources)) {
       if (RELOADABLE.has(name)) continue;
-      if (JSON.stringify(settingValue(running, name)) !== JSON.stringify(settingValue(config.settings, name))) {
+      if (JSON.stringify(settingValue(running, name)) !== JSON.stringify(settingValue(config, name))) {
         warnings.push(`${name} changed; it takes effect at the next restart`);
       }
     }

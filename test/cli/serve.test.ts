@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { SERVE_FLAGS } from "../../src/config/serve-options.ts";
+import { SERVE_FLAGS } from "../../src/config/serve-flags.ts";
 import { makeTestPki } from "../support/pki.ts";
 import { GREETING, errorLine, okReply, request } from "../support/wire.ts";
 import { CliProcess, cleanEnv, cleanupCli, freshDir, isOneLine, runCli } from "./cli-process.ts";
@@ -199,6 +199,11 @@ describe("gnp serve configuration from the environment", () => {
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toContain('invalid --max-body "lots"');
     expect(isOneLine(run.stderr)).toBe(true);
+  });
+
+  test("a bad value from the environment names its variable, not only the flag it stands for", async () => {
+    const run = await runCli(serveCommand(), { cwd: freshDir(), env: cleanEnv({ GNP_MAX_CONNECTIONS: "0" }) });
+    expect([run.exitCode, run.stderr]).toEqual([2, 'gnp: GNP_MAX_CONNECTIONS: invalid --max-connections "0": expected a whole number from 1 to 500000\n']);
   });
 });
 
