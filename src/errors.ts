@@ -2,20 +2,28 @@
 // Every fault the server, the client or the CLI reports has a stable `code`; users match on
 // the code, never on the message. The catalog says how each code reaches the wire: as an
 // `ERR` reply (the connection stays open), as an `ERR: <reason>` line followed by an abort,
-// as a silent close, or not at all (local faults of the library, the client or the CLI).
+// as a silent close, or not at all (local faults of the library, the client or the CLI); and,
+// for a code a connection can be turned away with, which kind of refusal it is.
 
 /** How a fault with this code is reported to the peer. */
 export type ErrorKind = "reply" | "abort" | "close" | "local";
 
+/**
+ * Why a connection was turned away before its greeting, for codes that can do that: its
+ * certificate (the validator's verdicts), the server (no slot, or shutting down), or a TLS
+ * handshake that failed or did not finish. Refusals are counted by code for /metrics.
+ */
+export type RefusalKind = "certificate" | "server" | "handshake";
+
 /** Every code, its kind and what it means. docs/errors.md lists the same table. */
 export const ERROR_CATALOG = {
   // Certificate validation (PROTOCOL.md section 1): ERR: <reason>, then close.
-  CERT_MISSING: { kind: "abort", summary: "the client presented no certificate" },
-  CERT_EXPIRED: { kind: "abort", summary: "the client certificate's notAfter is in the past" },
-  CERT_NOT_YET_VALID: { kind: "abort", summary: "the client certificate's notBefore is in the future" },
-  CERT_UNKNOWN: { kind: "abort", summary: "the certificate is neither on the allow-list nor issued by a trusted CA" },
-  CERT_INVALID: { kind: "abort", summary: "the certificate could not be parsed" },
-  CERT_WRONG_USAGE: { kind: "abort", summary: "a CA-issued certificate whose extended key usage lacks clientAuth (a server certificate)" },
+  CERT_MISSING: { kind: "abort", refusal: "certificate", summary: "the client presented no certificate" },
+  CERT_EXPIRED: { kind: "abort", refusal: "certificate", summary: "the client certificate's notAfter is in the past" },
+  CERT_NOT_YET_VALID: { kind: "abort", refusal: "certificate", summary: "the client certificate's notBefore is in the future" },
+  CERT_UNKNOWN: { kind: "abort", refusal: "certificate", summary: "the certificate is neither on the allow-list nor issued by a trusted CA" },
+  CERT_INVALID: { kind: "abort", refusal: "certificate", summary: "the certificate could not be parsed" },
+  CERT_WRONG_USAGE: { kind: "abort", refusal: "certificate", summary: "a CA-issued certificate whose extended key usage lacks clientAuth (a server certificate)" },
   // Framing faults (PROTOCOL.md section 4): ERR: <reason>, then abort.
   HEAD_TOO_LARGE: { kind: "abort", summary: "a request head exceeded 8064 bytes without its CRLF CRLF" },
   EMPTY_COMMAND: { kind: "abort", summary: "a request began with an empty command line" },
@@ -27,13 +35,13 @@ export const ERROR_CATALOG = {
   BAD_SIZE: { kind: "abort", summary: "a Size was not decimal digits" },
   BODY_TOO_LARGE: { kind: "abort", summary: "a Size exceeded the configured body limit" },
   // Connection life: ERR: <reason>, then abort (OUTPUT_OVERFLOW and HANDSHAKE_FAILED close silently).
-  CONNECTION_LIMIT: { kind: "abort", summary: "every slab slot was in use" },
-  HANDSHAKE_TIMEOUT: { kind: "close", summary: "the TLS handshake did not finish in time" },
-  HANDSHAKE_FAILED: { kind: "close", summary: "the TLS handshake failed (protocol version, alert, bad record)" },
+  CONNECTION_LIMIT: { kind: "abort", refusal: "server", summary: "every slab slot was in use" },
+  HANDSHAKE_TIMEOUT: { kind: "close", refusal: "handshake", summary: "the TLS handshake did not finish in time" },
+  HANDSHAKE_FAILED: { kind: "close", refusal: "handshake", summary: "the TLS handshake failed (protocol version, alert, bad record)" },
   IDLE_TIMEOUT: { kind: "abort", summary: "no traffic in either direction for longer than the idle timeout" },
   CLIENT_CLOSED: { kind: "close", summary: "the client closed the connection; replies to what it had sent went out first" },
   OUTPUT_OVERFLOW: { kind: "close", summary: "the client stopped reading and its queued output passed the limit" },
-  SHUTTING_DOWN: { kind: "abort", summary: "the server is shutting down" },
+  SHUTTING_DOWN: { kind: "abort", refusal: "server", summary: "the server is shutting down" },
   CLOSED_BY_SERVER: { kind: "abort", summary: "a handler or the application closed the connection" },
   // Command faults: an ERR reply, the connection stays open.
   UNKNOWN_COMMAND: { kind: "reply", summary: "no handler is registered for the command" },
@@ -59,9 +67,25 @@ export const ERROR_CATALOG = {
   LISTEN_FAILED: { kind: "local", summary: "the listener could not bind its address and port" },
   STORE_UNAVAILABLE: { kind: "local", summary: "the store could not be opened (unreadable directory, corrupt file, no server)" },
   HANDLERS_INVALID: { kind: "local", summary: "a --handlers module failed to load or exports no valid handler" },
-} as const satisfies Record<string, { kind: ErrorKind; summary: string }>;
+} as const satisfies Record<string, { kind: ErrorKind; refusal?: RefusalKind; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+type Catalog = typeof ERROR_CATALOG;
+
+/** The codes a connection may be refused with; of one kind when `K` says which. */
+export type RefusalCode<K extends RefusalKind = RefusalKind> = {
+  [C in ErrorCode]: Catalog[C] extends { refusal: K } ? C : never;
+}[ErrorCode];
+
+/**
+ * The refusal codes of `kind`, in catalog order.
+ *
+ * @example refusalCodes("handshake") // ["HANDSHAKE_TIMEOUT", "HANDSHAKE_FAILED"]
+ */
+export function refusalCodes<K extends RefusalKind>(kind: K): RefusalCode<K>[] {
+  return (Object.keys(ERROR_CATALOG) as ErrorCode[]).filter((code) => (ERROR_CATALOG[code] as { refusal?: RefusalKind }).refusal === kind) as RefusalCode<K>[];
+}
 
 /**
  * The error gnp throws, rejects with, and turns into wire text.

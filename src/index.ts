@@ -17,7 +17,8 @@ export {
   type ServerOptions,
   type ResolvedOptions,
 } from "./options.ts";
-export { GnpError, isGnpError, ERROR_CATALOG, type ErrorCode, type ErrorKind } from "./errors.ts";
+export { GnpError, isGnpError, ERROR_CATALOG, refusalCodes, type ErrorCode, type ErrorKind, type RefusalCode, type RefusalKind } from "./errors.ts";
+export type { TrustPolicy } from "./certs/trust-policy.ts";
 export { registerBuiltinCommands } from "./app/builtin-commands.ts";
 export { MemoryStore } from "./app/memory-store.ts";
 export { SqliteStore } from "./app/sqlite-store.ts";

@@ -7,6 +7,7 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { GnpError } from "./errors.ts";
 import { normalizeThumbprint } from "./certs/thumbprint.ts";
+import type { TrustPolicy } from "./certs/trust-policy.ts";
 import { MAX_SLAB_CAPACITY } from "./slab/slab.ts";
 
 export const DEFAULT_HOST = "127.0.0.1";
@@ -95,8 +96,8 @@ export type ResolvedOptions = Readonly<{
   host: string;
   port: number;
   tls: Readonly<{ cert: string; key: string }>;
-  allow: readonly string[];
-  trustedCas: readonly string[];
+  /** `allow` (normalized) and `trustedCas`, as one value (src/certs/trust-policy.ts). */
+  trust: TrustPolicy;
   maxConnections: number;
   maxBody: number;
   maxOutput: number;
@@ -135,8 +136,7 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
     host: input.host ?? DEFAULT_HOST,
     port: checked("port", input.port ?? DEFAULT_PORT),
     tls: Object.freeze({ cert: tls.cert, key: tls.key }),
-    allow: Object.freeze(allow),
-    trustedCas: Object.freeze(trustedCas),
+    trust: Object.freeze({ allow: Object.freeze(allow), trustedCas: Object.freeze(trustedCas) }),
     maxConnections: checked("maxConnections", input.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
     maxBody: checked("maxBody", input.maxBody ?? DEFAULT_MAX_BODY),
     maxOutput: checked("maxOutput", input.maxOutput ?? DEFAULT_MAX_OUTPUT),

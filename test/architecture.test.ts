@@ -32,7 +32,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   "version.ts": [],
   "wording.ts": [],
   "io.ts": ["wording.ts"],
-  "index.ts": ["server", "client", "app", "protocol", "errors.ts", "options.ts", "version.ts"],
+  "index.ts": ["server", "client", "app", "protocol", "certs", "errors.ts", "options.ts", "version.ts"],
   "cli.ts": ["cli", "errors.ts", "version.ts", "io.ts", "wording.ts"],
 };
 

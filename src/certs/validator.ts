@@ -5,13 +5,16 @@
 import { X509Certificate as NodeX509 } from "node:crypto";
 import { normalizeThumbprint, thumbprints } from "./thumbprint.ts";
 import { TrustAnchors, type TrustWindow } from "./trust-anchors.ts";
+import type { TrustPolicy } from "./trust-policy.ts";
+import type { RefusalCode } from "../errors.ts";
 import { x509 } from "./x509.ts";
 import type * as X509 from "@peculiar/x509";
 
 /** The shape of Bun's `socket.getPeerCertificate()`; `{}` when none was presented. */
 export type PeerCertificate = { raw?: Uint8Array; fingerprint?: string; fingerprint256?: string };
 
-export type AdmissionCode = "CERT_MISSING" | "CERT_EXPIRED" | "CERT_NOT_YET_VALID" | "CERT_UNKNOWN" | "CERT_INVALID" | "CERT_WRONG_USAGE";
+/** The validator's refusals: the catalog's codes with `refusal: "certificate"` (src/errors.ts). */
+export type AdmissionCode = RefusalCode<"certificate">;
 
 export type Admission =
   | {
@@ -31,10 +34,6 @@ export type Admission =
   | { ok: false; code: AdmissionCode; reason: string };
 
 export type CertificateValidatorOptions = {
-  /** Thumbprints, SHA-1 or SHA-256, any case, `:` separators allowed. */
-  allow: readonly string[];
-  /** PEM texts; one text may hold several certificates (intermediates too). */
-  trustedCas: readonly string[];
   /** Certificates whose parse result is kept; 0 turns caching off. */
   cacheSize?: number;
 };
@@ -71,7 +70,7 @@ const MISSING: Admission = Object.freeze({
  * Decides whether a client certificate is admitted, and who it is.
  *
  * @example
- * const validator = new CertificateValidator({ allow: [], trustedCas: [caPem] })
+ * const validator = new CertificateValidator({ allow: [], trustedCas: [caPem] }, { cacheSize: 1000 })
  * const admission = validator.validate(socket.getPeerCertificate())
  * if (!admission.ok) socket.end(`ERR: ${admission.reason}\r\n`)
  */
@@ -83,14 +82,14 @@ export class CertificateValidator {
   #hits = 0;
   #misses = 0;
 
-  constructor(options: CertificateValidatorOptions) {
+  constructor(policy: TrustPolicy, options: CertificateValidatorOptions = {}) {
     const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
     if (!Number.isInteger(cacheSize) || cacheSize < 0) {
       throw new RangeError(`invalid cacheSize ${JSON.stringify(cacheSize)}: expected a whole number >= 0`);
     }
     this.#cacheSize = cacheSize;
-    this.#allow = new Set(options.allow.map(normalizeThumbprint));
-    this.#anchors = new TrustAnchors(options.trustedCas);
+    this.#allow = new Set(policy.allow.map(normalizeThumbprint));
+    this.#anchors = new TrustAnchors(policy.trustedCas);
   }
 
   get cacheStats(): { hits: number; misses: number; size: number } {

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { issueClientCertificate, loadCertificateAuthority, type KeyAlgorithm } from "../certs/generate.ts";
 import { existingFiles, localPkiPaths, PKI_FILES, writeLocalPki, writePem } from "../certs/local-pki.ts";
 import { thumbprints } from "../certs/thumbprint.ts";
+import type { TrustPolicy } from "../certs/trust-policy.ts";
 import { CertificateValidator, certificateIdentity, formatInstant } from "../certs/validator.ts";
 import { x509 } from "../certs/x509.ts";
 import { FlagReader, parseCommandLine, type FlagSpec, type FlagTexts } from "../config/flags.ts";
@@ -179,10 +180,12 @@ async function inspect(argv: string[], io: CliIo): Promise<number> {
   const digests = thumbprints(der);
   // --server: the trust of the `gnp serve` configured here (src/serve/local-server-trust.ts).
   const local = values.server || values.config !== undefined ? loadLocalServerTrust(values.config, process.env) : undefined;
-  const trustedCas = [...(local?.trustedCas ?? []), ...(await Promise.all((values.ca ?? []).map((file) => readText(file, "given with --ca"))))];
-  const allow = [...(local?.allow ?? []), ...(values.allow ?? [])];
-  const checked = trustedCas.length > 0 || allow.length > 0;
-  const admission = checked ? new CertificateValidator({ allow, trustedCas, cacheSize: 0 }).validate({ raw: der }) : undefined;
+  const trust: TrustPolicy = {
+    allow: [...(local?.trust.allow ?? []), ...values.allow],
+    trustedCas: [...(local?.trust.trustedCas ?? []), ...(await Promise.all(values.ca.map((file) => readText(file, "given with --ca"))))],
+  };
+  const checked = trust.trustedCas.length > 0 || trust.allow.length > 0;
+  const admission = checked ? new CertificateValidator(trust, { cacheSize: 0 }).validate({ raw: der }) : undefined;
   const verdict = !admission
     ? "not checked (give --ca or --allow)"
     : admission.ok

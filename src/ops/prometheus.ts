@@ -3,15 +3,16 @@
 // graphs present at zero from the first scrape, so rate() has a series to work on. Label
 // values are escaped per the format; names follow Prometheus conventions (_total, _seconds).
 
+import { refusalCodes } from "../errors.ts";
 import { LATENCY_BUCKETS_S } from "../server/metrics.ts";
 import type { MetricsSnapshot } from "./metrics-snapshot.ts";
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-/** Refusal codes that are not handshake failures, always exposed. */
-const REFUSAL_CODES = ["CERT_MISSING", "CERT_EXPIRED", "CERT_NOT_YET_VALID", "CERT_UNKNOWN", "CERT_INVALID", "CERT_WRONG_USAGE", "CONNECTION_LIMIT", "SHUTTING_DOWN"];
+/** Refusal codes that are not handshake failures, always exposed (from the error catalog). */
+const REFUSAL_CODES: readonly string[] = [...refusalCodes("certificate"), ...refusalCodes("server")];
 /** The refused map's handshake codes, exposed as their own family. */
-const HANDSHAKE_CODES = ["HANDSHAKE_FAILED", "HANDSHAKE_TIMEOUT"];
+const HANDSHAKE_CODES: readonly string[] = refusalCodes("handshake");
 
 export type ExpositionContext = {
   /** Now, epoch milliseconds (uptime is measured against the snapshot's start). */

@@ -6,12 +6,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { localPkiPaths, pkiDir } from "../certs/pki-paths.ts";
+import type { TrustPolicy } from "../certs/trust-policy.ts";
 import type { ClientRules } from "../config/client-rules.ts";
 import { admissionSettings, resolveServeConfig } from "../config/serve-config.ts";
 import { readPemFile } from "../config/pem-file.ts";
 import { CliFailure } from "../io.ts";
 
-export type LocalServerTrust = { allow: string[]; trustedCas: string[]; clients: ClientRules; source: string };
+export type LocalServerTrust = { trust: TrustPolicy; clients: ClientRules; source: string };
 
 /**
  * The allow-list, trusted CAs and [[clients]] of the server configured in `cwd`.
@@ -34,5 +35,5 @@ export function loadLocalServerTrust(configFile: string | undefined, env: Record
   if (trustedCas.length === 0 && settings.allow.length === 0) {
     throw new CliFailure("no server settings here to check against: no gnp.toml, GNP_CA/GNP_ALLOW or first-run CA; give --ca or --allow", 1);
   }
-  return { allow: settings.allow, trustedCas, clients: config.clients, source: sources.filter(Boolean).join(", ") || "defaults" };
+  return { trust: { allow: settings.allow, trustedCas }, clients: config.clients, source: sources.filter(Boolean).join(", ") || "defaults" };
 }

@@ -4,6 +4,7 @@
 // old one stays. New connections see the new state at once; established ones are re-checked
 // at their next command (GnpServer.setTrust) and keep their TLS session (setTlsCertificate).
 
+import type { TrustPolicy } from "../certs/trust-policy.ts";
 import { CertificateValidator } from "../certs/validator.ts";
 import { describe } from "../wording.ts";
 import type { Connection } from "../server/connection.ts";
@@ -13,8 +14,8 @@ import type { ClientRules } from "../config/client-rules.ts";
 /** Everything a reload may change. */
 export type TrustConfig = Readonly<{
   tls: Readonly<{ cert: string; key: string }>;
-  allow: readonly string[];
-  trustedCas: readonly string[];
+  /** Who may connect: passed intact to the server's setTrust. */
+  trust: TrustPolicy;
   clients: ClientRules;
   /** Worth a log line but not a refusal: a certificate near expiry, a setting that needs a restart. */
   warnings: readonly string[];
@@ -83,7 +84,7 @@ export class ReloadController {
     try {
       next = await this.#prepare();
       // Built only to check the rules (CA certificates, thumbprints) before anything changes.
-      new CertificateValidator({ allow: next.allow, trustedCas: next.trustedCas, cacheSize: 0 });
+      new CertificateValidator(next.trust, { cacheSize: 0 });
     } catch (error) {
       return { ok: false, generation: this.#generation, reason: describe(error) };
     }
@@ -100,11 +101,11 @@ export class ReloadController {
       }
       changed.push("server certificate");
     }
-    const allowChanged = !sameList(next.allow, current.allow);
-    const casChanged = !sameList(next.trustedCas, current.trustedCas);
+    const allowChanged = !sameList(next.trust.allow, current.trust.allow);
+    const casChanged = !sameList(next.trust.trustedCas, current.trust.trustedCas);
     // Unchanged rules keep the validator and its warm cache; changed ones re-check every
     // established connection at its next command.
-    if (allowChanged || casChanged) this.#server.setTrust({ allow: next.allow, trustedCas: next.trustedCas });
+    if (allowChanged || casChanged) this.#server.setTrust(next.trust);
     if (allowChanged) changed.push("allow-list");
     if (casChanged) changed.push("trusted CAs");
     if (JSON.stringify(next.clients.rules) !== JSON.stringify(current.clients.rules)) changed.push("clients");

@@ -52,9 +52,8 @@ export async function startServer(config: ServeConfig, how: ServeProcess): Promi
     server = createServer({
       host: settings.host,
       port: worker?.port ?? settings.port,
-      tls: { cert: tls.cert, key: tls.key },
-      allow: settings.allow,
-      trustedCas: tls.trustedCas,
+      tls: trust.tls,
+      ...trust.trust,
       maxConnections: settings.maxConnections,
       maxBody: settings.maxBody,
       maxOutput: settings.maxOutput,

@@ -50,8 +50,7 @@ export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, running?: S
   }
   return Object.freeze({
     tls: Object.freeze({ cert: tls.cert, key: tls.key }),
-    allow: Object.freeze([...admissionSettings(config).allow]),
-    trustedCas: Object.freeze([...tls.trustedCas]),
+    trust: Object.freeze({ allow: Object.freeze([...admissionSettings(config).allow]), trustedCas: Object.freeze([...tls.trustedCas]) }),
     clients: config.clients,
     warnings: Object.freeze(warnings),
   });

@@ -4,11 +4,11 @@
 // (a handler or hook threw). A hook that throws is reported to the error hooks, never
 // allowed to break the connection's processing.
 
-import type { ErrorCode } from "../errors.ts";
+import type { ErrorCode, RefusalCode } from "../errors.ts";
 import type { Connection } from "./connection.ts";
 
 export type RefusalInfo = {
-  code: ErrorCode;
+  code: RefusalCode;
   reason: string;
   remoteAddress: string;
   /** The presented certificate's subject CN, when it had one: who was turned away, for logs. */

@@ -3,7 +3,7 @@
 // numbers updated in the hot path (an increment, a Map lookup); rendering them, e.g. in the
 // Prometheus text format, is the admin listener's job.
 
-import type { ErrorCode } from "../errors.ts";
+import type { RefusalCode } from "../errors.ts";
 
 /** Upper bounds of the latency buckets, in seconds (Prometheus `le`), plus +Inf implied. */
 export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -17,7 +17,7 @@ export class ServerMetrics {
   /** Admitted connections open now: a live gauge, so a process that goes away takes its own with it. */
   open = 0;
   /** Connections turned away before the greeting, by error code. */
-  readonly refused = new Map<ErrorCode, number>();
+  readonly refused = new Map<RefusalCode, number>();
   /** Admitted connections that ended, by the code of their end (or "CLIENT_CLOSED"). */
   readonly closed = new Map<string, number>();
   /** Commands by upper-cased name; unregistered names count under "(unknown)". */
@@ -29,7 +29,7 @@ export class ServerMetrics {
   latencySum = 0;
   latencyCount = 0;
 
-  countRefusal(code: ErrorCode): void {
+  countRefusal(code: RefusalCode): void {
     this.refused.set(code, (this.refused.get(code) ?? 0) + 1);
   }
 

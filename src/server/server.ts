@@ -7,6 +7,7 @@
 import { constants } from "node:crypto";
 import type { TCPSocketListener } from "bun";
 import { GnpError } from "../errors.ts";
+import type { TrustPolicy } from "../certs/trust-policy.ts";
 import { CertificateValidator } from "../certs/validator.ts";
 import { checkKeyPair, resolveOptions, type ResolvedOptions, type ServerOptions } from "../options.ts";
 import { ConnectionEngine, type Authorizer } from "./connection-engine.ts";
@@ -54,7 +55,7 @@ export class GnpServer {
   constructor(options: ServerOptions) {
     this.options = resolveOptions(options);
     this.#tls = this.options.tls;
-    this.#validator = new CertificateValidator({ allow: this.options.allow, trustedCas: this.options.trustedCas });
+    this.#validator = new CertificateValidator(this.options.trust);
   }
 
   /** Registers the handler of `name` (case-insensitive), replacing any earlier one. */
@@ -93,8 +94,8 @@ export class GnpServer {
    * checked again at their next command and, if now refused, get `ERR: <reason>` and close.
    * Throws (RangeError, GnpError CONFIG_INVALID) on a bad rule, leaving the old rules in place.
    */
-  setTrust(trust: { allow: readonly string[]; trustedCas: readonly string[] }): void {
-    const validator = new CertificateValidator({ allow: trust.allow, trustedCas: trust.trustedCas });
+  setTrust(trust: TrustPolicy): void {
+    const validator = new CertificateValidator(trust);
     this.#validator = validator;
     this.#engine?.setTrust(validator);
   }

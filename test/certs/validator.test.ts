@@ -24,7 +24,7 @@ function peer(cert: { der: Uint8Array; sha1: string; sha256: string }): PeerCert
 
 async function trustingTestCa(extra: Partial<{ allow: string[]; cacheSize: number }> = {}) {
   const pki = await makeTestPki();
-  return { pki, validator: new CertificateValidator({ allow: [], trustedCas: [pki.ca.certificatePem], ...extra }) };
+  return { pki, validator: new CertificateValidator({ allow: extra.allow ?? [], trustedCas: [pki.ca.certificatePem] }, { cacheSize: extra.cacheSize }) };
 }
 
 // A certificate built by hand, for shapes the generators refuse to make.
@@ -289,7 +289,7 @@ describe("CertificateValidator configuration", () => {
     expect(() => new CertificateValidator({ allow: [], trustedCas: [pki.good.certificatePem] })).toThrow(
       "invalid trusted CA CN=alice: basicConstraints cA is false",
     );
-    expect(() => new CertificateValidator({ allow: [], trustedCas: [], cacheSize: -1 })).toThrow(RangeError);
+    expect(() => new CertificateValidator({ allow: [], trustedCas: [] }, { cacheSize: -1 })).toThrow(RangeError);
   });
 });
 
