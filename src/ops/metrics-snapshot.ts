@@ -1,110 +1,43 @@
 // A server's metrics as a plain, JSON-safe object: what one worker sends its supervisor over
-// IPC, and what the Prometheus renderer reads. Snapshots of several workers merge by adding
-// counters and gauges; the start time is the earliest, so uptime is the service's.
+// IPC, and what the Prometheus renderer reads. Its fields, how each is read, merged across
+// workers and kept or dropped when a worker goes are the descriptors of metrics-table.ts;
+// this file only walks that table.
 
 import type { GnpServer } from "../server/server.ts";
-import { LATENCY_BUCKETS_S } from "../server/metrics.ts";
+import { METRICS, type Metric } from "./metrics-table.ts";
 
-export type MetricsSnapshot = {
-  /** Epoch milliseconds when the (earliest) server process started. */
-  startedAtMs: number;
-  accepted: number;
-  /** Admitted connections open now (a gauge). */
-  open: number;
-  refused: Record<string, number>;
-  closed: Record<string, number>;
-  commands: Record<string, { ok: number; err: number }>;
-  bytesIn: number;
-  bytesOut: number;
-  /** Per-bucket (not cumulative) counts for LATENCY_BUCKETS_S, the last one +Inf. */
-  latencyBuckets: number[];
-  latencySum: number;
-  latencyCount: number;
-  slotsInUse: number;
-  slotsCapacity: number;
-  certificateCache: { hits: number; misses: number; size: number };
-  /** Resident memory of the process(es), bytes. */
-  rssBytes: number;
-  /** How many server processes were added up (1 for one process). */
-  processes: number;
-};
+type Table = typeof METRICS;
 
-/** Copies a server's counters now. */
+/** One value per metric of the table. */
+export type MetricsSnapshot = { -readonly [K in keyof Table]: Table[K] extends Metric<infer T> ? T : never };
+
+type Key = keyof Table;
+const KEYS = Object.keys(METRICS) as Key[];
+/** The table, loosely typed, for walking it key by key. */
+const ANY = METRICS as unknown as Record<Key, Metric<unknown>>;
+
+function build(value: (key: Key, metric: Metric<unknown>) => unknown): MetricsSnapshot {
+  const snapshot: Record<string, unknown> = {};
+  for (const key of KEYS) snapshot[key] = value(key, ANY[key]);
+  return snapshot as MetricsSnapshot;
+}
+
+/** Copies a server's metrics now. */
 export function takeSnapshot(server: GnpServer): MetricsSnapshot {
-  const metrics = server.metrics;
-  const stats = server.stats();
-  return {
-    startedAtMs: metrics.startedAt,
-    accepted: metrics.accepted,
-    open: metrics.open,
-    refused: Object.fromEntries(metrics.refused),
-    closed: Object.fromEntries(metrics.closed),
-    commands: Object.fromEntries([...metrics.commands].map(([name, counts]) => [name, { ok: counts.ok, err: counts.err }])),
-    bytesIn: metrics.bytesIn,
-    bytesOut: metrics.bytesOut,
-    latencyBuckets: Array.from(metrics.latencyBuckets),
-    latencySum: metrics.latencySum,
-    latencyCount: metrics.latencyCount,
-    slotsInUse: stats.connections,
-    slotsCapacity: stats.capacity,
-    certificateCache: { ...stats.certificateCache },
-    rssBytes: process.memoryUsage.rss(),
-    processes: 1,
-  };
+  return build((_key, metric) => metric.read(server));
 }
 
 /** An all-zero snapshot: the identity of mergeSnapshots. */
 export function emptySnapshot(startedAtMs: number): MetricsSnapshot {
-  return {
-    startedAtMs,
-    accepted: 0,
-    open: 0,
-    refused: {},
-    closed: {},
-    commands: {},
-    bytesIn: 0,
-    bytesOut: 0,
-    latencyBuckets: new Array<number>(LATENCY_BUCKETS_S.length + 1).fill(0),
-    latencySum: 0,
-    latencyCount: 0,
-    slotsInUse: 0,
-    slotsCapacity: 0,
-    certificateCache: { hits: 0, misses: 0, size: 0 },
-    rssBytes: 0,
-    processes: 0,
-  };
+  return build((_key, metric) => metric.zero(startedAtMs));
 }
 
 /** Adds snapshots of several processes into one (a fresh object; the inputs are untouched). */
 export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], startedAtMs: number): MetricsSnapshot {
-  const total = emptySnapshot(startedAtMs);
-  for (const s of snapshots) {
-    total.startedAtMs = Math.min(total.startedAtMs, s.startedAtMs);
-    total.accepted += s.accepted;
-    total.open += s.open;
-    addCounts(total.refused, s.refused);
-    addCounts(total.closed, s.closed);
-    for (const [name, counts] of Object.entries(s.commands)) {
-      const sum = (total.commands[name] ??= { ok: 0, err: 0 });
-      sum.ok += counts.ok;
-      sum.err += counts.err;
-    }
-    total.bytesIn += s.bytesIn;
-    total.bytesOut += s.bytesOut;
-    for (let i = 0; i < total.latencyBuckets.length; i++) total.latencyBuckets[i]! += s.latencyBuckets[i] ?? 0;
-    total.latencySum += s.latencySum;
-    total.latencyCount += s.latencyCount;
-    total.slotsInUse += s.slotsInUse;
-    total.slotsCapacity += s.slotsCapacity;
-    total.certificateCache.hits += s.certificateCache.hits;
-    total.certificateCache.misses += s.certificateCache.misses;
-    total.certificateCache.size += s.certificateCache.size;
-    total.rssBytes += s.rssBytes;
-    total.processes += s.processes;
-  }
-  return total;
+  return build((key, metric) => snapshots.reduce((total, snapshot) => metric.merge(total, snapshot[key]), metric.zero(startedAtMs)));
 }
 
-function addCounts(into: Record<string, number>, from: Record<string, number>): void {
-  for (const [key, value] of Object.entries(from)) into[key] = (into[key] ?? 0) + value;
+/** What stays of a process that is gone: its counters; its gauges (open connections, memory) go with it. */
+export function retiredPart(snapshot: MetricsSnapshot, startedAtMs: number): MetricsSnapshot {
+  return build((key, metric) => (metric.kind === "gauge" ? metric.zero(startedAtMs) : snapshot[key]));
 }

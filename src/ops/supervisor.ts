@@ -6,7 +6,7 @@
 
 import type { Subprocess } from "bun";
 import type { Logger } from "./logger.ts";
-import { emptySnapshot, mergeSnapshots, type MetricsSnapshot } from "./metrics-snapshot.ts";
+import { emptySnapshot, mergeSnapshots, retiredPart, type MetricsSnapshot } from "./metrics-snapshot.ts";
 import type { Readiness } from "./admin-server.ts";
 import { WORKER_ID_ENV, WORKER_PORT_ENV, type FromWorker, type ToWorker } from "./worker-ipc.ts";
 
@@ -252,9 +252,7 @@ export class Supervisor {
   #retire(worker: Worker): void {
     const last = worker.last;
     if (last === undefined) return;
-    const counters = { ...last, open: 0, slotsInUse: 0, slotsCapacity: 0, rssBytes: 0, processes: 0, certificateCache: { ...last.certificateCache, size: 0 } };
-    this.#retired = mergeSnapshots([this.#retired, counters], this.startedAt);
-    this.#retired.processes = 0;
+    this.#retired = mergeSnapshots([this.#retired, retiredPart(last, this.startedAt)], this.startedAt);
   }
 
   #report(worker: Worker): Promise<WorkerReport | undefined> {

@@ -1,0 +1,223 @@
+// Every metric of a gnp server as one descriptor: how to read it from a server, its empty
+// value and how it merges across workers, whether a gone worker's value stays in the totals
+// (a counter) or leaves with it (a gauge), and the Prometheus families it is exposed as. The
+// snapshot, the supervisor's merge and the exposition are all driven by this table, so a new
+// metric is one entry here (and its counter in src/server/metrics.ts).
+
+import { refusalCodes } from "../errors.ts";
+import { LATENCY_BUCKETS_S } from "../server/metrics.ts";
+import type { GnpServer } from "../server/server.ts";
+
+/** One family of the exposition: HELP and TYPE, then its samples (name suffix, labels, value). */
+export type Family = {
+  name: string;
+  type: "counter" | "gauge" | "histogram";
+  help: string;
+  samples: readonly (readonly [suffix: string, value: number, labels?: Record<string, string>])[];
+};
+
+/** What an exposition knows besides the snapshot. */
+export type ExposeContext = { nowMs: number };
+
+export type Metric<T> = {
+  /** counter: a worker's value stays in the totals after it exits; gauge: it leaves with it. */
+  kind: "counter" | "gauge";
+  read: (server: GnpServer) => T;
+  /** The value of no process at all; `startedAtMs` is the service's start. */
+  zero: (startedAtMs: number) => T;
+  /** Two processes' values as one (a fresh value; the inputs are untouched). */
+  merge: (a: T, b: T) => T;
+  /** The families this value is exposed as; `all` is the whole snapshot, for a histogram's parts. */
+  expose?: (value: T, all: Readonly<Record<string, unknown>>, context: ExposeContext) => Family[];
+};
+
+/** Typed entry; the table's keys are the snapshot's. */
+const metric = <T>(descriptor: Metric<T>): Metric<T> => descriptor;
+
+type Counts = Record<string, number>;
+type CommandCounts = Record<string, { ok: number; err: number }>;
+
+const sum = (a: number, b: number) => a + b;
+const sumCounts = (a: Counts, b: Counts): Counts => {
+  const total = { ...a };
+  for (const [key, value] of Object.entries(b)) total[key] = (total[key] ?? 0) + value;
+  return total;
+};
+const sumEach = (a: readonly number[], b: readonly number[]) => a.map((value, i) => value + (b[i] ?? 0));
+
+/** One counter or gauge without labels. */
+const plain = (name: string, type: "counter" | "gauge", help: string) => (value: number): Family[] => [{ name, type, help, samples: [["", value]] }];
+
+/** Counts by refusal code, with each code of `always` present at zero from the first scrape so that rate() has a series. */
+function byReason(name: string, help: string, always: readonly string[]) {
+  return (refused: Counts): Family[] => {
+    const counts: Counts = {};
+    for (const code of always) counts[code] = 0;
+    Object.assign(counts, refused);
+    return [{ name, type: "counter", help, samples: sortedEntries(counts).map(([code, n]) => ["", n, { reason: code }] as const) }];
+  };
+}
+
+const HANDSHAKE_CODES: readonly string[] = refusalCodes("handshake");
+
+/** The table. Its order is the exposition's. */
+export const METRICS = {
+  /** Epoch milliseconds when the (earliest) server process started: uptime is the service's. */
+  startedAtMs: metric({
+    kind: "counter",
+    read: (server) => server.metrics.startedAt,
+    zero: (startedAtMs) => startedAtMs,
+    merge: Math.min,
+    expose: (startedAtMs, _all, { nowMs }) => [
+      { name: "gnp_uptime_seconds", type: "gauge", help: "Seconds since the server process (the supervisor, with --workers) started.", samples: [["", Math.max(nowMs - startedAtMs, 0) / 1000]] },
+      { name: "process_start_time_seconds", type: "gauge", help: "Start time of the process since the Unix epoch, in seconds.", samples: [["", Math.floor(startedAtMs / 1000)]] },
+    ],
+  }),
+  /** Admitted connections open now: a live gauge, not accepted - closed, since a gone worker takes its own with it. */
+  open: metric({ kind: "gauge", read: (server) => server.metrics.open, zero: () => 0, merge: sum, expose: plain("gnp_connections_open", "gauge", "Admitted connections currently open.") }),
+  accepted: metric({
+    kind: "counter",
+    read: (server) => server.metrics.accepted,
+    zero: () => 0,
+    merge: sum,
+    expose: plain("gnp_connections_accepted_total", "counter", "Connections whose client certificate was admitted."),
+  }),
+  /** By refusal code (the catalog's `refusal` codes): two families, refusals proper and handshake failures. */
+  refused: metric<Counts>({
+    kind: "counter",
+    read: (server) => Object.fromEntries(server.metrics.refused),
+    zero: () => ({}),
+    merge: sumCounts,
+    expose: (refused) => [
+      ...byReason("gnp_connections_refused_total", "Connections turned away after the TLS handshake, by reason code.", [...refusalCodes("certificate"), ...refusalCodes("server")])(
+        Object.fromEntries(Object.entries(refused).filter(([code]) => !HANDSHAKE_CODES.includes(code))),
+      ),
+      ...byReason("gnp_handshake_failures_total", "TLS handshakes that failed or did not finish in time, by reason code.", HANDSHAKE_CODES)(
+        Object.fromEntries(Object.entries(refused).filter(([code]) => HANDSHAKE_CODES.includes(code))),
+      ),
+    ],
+  }),
+  closed: metric<Counts>({
+    kind: "counter",
+    read: (server) => Object.fromEntries(server.metrics.closed),
+    zero: () => ({}),
+    merge: sumCounts,
+    expose: (closed) => [
+      {
+        name: "gnp_connections_closed_total",
+        type: "counter",
+        help: "Admitted connections that ended, by reason code (CLIENT_CLOSED when the client hung up).",
+        samples: sortedEntries(closed).map(([code, n]) => ["", n, { reason: code }] as const),
+      },
+    ],
+  }),
+  commands: metric<CommandCounts>({
+    kind: "counter",
+    read: (server) => Object.fromEntries([...server.metrics.commands].map(([name, counts]) => [name, { ok: counts.ok, err: counts.err }])),
+    zero: () => ({}),
+    merge: (a, b) => {
+      const total: CommandCounts = Object.fromEntries(Object.entries(a).map(([name, counts]) => [name, { ...counts }]));
+      for (const [name, counts] of Object.entries(b)) {
+        const into = (total[name] ??= { ok: 0, err: 0 });
+        into.ok += counts.ok;
+        into.err += counts.err;
+      }
+      return total;
+    },
+    expose: (commands) => [
+      {
+        name: "gnp_commands_total",
+        type: "counter",
+        help: "Commands answered, by command name and status (ok: OK reply, err: ERR reply).",
+        samples: sortedEntries(commands).flatMap(([command, counts]) => [
+          ["", counts.ok, { command, status: "ok" }] as const,
+          ["", counts.err, { command, status: "err" }] as const,
+        ]),
+      },
+    ],
+  }),
+  /** Per-bucket (not cumulative) counts for LATENCY_BUCKETS_S, the last one +Inf; exposed with latencySum and latencyCount. */
+  latencyBuckets: metric<number[]>({
+    kind: "counter",
+    read: (server) => Array.from(server.metrics.latencyBuckets),
+    zero: () => new Array<number>(LATENCY_BUCKETS_S.length + 1).fill(0),
+    merge: sumEach,
+    expose: (buckets, all) => {
+      let cumulative = 0;
+      const count = all.latencyCount as number;
+      return [
+        {
+          name: "gnp_command_duration_seconds",
+          type: "histogram",
+          help: "Time from a complete request to its reply being queued.",
+          samples: [
+            ...LATENCY_BUCKETS_S.map((bound, i) => ["_bucket", (cumulative += buckets[i] ?? 0), { le: String(bound) }] as const),
+            ["_bucket", count, { le: "+Inf" }],
+            ["_sum", all.latencySum as number],
+            ["_count", count],
+          ],
+        },
+      ];
+    },
+  }),
+  latencySum: metric({ kind: "counter", read: (server) => server.metrics.latencySum, zero: () => 0, merge: sum }),
+  latencyCount: metric({ kind: "counter", read: (server) => server.metrics.latencyCount, zero: () => 0, merge: sum }),
+  bytesIn: metric({
+    kind: "counter",
+    read: (server) => server.metrics.bytesIn,
+    zero: () => 0,
+    merge: sum,
+    expose: plain("gnp_received_bytes_total", "counter", "Bytes received from clients (decrypted application data)."),
+  }),
+  bytesOut: metric({
+    kind: "counter",
+    read: (server) => server.metrics.bytesOut,
+    zero: () => 0,
+    merge: sum,
+    expose: plain("gnp_sent_bytes_total", "counter", "Bytes written to clients (application data, before TLS)."),
+  }),
+  slotsInUse: metric({
+    kind: "gauge",
+    read: (server) => server.stats().connections,
+    zero: () => 0,
+    merge: sum,
+    expose: plain("gnp_slab_slots_in_use", "gauge", "Connection slots in use, including handshakes in progress and connections closing."),
+  }),
+  slotsCapacity: metric({
+    kind: "gauge",
+    read: (server) => server.stats().capacity,
+    zero: () => 0,
+    merge: sum,
+    expose: plain("gnp_slab_slots", "gauge", "Connection slots allocated (--max-connections, per server process)."),
+  }),
+  certificateCacheHits: metric({
+    kind: "counter",
+    read: (server) => server.stats().certificateCache.hits,
+    zero: () => 0,
+    merge: sum,
+    expose: plain("gnp_certificate_cache_hits_total", "counter", "Client certificate validations answered from the cache."),
+  }),
+  certificateCacheMisses: metric({
+    kind: "counter",
+    read: (server) => server.stats().certificateCache.misses,
+    zero: () => 0,
+    merge: sum,
+    expose: plain("gnp_certificate_cache_misses_total", "counter", "Client certificate validations that parsed the certificate."),
+  }),
+  /** Certificates in the validation caches now (not exposed). */
+  certificateCacheSize: metric({ kind: "gauge", read: (server) => server.stats().certificateCache.size, zero: () => 0, merge: sum }),
+  /** Resident memory of the process(es), bytes. */
+  rssBytes: metric({
+    kind: "gauge",
+    read: () => process.memoryUsage.rss(),
+    zero: () => 0,
+    merge: sum,
+    expose: plain("process_resident_memory_bytes", "gauge", "Resident memory of the server process(es), in bytes."),
+  }),
+  /** How many server processes were added up (1 for one process). */
+  processes: metric({ kind: "gauge", read: () => 1, zero: () => 0, merge: sum }),
+};
+
+function sortedEntries<V>(record: Readonly<Record<string, V>>): [string, V][] {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
