@@ -5,7 +5,7 @@
 
 import { GnpError } from "../errors.ts";
 import type { GnpServer } from "../server/server.ts";
-import type { Request } from "../server/request.ts";
+import type { GnpRequest } from "../server/request.ts";
 import { DEFAULT_KEYS_LIMIT, MAX_KEYS_LIMIT, type DocumentStore } from "./document-store.ts";
 
 /** Longest key, in bytes of UTF-8. */
@@ -49,7 +49,7 @@ export function registerBuiltinCommands(server: GnpServer, store: DocumentStore)
 }
 
 /** The request's key: its one argument, printable, at most 512 bytes. */
-export function keyOf(req: Request): string {
+export function keyOf(req: GnpRequest): string {
   if (req.args.length !== 1) {
     throw new GnpError("BAD_ARGUMENTS", `${req.command} takes 1 argument, KEY: got ${req.args.length}`);
   }
@@ -63,7 +63,7 @@ export function checkKey(key: string): string {
   return key;
 }
 
-function ifMatchOf(req: Request): number | undefined {
+function ifMatchOf(req: GnpRequest): number | undefined {
   const text = req.header("If-Match");
   if (text === undefined) return undefined;
   if (!/^[0-9]{1,15}$/.test(text)) throw new GnpError("BAD_ARGUMENTS", `invalid If-Match ${JSON.stringify(text)}: expected a version number`);

@@ -216,7 +216,7 @@ export async function loadCertificateAuthority(
   const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, importParams, true, ["sign"]);
   const publicKey = await certificate.publicKey.export(importParams, ["verify"]);
   certificate.privateKey = privateKey;
-  return describe(certificate, { privateKey, publicKey }, algorithm, await pkcs8Pem(privateKey));
+  return issued(certificate, { keys: { privateKey, publicKey }, algorithm, privateKeyPem: await pkcs8Pem(privateKey) });
 }
 
 // Every argument is checked (by evaluating it) before build() spends time on a key.
@@ -246,7 +246,7 @@ async function build(input: BuildInput): Promise<IssuedCertificate> {
     notAfter: input.validity.notAfter,
     extensions,
   });
-  return describe(certificate, keys, input.algorithm, await pkcs8Pem(keys.privateKey));
+  return issued(certificate, { keys, algorithm: input.algorithm, privateKeyPem: await pkcs8Pem(keys.privateKey) });
 }
 
 async function authorityKeyIdentifier(ca: CertificateAuthority): Promise<X509.Extension> {
@@ -257,12 +257,9 @@ async function authorityKeyIdentifier(ca: CertificateAuthority): Promise<X509.Ex
   return x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey);
 }
 
-function describe(
-  certificate: X509.X509Certificate,
-  keys: CryptoKeyPair,
-  algorithm: KeyAlgorithm,
-  privateKeyPem: string,
-): IssuedCertificate {
+/** A made certificate with its key, PEM texts and digests. */
+function issued(certificate: X509.X509Certificate, made: { keys: CryptoKeyPair; algorithm: KeyAlgorithm; privateKeyPem: string }): IssuedCertificate {
+  const { keys, algorithm, privateKeyPem } = made;
   const der = new Uint8Array(certificate.rawData);
   return {
     certificatePem: withNewline(certificate.toString("pem")),

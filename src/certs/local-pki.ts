@@ -68,12 +68,12 @@ export async function writeLocalPki(
   const client = await issueClientCertificate(ca, { commonName: DEFAULT_CLIENT_NAME, algorithm, days: options.days });
   await mkdir(resolve(dir), { recursive: true, mode: 0o700 });
   const overwrite = options.overwrite ?? false;
-  await writePem(paths.caCert, ca.certificatePem, 0o644, overwrite);
-  await writePem(paths.caKey, ca.privateKeyPem, 0o600, overwrite);
-  await writePem(paths.serverCert, server.certificatePem, 0o644, overwrite);
-  await writePem(paths.serverKey, server.privateKeyPem, 0o600, overwrite);
-  await writePem(paths.clientCert, client.certificatePem, 0o644, overwrite);
-  await writePem(paths.clientKey, client.privateKeyPem, 0o600, overwrite);
+  await writePem(paths.caCert, ca.certificatePem, { mode: 0o644, overwrite });
+  await writePem(paths.caKey, ca.privateKeyPem, { mode: 0o600, overwrite });
+  await writePem(paths.serverCert, server.certificatePem, { mode: 0o644, overwrite });
+  await writePem(paths.serverKey, server.privateKeyPem, { mode: 0o600, overwrite });
+  await writePem(paths.clientCert, client.certificatePem, { mode: 0o644, overwrite });
+  await writePem(paths.clientKey, client.privateKeyPem, { mode: 0o600, overwrite });
   return { ...paths, ca, server, client };
 }
 
@@ -81,7 +81,8 @@ export async function writeLocalPki(
  * Writes one PEM file with `mode`. `wx` never replaces a file by accident;
  * when replacing on purpose, chmod too, since `mode` applies only on creation.
  */
-export async function writePem(path: string, text: string, mode: number, overwrite: boolean): Promise<void> {
+export async function writePem(path: string, text: string, how: { mode: number; overwrite: boolean }): Promise<void> {
+  const { mode, overwrite } = how;
   await writeFile(path, text, { mode, flag: overwrite ? "w" : "wx" });
   if (overwrite) await chmod(path, mode);
 }

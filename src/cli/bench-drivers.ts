@@ -56,6 +56,15 @@ export class Tally {
 export type Target = ConnectionSettings & { timeoutMs: number };
 export type RrPlan = { command: string; args: string[]; body: Uint8Array | undefined; pipeline: number };
 
+/** One run of load: how many connections, the shared budget and tally, and when to give up. */
+export type Run = {
+  conns: number;
+  budget: Budget;
+  durationMs: number | undefined;
+  tally: Tally;
+  signal: AbortSignal;
+};
+
 /** The TLS options of every bench connection: built once and shared. */
 export function tlsOptions(target: Target): TLSOptions {
   return {
@@ -75,8 +84,8 @@ type Handlers = {
   onClose: (reason: string) => void;
 };
 
-/** Opens one TLS connection whose bytes go through a ReplyParser into `handlers`. */
-function openRaw(target: Target, tls: TLSOptions, handlers: Handlers): void {
+/** Opens one TLS connection (with the shared `tls` options) whose bytes go through a ReplyParser into `handlers`. */
+function openRaw(target: Target, handlers: Handlers & { tls: TLSOptions }): void {
   // rr reuses one Sequence per pipeline slot, so reply heads repeat byte for byte: parse each once.
   const parser = new ReplyParser({ reuseHeads: true });
   let closed = false;
@@ -88,7 +97,7 @@ function openRaw(target: Target, tls: TLSOptions, handlers: Handlers): void {
   Bun.connect({
     hostname: target.host,
     port: target.port,
-    tls,
+    tls: handlers.tls,
     socket: {
       open: (socket) => handlers.onOpen(socket),
       data: (_socket, chunk) => {
@@ -129,15 +138,15 @@ class RrConnection {
   readonly ready = Promise.withResolvers<void>();
   readonly done = Promise.withResolvers<void>();
 
-  constructor(plan: RrPlan, budget: Budget, tally: Tally) {
-    this.#budget = budget;
-    this.#tally = tally;
+  constructor(plan: RrPlan, run: { budget: Budget; tally: Tally }) {
+    this.#budget = run.budget;
+    this.#tally = run.tally;
     // Same-width Sequences ("00".."15") make every request the same size: one batch buffer serves.
     const width = String(plan.pipeline - 1).length;
     this.#requests = Array.from({ length: plan.pipeline }, (_, slot) => {
       const sequence = String(slot).padStart(width, "0");
       this.#slotOf.set(sequence, slot);
-      const head = Buffer.from(encodeRequestHead(plan.command, plan.args, sequence, plan.body?.length ?? -1));
+      const head = Buffer.from(encodeRequestHead({ command: plan.command, args: plan.args, sequence, size: plan.body?.length ?? -1 }));
       return plan.body === undefined ? head : Buffer.concat([head, plan.body]);
     });
     this.#size = this.#requests[0]!.length;
@@ -146,7 +155,8 @@ class RrConnection {
   }
 
   open(target: Target, tls: TLSOptions): void {
-    openRaw(target, tls, {
+    openRaw(target, {
+      tls,
       onOpen: (socket) => {
         this.#socket = socket;
       },
@@ -246,17 +256,10 @@ class RrConnection {
  * Runs request/reply load: opens `conns` connections, starts the clock once all are greeted,
  * and resolves when the budget is spent and every reply is in. Returns the measured seconds.
  */
-export async function runRequestReply(
-  target: Target,
-  plan: RrPlan,
-  conns: number,
-  budget: Budget,
-  durationMs: number | undefined,
-  tally: Tally,
-  signal: AbortSignal,
-): Promise<number> {
+export async function runRequestReply(target: Target, run: Run & { plan: RrPlan }): Promise<number> {
+  const { plan, conns, budget, durationMs, signal } = run;
   const tls = tlsOptions(target);
-  const connections = Array.from({ length: conns }, () => new RrConnection(plan, budget, tally));
+  const connections = Array.from({ length: conns }, () => new RrConnection(plan, run));
   signal.addEventListener("abort", () => {
     budget.stop();
     for (const connection of connections) connection.abort(String(signal.reason));
@@ -279,7 +282,8 @@ function handshakeOnce(target: Target, tls: TLSOptions): Promise<void> {
   const timer = setTimeout(() => reject(new Error(`no greeting within ${target.timeoutMs} ms`)), target.timeoutMs || 2 ** 31 - 1);
   let greeted = false;
   let socket: Socket<undefined> | undefined;
-  openRaw(target, tls, {
+  openRaw(target, {
+    tls,
     onOpen: (opened) => {
       socket = opened;
     },
@@ -300,14 +304,8 @@ function handshakeOnce(target: Target, tls: TLSOptions): Promise<void> {
 }
 
 /** Runs handshake load with `conns` concurrent loops. Returns the measured seconds. */
-export async function runHandshakes(
-  target: Target,
-  conns: number,
-  budget: Budget,
-  durationMs: number | undefined,
-  tally: Tally,
-  signal: AbortSignal,
-): Promise<number> {
+export async function runHandshakes(target: Target, run: Run): Promise<number> {
+  const { conns, budget, durationMs, tally, signal } = run;
   const tls = tlsOptions(target);
   signal.addEventListener("abort", () => budget.stop());
   const start = performance.now();

@@ -82,7 +82,8 @@ export type BenchResult = {
  * @example
  * process.exit(await runBench(["--conns", "50", "--pipeline", "16"], processIo));
  */
-export async function runBench(argv: string[], io: BenchIo, env: Env = process.env): Promise<number> {
+export async function runBench(argv: string[], io: BenchIo, options: { env?: Env } = {}): Promise<number> {
+  const env = options.env ?? process.env;
   try {
     const { texts: values, positionals } = parseCommandLine(argv, BENCH_FLAGS, { command: "bench", positionals: true });
     if (values.help === true) {
@@ -91,9 +92,9 @@ export async function runBench(argv: string[], io: BenchIo, env: Env = process.e
     }
     if (positionals.length > 0) throw new CliFailure(`bench: unexpected argument ${JSON.stringify(positionals[0])}: the request goes in --command`, 2);
     const settings = benchSettings(values);
-    const connection = resolveConnection(values, env);
+    const connection = resolveConnection(values, { env });
     const target: Target = { ...connection, timeoutMs: settings.timeoutS * 1000 };
-    const result = await measure(target, settings, io);
+    const result = await measure(target, { settings, io });
     if (result.greeted === 0) {
       // Not one connection was admitted: there is nothing to summarize, only why.
       const [reason] = Object.keys(result.errorReasons);
@@ -109,7 +110,8 @@ export async function runBench(argv: string[], io: BenchIo, env: Env = process.e
   }
 }
 
-async function measure(target: Target, settings: BenchSettings, io: BenchIo): Promise<BenchResult> {
+async function measure(target: Target, what: { settings: BenchSettings; io: BenchIo }): Promise<BenchResult> {
+  const { settings, io } = what;
   const tally = new Tally();
   const budget = new Budget(settings.requests);
   const durationMs = settings.durationS === undefined ? undefined : settings.durationS * 1000;
@@ -135,12 +137,13 @@ async function measure(target: Target, settings: BenchSettings, io: BenchIo): Pr
       io.stderr(`\r${settings.mode} ${elapsed.toFixed(1)} s  ${format(tally.ok)} ok  ${format(Math.round(rate))}/s  ${format(tally.errors)} errors   `);
     }
   }, PROGRESS_INTERVAL_MS);
+  const run = { conns: settings.conns, budget, durationMs, tally, signal: controller.signal };
   let seconds: number;
   try {
     seconds =
       settings.mode === "rr"
-        ? await runRequestReply(target, plan(settings), settings.conns, budget, durationMs, tally, controller.signal)
-        : await runHandshakes(target, settings.conns, budget, durationMs, tally, controller.signal);
+        ? await runRequestReply(target, { plan: plan(settings), ...run })
+        : await runHandshakes(target, run);
   } finally {
     clearInterval(ticker);
     if (showProgress) io.stderr("\r\x1b[2K");

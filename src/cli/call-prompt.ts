@@ -82,7 +82,7 @@ export async function runPrompt(settings: PromptSettings): Promise<number> {
         continue;
       }
     }
-    const outcome = await runLine(line, client, io, terminal);
+    const outcome = await runLine(line, { client, io, terminal });
     if (outcome === "quit") break;
     if (outcome === "error") sawError = true;
     if (lost !== undefined && !terminal) break;
@@ -103,7 +103,8 @@ type Outcome = "ok" | "error" | "quit";
 /** Lines the prompt answers itself: no connection needed for them. */
 const LOCAL_WORDS = new Set(["", "quit", "exit", "help"]);
 
-async function runLine(line: string, client: Awaited<ReturnType<typeof connect>>, io: CallIo, terminal: boolean): Promise<Outcome> {
+async function runLine(line: string, to: { client: Awaited<ReturnType<typeof connect>>; io: CallIo; terminal: boolean }): Promise<Outcome> {
+  const { client, io, terminal } = to;
   let words: string[];
   try {
     words = splitWords(line);
@@ -123,7 +124,7 @@ async function runLine(line: string, client: Awaited<ReturnType<typeof connect>>
     if (positionals.length === 0) throw new CliFailure("a COMMAND comes first", 2);
     // No @- here: standard input is where the prompt reads its lines.
     if (values.body === "@-") throw new CliFailure("--body @- is not available at the prompt: use TEXT or @FILE", 2);
-    const request = await buildRequest(positionals, values, undefined);
+    const request = await buildRequest(positionals, { values, stdin: undefined });
     const reply = await client.call(request.command, request.args, request.options);
     // A person sees that an empty reply arrived; a script reading stdout sees nothing added.
     if (reply.body.length === 0 && terminal) io.stderr("(OK, empty body)\n");

@@ -38,9 +38,9 @@ export function writeBody(reply: Reply, io: CallIo): void {
 /** Turns COMMAND ARG... and the request flags into a call. Mistakes are CliFailure, exit 2. */
 export async function buildRequest(
   words: readonly string[],
-  values: FlagTexts,
-  stdin: NodeJS.ReadableStream | undefined,
+  flags: { values: FlagTexts; stdin: NodeJS.ReadableStream | undefined },
 ): Promise<CallRequest> {
+  const { values, stdin } = flags;
   const [command, ...args] = words as [string, ...string[]];
   const options: CallOptions = {};
   if (typeof values.body === "string") options.body = await readBody(values.body, stdin);

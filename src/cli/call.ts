@@ -28,22 +28,23 @@ const CALL_FLAGS = {
  * @example
  * process.exit(await runCall(["GET", "users/1"], processIo));
  */
-export async function runCall(argv: string[], io: CallIo, env: Env = process.env): Promise<number> {
+export async function runCall(argv: string[], io: CallIo, options: { env?: Env } = {}): Promise<number> {
+  const env = options.env ?? process.env;
   try {
     const { texts: values, positionals } = parseCommandLine(argv, CALL_FLAGS, { command: "call", positionals: true });
     if (values.help === true) {
       io.stdout(callUsage());
       return 0;
     }
-    const connection = resolveConnection(values, env);
+    const connection = resolveConnection(values, { env });
     const stdin = io.stdin ?? process.stdin;
     if (positionals.length === 0) {
       if (values.body !== undefined || values.header !== undefined) throw new CliFailure("--body and --header need a COMMAND", 2);
       const stdoutIsTTY = io.stdoutIsTTY ?? (io.stdout === processIo.stdout && process.stdout.isTTY === true);
       return await runPrompt({ connection, timeoutMs: seconds(values.timeout), io, stdin, terminal: stdin.isTTY === true && stdoutIsTTY, env });
     }
-    const request = await buildRequest(positionals, values, stdin);
-    return await callOnce(connection, request, values.verbose === true, io);
+    const request = await buildRequest(positionals, { values, stdin });
+    return await callOnce(connection, request, { verbose: values.verbose === true, io });
   } catch (error) {
     const exitCode = error instanceof CliFailure ? error.exitCode : 2;
     io.stderr(`gnp: ${error instanceof CliFailure || error instanceof GnpError ? error.message : describe(error)}\n`);
@@ -51,7 +52,8 @@ export async function runCall(argv: string[], io: CallIo, env: Env = process.env
   }
 }
 
-async function callOnce(connection: ReturnType<typeof resolveConnection>, request: CallRequest, verbose: boolean, io: CallIo): Promise<number> {
+async function callOnce(connection: ReturnType<typeof resolveConnection>, request: CallRequest, out: { verbose: boolean; io: CallIo }): Promise<number> {
+  const { verbose, io } = out;
   const timeout = request.options.timeout ?? DEFAULT_CALL_TIMEOUT_S * 1000;
   const client = await connect({ ...connection, timeout });
   try {

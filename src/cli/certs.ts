@@ -103,7 +103,7 @@ export async function runCerts(argv: string[], io: CliIo): Promise<number> {
 async function init(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, INIT_FLAGS);
   if (values.help) return help(io);
-  const dir = single(positionals, "DIR", false) ?? DEFAULT_DIR;
+  const dir = single(positionals, { what: "DIR", required: false }) ?? DEFAULT_DIR;
   const paths = localPkiPaths(dir);
   const existing = await existingFiles(paths);
   if (existing.length > 0 && !values.force) {
@@ -130,7 +130,7 @@ async function init(argv: string[], io: CliIo): Promise<number> {
 async function client(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, CLIENT_FLAGS);
   if (values.help) return help(io);
-  const name = single(positionals, "NAME", true)!;
+  const name = single(positionals, { what: "NAME", required: true })!;
   if (values.out === undefined && !SAFE_FILE_NAME.test(name)) {
     throw new UsageError(
       `invalid client name ${JSON.stringify(name)}: use letters, digits, ".", "_", "-" and "@", or give --out PREFIX`,
@@ -154,8 +154,8 @@ async function client(argv: string[], io: CliIo): Promise<number> {
   }
   const issued = await issueClientCertificate(ca, { commonName: name, algorithm: algorithmOf(values.rsa), days });
   const overwrite = values.force ?? false;
-  await writePem(certPath, issued.certificatePem, 0o644, overwrite);
-  await writePem(keyPath, issued.privateKeyPem, 0o600, overwrite);
+  await writePem(certPath, issued.certificatePem, { mode: 0o644, overwrite });
+  await writePem(keyPath, issued.privateKeyPem, { mode: 0o600, overwrite });
   io.stdout(
     `wrote ${certPath} and ${keyPath} (CN=${issued.commonName}, valid until ${formatInstant(issued.notAfter)})\n` +
       thumbprintLines(issued),
@@ -166,7 +166,7 @@ async function client(argv: string[], io: CliIo): Promise<number> {
 async function thumbprint(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {});
   if (values.help) return help(io);
-  const der = await readCertificate(single(positionals, "FILE", true)!);
+  const der = await readCertificate(single(positionals, { what: "FILE", required: true })!);
   io.stdout(thumbprintLines(thumbprints(der)));
   return 0;
 }
@@ -174,12 +174,12 @@ async function thumbprint(argv: string[], io: CliIo): Promise<number> {
 async function inspect(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, INSPECT_FLAGS);
   if (values.help) return help(io);
-  const der = await readCertificate(single(positionals, "FILE", true)!);
+  const der = await readCertificate(single(positionals, { what: "FILE", required: true })!);
   const cert = new x509.X509Certificate(der);
   const node = new NodeX509(der);
   const digests = thumbprints(der);
   // --server: the trust of the `gnp serve` configured here (src/serve/local-server-trust.ts).
-  const local = values.server || values.config !== undefined ? loadLocalServerTrust(values.config, process.env) : undefined;
+  const local = values.server || values.config !== undefined ? loadLocalServerTrust(values.config, { env: process.env }) : undefined;
   const trust: TrustPolicy = {
     allow: [...(local?.trust.allow ?? []), ...values.allow],
     trustedCas: [...(local?.trust.trustedCas ?? []), ...(await Promise.all(values.ca.map((file) => readText(file, "given with --ca"))))],
@@ -234,7 +234,8 @@ function help(io: CliIo): number {
   return 0;
 }
 
-function single(positionals: string[], what: string, required: boolean): string | undefined {
+function single(positionals: string[], expect: { what: string; required: boolean }): string | undefined {
+  const { what, required } = expect;
   if (positionals.length > 1) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}: expected one ${what}`);
   }

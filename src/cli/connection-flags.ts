@@ -38,8 +38,9 @@ const FROM_SERVER_FILE = new Set(["host", "port", "data"]);
 export type ConnectionSettings = Omit<ConnectOptions, "timeout" | "onPush" | "maxBody"> & { host: string; port: number };
 
 /** Turns parsed flags and the environment into connect() options, reading the PEM files. */
-export function resolveConnection(texts: FlagTexts, env: Env, cwd: string = process.cwd()): ConnectionSettings {
-  const file = serverFile(texts, env, cwd);
+export function resolveConnection(texts: FlagTexts, where: { env: Env; cwd?: string }): ConnectionSettings {
+  const { env } = where;
+  const file = serverFile(texts, where);
   const reader = new FlagReader(CONNECTION_FLAGS, { texts, env, file, fromFile: (name) => FROM_SERVER_FILE.has(name) });
   const host = connectable(reader.read("host"));
   const port = reader.read("port");
@@ -87,9 +88,9 @@ export function clientPkiPaths(dataDir: string): { clientCert: string; clientKey
 }
 
 /** The server's settings file, read as `gnp serve` reads it, if one is named or present. */
-function serverFile(texts: FlagTexts, env: Env, cwd: string) {
+function serverFile(texts: FlagTexts, where: { env: Env; cwd?: string }) {
   try {
-    return loadSharedConfig(typeof texts.config === "string" ? texts.config : undefined, env, cwd);
+    return loadSharedConfig(typeof texts.config === "string" ? texts.config : undefined, where);
   } catch (error) {
     // The same one line `gnp serve` gives, with the exit code of "could not connect".
     throw new CliFailure((error as Error).message, 2);

@@ -11,7 +11,7 @@ import { formatHostPort } from "../wording.ts";
 /**
  * The resolved settings as commented TOML.
  *
- * @example io.stdout(formatServeConfig(resolveServeConfig(argv, process.env)));
+ * @example io.stdout(formatServeConfig(resolveServeConfig(argv, { env: process.env })));
  */
 export function formatServeConfig(config: ServeConfig): string {
   const precedence = `flag > environment (GNP_*) > ${config.file ? config.file.path : "settings file (none found)"} > default`;

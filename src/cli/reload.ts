@@ -44,7 +44,8 @@ ${flagHelp(RELOAD_FLAGS, ["data", "config", "timeout"])}
  *
  * @example process.exit(await runReload([], processIo));
  */
-export async function runReload(argv: string[], io: CliIo, env: Env = process.env): Promise<number> {
+export async function runReload(argv: string[], io: CliIo, options: { env?: Env } = {}): Promise<number> {
+  const env = options.env ?? process.env;
   const { texts } = parseCommandLine(argv, RELOAD_FLAGS, { command: "reload" });
   const flags = new FlagReader(RELOAD_FLAGS, { texts, env });
   if (flags.read("help")) {

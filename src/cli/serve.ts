@@ -14,7 +14,7 @@ import { formatServeConfig } from "./print-config.ts";
  * instead (src/serve/supervise.ts).
  */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
-  const config = resolveServeConfig(argv, process.env);
+  const config = resolveServeConfig(argv, { env: process.env });
   // --help and --print-config only print, whatever the worker count says.
   if (config.settings.help) {
     io.stdout(serveUsage());

@@ -106,7 +106,7 @@ export class GnpClient {
       throw new TypeError("body must be a string or a Uint8Array");
     }
     const size = body === undefined ? -1 : typeof body === "string" ? Buffer.byteLength(body) : body.length;
-    const head = encodeRequestHead(command, args, sequence, size, headerList(options.headers));
+    const head = encodeRequestHead({ command, args, sequence, size, headers: headerList(options.headers) });
     if (this.#state !== "open") return Promise.reject(this.#notOpenError());
     if (options.onPush !== undefined) this.#calls.listen(sequence, options.onPush);
     const reply = this.#calls.add(sequence, timeoutMs, () => `${command} (Sequence ${sequence})`);

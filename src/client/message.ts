@@ -3,6 +3,7 @@
 // Immutable once made; the body is the parser's own copy, so holding it keeps nothing else alive.
 
 import { GnpError } from "../errors.ts";
+import { headerValue } from "../protocol/head-scanner.ts";
 
 const utf8 = new TextDecoder("utf-8");
 
@@ -29,9 +30,7 @@ export class Message<S extends "OK" | "PUSH" = "OK" | "PUSH"> {
 
   /** The first header with this name (case-insensitive), or undefined. */
   header(name: string): string | undefined {
-    const lower = name.toLowerCase();
-    for (const [key, value] of this.headers) if (key.toLowerCase() === lower) return value;
-    return undefined;
+    return headerValue(this.headers, name);
   }
 
   /** The body decoded as UTF-8 (invalid bytes become U+FFFD). */

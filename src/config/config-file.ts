@@ -35,19 +35,21 @@ export function findConfigFile(explicit: string | undefined, cwd: string): strin
   return existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined;
 }
 
-/** Reads and checks a settings file; `cwd` anchors a relative `path`. Throws GnpError. */
-export function readConfigFile(path: string, keys: readonly ConfigKey[], cwd: string = process.cwd()): ConfigFile {
+/** Reads and checks a settings file against `keys`; `cwd` anchors a relative `path`. Throws GnpError. */
+export function readConfigFile(path: string, against: { keys: readonly ConfigKey[]; cwd?: string }): ConfigFile {
+  const { keys, cwd = process.cwd() } = against;
   let text: string;
   try {
     text = readFileSync(resolve(cwd, path), "utf8");
   } catch (error) {
     throw new GnpError("FILE_UNREADABLE", `cannot read config ${path}: ${systemReason(error)}`, { cause: error });
   }
-  return parseConfigText(text, path, keys, dirname(resolve(cwd, path)));
+  return parseConfigText(text, { path, keys, baseDir: dirname(resolve(cwd, path)) });
 }
 
-/** Parses TOML text into checked values; `baseDir` anchors relative paths. Throws GnpError. */
-export function parseConfigText(text: string, path: string, keys: readonly ConfigKey[], baseDir: string): ConfigFile {
+/** Parses TOML text (of the file at `path`) into checked values; `baseDir` anchors relative paths. Throws GnpError. */
+export function parseConfigText(text: string, file: { path: string; keys: readonly ConfigKey[]; baseDir: string }): ConfigFile {
+  const { path, keys, baseDir } = file;
   let table: Record<string, unknown>;
   try {
     table = Bun.TOML.parse(text) as Record<string, unknown>;
@@ -75,12 +77,13 @@ export function parseConfigText(text: string, path: string, keys: readonly Confi
     const earlier = given.get(name);
     if (earlier !== undefined) throw new GnpError("CONFIG_INVALID", `${path}: ${JSON.stringify(rawKey)} repeats ${JSON.stringify(earlier)}`);
     given.set(name, rawKey);
-    values[name] = flagText(path, rawKey, key, value, baseDir);
+    values[name] = flagText(value, { path, rawKey, key, baseDir });
   }
   return { path, values, clients };
 }
 
-function flagText(path: string, rawKey: string, key: ConfigKey, value: unknown, baseDir: string): string | string[] {
+function flagText(value: unknown, at: { path: string; rawKey: string; key: ConfigKey; baseDir: string }): string | string[] {
+  const { path, rawKey, key, baseDir } = at;
   const fix = (text: string) => {
     if (key.path && text !== "" && !isAbsolute(text)) return resolve(baseDir, text);
     // A relative sqlite:// store is a path like data's: relative to the file, not the working directory.

@@ -228,13 +228,14 @@ export class FlagReader<Table extends FlagTable> {
         return parse(item);
       } catch (error) {
         if (!(error instanceof ValueMistake)) throw error;
-        throw new CliFailure(this.#word(name, item, error, source), 2);
+        throw new CliFailure(this.#word(error, { name, text: item, source }), 2);
       }
     };
     return Array.isArray(text) ? text.map(one) : one(text);
   }
 
-  #word(name: string, text: string, mistake: ValueMistake, source: SettingSource): string {
+  #word(mistake: ValueMistake, value: { name: string; text: string; source: SettingSource }): string {
+    const { name, text, source } = value;
     const where = source.kind === "env" ? envName(name) : source.kind === "file" ? this.#file!.path : `--${name}`;
     if (mistake.expected === undefined) return `${where}: ${mistake.message}`;
     const phrase = `invalid --${name} ${JSON.stringify(text)}: expected ${mistake.expected}`;

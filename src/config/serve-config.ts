@@ -43,11 +43,12 @@ export function configKeys(): ConfigKey[] {
 /**
  * Settings from argv, environment and file. Throws CliFailure (one line) on any mistake.
  *
- * @example const { settings, sources } = resolveServeConfig(["--port", "0"], process.env);
+ * @example const { settings, sources } = resolveServeConfig(["--port", "0"], { env: process.env });
  */
-export function resolveServeConfig(argv: readonly string[], env: Env, cwd: string = process.cwd()): ServeConfig {
+export function resolveServeConfig(argv: readonly string[], where: { env: Env; cwd?: string }): ServeConfig {
+  const { env, cwd = process.cwd() } = where;
   const { texts } = parseCommandLine(argv, SERVE_FLAGS, { command: "serve" });
-  const file = loadSharedConfig(typeof texts.config === "string" ? texts.config : undefined, env, cwd);
+  const file = loadSharedConfig(typeof texts.config === "string" ? texts.config : undefined, { env, cwd });
   const reader = new FlagReader(SERVE_FLAGS, { texts, env, file });
   // The file in full first, so that a bad value in it is reported with the file's name.
   reader.checkFile();
@@ -69,14 +70,15 @@ export function resolveServeConfig(argv: readonly string[], env: Env, cwd: strin
  * `explicit` (a --config value), else GNP_CONFIG, else gnp.toml in `cwd`. For `gnp call`,
  * which takes host, port and data from it. Throws CliFailure on an unreadable or invalid file.
  *
- * @example const file = loadSharedConfig(values.config, process.env); const port = file?.values.port;
+ * @example const file = loadSharedConfig(values.config, { env: process.env }); const port = file?.values.port;
  */
-export function loadSharedConfig(explicit: string | undefined, env: Env, cwd: string = process.cwd()): ConfigFile | undefined {
+export function loadSharedConfig(explicit: string | undefined, where: { env: Env; cwd?: string }): ConfigFile | undefined {
+  const { env, cwd = process.cwd() } = where;
   const fromEnv = env.GNP_CONFIG === "" ? undefined : env.GNP_CONFIG;
   const path = findConfigFile(explicit ?? fromEnv, cwd);
   if (path === undefined) return undefined;
   try {
-    return readConfigFile(path, configKeys(), cwd);
+    return readConfigFile(path, { keys: configKeys(), cwd });
   } catch (error) {
     throw new CliFailure(error instanceof GnpError ? error.message : String(error));
   }

@@ -45,11 +45,15 @@ const sumCounts = (a: Counts, b: Counts): Counts => {
 };
 const sumEach = (a: readonly number[], b: readonly number[]) => a.map((value, i) => value + (b[i] ?? 0));
 
-/** One counter or gauge without labels. */
-const plain = (name: string, type: "counter" | "gauge", help: string) => (value: number): Family[] => [{ name, type, help, samples: [["", value]] }];
+/** A number summed across workers, exposed (when `family` is given) as one family without labels. */
+function total(kind: "counter" | "gauge", read: (server: GnpServer) => number, family?: { name: string; help: string }): Metric<number> {
+  const expose = family && ((value: number): Family[] => [{ name: family.name, type: kind, help: family.help, samples: [["", value]] }]);
+  return { kind, read, zero: () => 0, merge: sum, ...(expose ? { expose } : {}) };
+}
 
 /** Counts by refusal code, with each code of `always` present at zero from the first scrape so that rate() has a series. */
-function byReason(name: string, help: string, always: readonly string[]) {
+function byReason(family: { name: string; help: string }, always: readonly string[]) {
+  const { name, help } = family;
   return (refused: Counts): Family[] => {
     const counts: Counts = {};
     for (const code of always) counts[code] = 0;
@@ -74,14 +78,8 @@ export const METRICS = {
     ],
   }),
   /** Admitted connections open now: a live gauge, not accepted - closed, since a gone worker takes its own with it. */
-  open: metric({ kind: "gauge", read: (server) => server.metrics.open, zero: () => 0, merge: sum, expose: plain("gnp_connections_open", "gauge", "Admitted connections currently open.") }),
-  accepted: metric({
-    kind: "counter",
-    read: (server) => server.metrics.accepted,
-    zero: () => 0,
-    merge: sum,
-    expose: plain("gnp_connections_accepted_total", "counter", "Connections whose client certificate was admitted."),
-  }),
+  open: total("gauge", (server) => server.metrics.open, { name: "gnp_connections_open", help: "Admitted connections currently open." }),
+  accepted: total("counter", (server) => server.metrics.accepted, { name: "gnp_connections_accepted_total", help: "Connections whose client certificate was admitted." }),
   /** By refusal code (the catalog's `refusal` codes): two families, refusals proper and handshake failures. */
   refused: metric<Counts>({
     kind: "counter",
@@ -89,10 +87,10 @@ export const METRICS = {
     zero: () => ({}),
     merge: sumCounts,
     expose: (refused) => [
-      ...byReason("gnp_connections_refused_total", "Connections turned away after the TLS handshake, by reason code.", [...refusalCodes("certificate"), ...refusalCodes("server")])(
+      ...byReason({ name: "gnp_connections_refused_total", help: "Connections turned away after the TLS handshake, by reason code." }, [...refusalCodes("certificate"), ...refusalCodes("server")])(
         Object.fromEntries(Object.entries(refused).filter(([code]) => !HANDSHAKE_CODES.includes(code))),
       ),
-      ...byReason("gnp_handshake_failures_total", "TLS handshakes that failed or did not finish in time, by reason code.", HANDSHAKE_CODES)(
+      ...byReason({ name: "gnp_handshake_failures_total", help: "TLS handshakes that failed or did not finish in time, by reason code." }, HANDSHAKE_CODES)(
         Object.fromEntries(Object.entries(refused).filter(([code]) => HANDSHAKE_CODES.includes(code))),
       ),
     ],
@@ -160,62 +158,20 @@ export const METRICS = {
       ];
     },
   }),
-  latencySum: metric({ kind: "counter", read: (server) => server.metrics.latencySum, zero: () => 0, merge: sum }),
-  latencyCount: metric({ kind: "counter", read: (server) => server.metrics.latencyCount, zero: () => 0, merge: sum }),
-  bytesIn: metric({
-    kind: "counter",
-    read: (server) => server.metrics.bytesIn,
-    zero: () => 0,
-    merge: sum,
-    expose: plain("gnp_received_bytes_total", "counter", "Bytes received from clients (decrypted application data)."),
-  }),
-  bytesOut: metric({
-    kind: "counter",
-    read: (server) => server.metrics.bytesOut,
-    zero: () => 0,
-    merge: sum,
-    expose: plain("gnp_sent_bytes_total", "counter", "Bytes written to clients (application data, before TLS)."),
-  }),
-  slotsInUse: metric({
-    kind: "gauge",
-    read: (server) => server.stats().connections,
-    zero: () => 0,
-    merge: sum,
-    expose: plain("gnp_slab_slots_in_use", "gauge", "Connection slots in use, including handshakes in progress and connections closing."),
-  }),
-  slotsCapacity: metric({
-    kind: "gauge",
-    read: (server) => server.stats().capacity,
-    zero: () => 0,
-    merge: sum,
-    expose: plain("gnp_slab_slots", "gauge", "Connection slots allocated (--max-connections, per server process)."),
-  }),
-  certificateCacheHits: metric({
-    kind: "counter",
-    read: (server) => server.stats().certificateCache.hits,
-    zero: () => 0,
-    merge: sum,
-    expose: plain("gnp_certificate_cache_hits_total", "counter", "Client certificate validations answered from the cache."),
-  }),
-  certificateCacheMisses: metric({
-    kind: "counter",
-    read: (server) => server.stats().certificateCache.misses,
-    zero: () => 0,
-    merge: sum,
-    expose: plain("gnp_certificate_cache_misses_total", "counter", "Client certificate validations that parsed the certificate."),
-  }),
+  latencySum: total("counter", (server) => server.metrics.latencySum),
+  latencyCount: total("counter", (server) => server.metrics.latencyCount),
+  bytesIn: total("counter", (server) => server.metrics.bytesIn, { name: "gnp_received_bytes_total", help: "Bytes received from clients (decrypted application data)." }),
+  bytesOut: total("counter", (server) => server.metrics.bytesOut, { name: "gnp_sent_bytes_total", help: "Bytes written to clients (application data, before TLS)." }),
+  slotsInUse: total("gauge", (server) => server.stats().connections, { name: "gnp_slab_slots_in_use", help: "Connection slots in use, including handshakes in progress and connections closing." }),
+  slotsCapacity: total("gauge", (server) => server.stats().capacity, { name: "gnp_slab_slots", help: "Connection slots allocated (--max-connections, per server process)." }),
+  certificateCacheHits: total("counter", (server) => server.stats().certificateCache.hits, { name: "gnp_certificate_cache_hits_total", help: "Client certificate validations answered from the cache." }),
+  certificateCacheMisses: total("counter", (server) => server.stats().certificateCache.misses, { name: "gnp_certificate_cache_misses_total", help: "Client certificate validations that parsed the certificate." }),
   /** Certificates in the validation caches now (not exposed). */
-  certificateCacheSize: metric({ kind: "gauge", read: (server) => server.stats().certificateCache.size, zero: () => 0, merge: sum }),
+  certificateCacheSize: total("gauge", (server) => server.stats().certificateCache.size),
   /** Resident memory of the process(es), bytes. */
-  rssBytes: metric({
-    kind: "gauge",
-    read: () => process.memoryUsage.rss(),
-    zero: () => 0,
-    merge: sum,
-    expose: plain("process_resident_memory_bytes", "gauge", "Resident memory of the server process(es), in bytes."),
-  }),
+  rssBytes: total("gauge", () => process.memoryUsage.rss(), { name: "process_resident_memory_bytes", help: "Resident memory of the server process(es), in bytes." }),
   /** How many server processes were added up (1 for one process). */
-  processes: metric({ kind: "gauge", read: () => 1, zero: () => 0, merge: sum }),
+  processes: total("gauge", () => 1),
 };
 
 function sortedEntries<V>(record: Readonly<Record<string, V>>): [string, V][] {

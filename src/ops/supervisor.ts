@@ -35,9 +35,9 @@ type WorkerReport = Extract<FromWorker, { type: "report" }>;
 /** A worker exited before it listened while the supervisor was starting: nothing to serve with. */
 export class WorkerStartFailure extends Error {
   readonly exitCode: number;
-  constructor(slot: number, exitCode: number, signal: string | number | null) {
-    super(`worker ${slot} exited with ${signal ?? `code ${exitCode}`} before listening`);
-    this.exitCode = exitCode === 0 ? 1 : exitCode;
+  constructor(slot: number, exit: { exitCode: number; signal: string | number | null }) {
+    super(`worker ${slot} exited with ${exit.signal ?? `code ${exit.exitCode}`} before listening`);
+    this.exitCode = exit.exitCode === 0 ? 1 : exit.exitCode;
   }
 }
 
@@ -213,7 +213,7 @@ export class Supervisor {
     const signal = worker.process.signalCode;
     const ranMs = Date.now() - worker.startedAt;
     const fields = { slot: worker.slot, pid: worker.process.pid, code, signal: signal ?? undefined, ran_ms: ranMs };
-    worker.listening.reject(new WorkerStartFailure(worker.slot, code, signal));
+    worker.listening.reject(new WorkerStartFailure(worker.slot, { exitCode: code, signal }));
     for (const pending of this.#reports.values()) if (pending.worker === worker) pending.resolve(undefined);
     if (worker.retiring || this.#stopping) {
       this.#options.logger.info("worker exited", fields);

@@ -33,32 +33,32 @@ function isReserved(name: string): boolean {
   return (name.length === 8 || name.length === 4) && (name.toLowerCase() === "sequence" || name.toLowerCase() === "size");
 }
 
+/** How a message is framed: its Sequence, its body's length, and headers of its own. */
+export type Framing = { sequence: string; size: number; headers?: HeaderList | undefined };
+
 /**
  * The head of a reply or push: status line, Sequence first, Size second, then `headers`.
  *
  * @example
- * encodeReplyHead("OK", "7", 4) // "OK\r\nSequence: 7\r\nSize: 4\r\n\r\n"
+ * encodeReplyHead("OK", { sequence: "7", size: 4 }) // "OK\r\nSequence: 7\r\nSize: 4\r\n\r\n"
  */
-export function encodeReplyHead(status: ReplyStatus, sequence: string, size: number, headers?: HeaderList): string {
-  let head = `${status}\r\nSequence: ${sequence}\r\nSize: ${size}\r\n`;
-  if (headers !== undefined) head += encodeHeaders(headers);
+export function encodeReplyHead(status: ReplyStatus, framing: Framing): string {
+  let head = `${status}\r\nSequence: ${framing.sequence}\r\nSize: ${framing.size}\r\n`;
+  if (framing.headers !== undefined) head += encodeHeaders(framing.headers);
   return `${head}\r\n`;
 }
 
+/** A request's command line and framing; `size` -1 for a request without a body (no Size header then). */
+export type RequestHead = Framing & { command: string; args: readonly string[] };
+
 /**
- * The head of a request. `size` is the body length, or -1 for a request without a body
- * (no Size header is sent then).
+ * The head of a request.
  *
  * @example
- * encodeRequestHead("GET", ["users/1"], "2", -1) // "GET users/1\r\nSequence: 2\r\n\r\n"
+ * encodeRequestHead({ command: "GET", args: ["users/1"], sequence: "2", size: -1 }) // "GET users/1\r\nSequence: 2\r\n\r\n"
  */
-export function encodeRequestHead(
-  command: string,
-  args: readonly string[],
-  sequence: string,
-  size: number,
-  headers?: HeaderList,
-): string {
+export function encodeRequestHead(request: RequestHead): string {
+  const { command, args, sequence, size, headers } = request;
   // The server aborts a connection over a bad head; refusing here keeps one bad call from
   // taking every other call on the connection down with it.
   if (command.length === 0 || !isToken(command)) throw new TypeError(`invalid command ${JSON.stringify(command)}: no white space or control characters`);

@@ -70,6 +70,18 @@ export type Head = {
   readonly size: number;
 };
 
+/**
+ * The first header named `name` (case-insensitive) in wire order, or undefined: how a handler
+ * reads a request's headers and a client a reply's.
+ *
+ * @example headerValue([["Content-Type", "application/json"]], "content-type") // "application/json"
+ */
+export function headerValue(headers: readonly (readonly [name: string, value: string])[], name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of headers) if (key.toLowerCase() === wanted) return value;
+  return undefined;
+}
+
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 const SPACE = 0x20;

@@ -17,10 +17,11 @@ export type LocalServerTrust = { trust: TrustPolicy; clients: ClientRules; sourc
 /**
  * The allow-list, trusted CAs and [[clients]] of the server configured in `cwd`.
  *
- * @example const trust = loadLocalServerTrust(undefined, process.env); // from ./gnp.toml, GNP_*, .gnp/pki
+ * @example const trust = loadLocalServerTrust(undefined, { env: process.env }); // from ./gnp.toml, GNP_*, .gnp/pki
  */
-export function loadLocalServerTrust(configFile: string | undefined, env: Record<string, string | undefined>, cwd: string = process.cwd()): LocalServerTrust {
-  const config = resolveServeConfig(configFile === undefined ? [] : ["--config", configFile], env, cwd);
+export function loadLocalServerTrust(configFile: string | undefined, where: { env: Record<string, string | undefined>; cwd?: string }): LocalServerTrust {
+  const { env, cwd = process.cwd() } = where;
+  const config = resolveServeConfig(configFile === undefined ? [] : ["--config", configFile], { env, cwd });
   const settings = admissionSettings(config);
   const trustedCas = settings.caFiles.map((file) => readPemFile("ca", resolve(cwd, file)));
   const sources = [config.file ? config.file.path : "", Object.values(config.sources).some((s) => s.kind === "env") ? "GNP_* variables" : ""];

@@ -29,7 +29,7 @@ export type ReloadOutcome =
  * Holds the trust a server runs with and replaces it on reload().
  *
  * @example
- * const trust = ReloadController.attach(server, initial, () => prepareTrust(argv));
+ * const trust = ReloadController.attach(server, { initial, prepare: () => prepareTrust(argv) });
  * process.on("SIGHUP", () => void trust.reload().then(log));
  */
 export class ReloadController {
@@ -41,16 +41,17 @@ export class ReloadController {
   #running: Promise<ReloadOutcome> | undefined;
   #queued: Promise<ReloadOutcome> | undefined;
 
-  private constructor(server: GnpServer, initial: TrustConfig, prepare: () => Promise<TrustConfig>) {
+  private constructor(server: GnpServer, trust: { initial: TrustConfig; prepare: () => Promise<TrustConfig> }) {
     this.#server = server;
-    this.#current = initial;
-    this.#prepare = prepare;
+    this.#current = trust.initial;
+    this.#prepare = trust.prepare;
   }
 
   /** Installs `initial`'s permissions on a server created with its allow-list, CAs and certificate. */
-  static attach(server: GnpServer, initial: TrustConfig, prepare: () => Promise<TrustConfig>): ReloadController {
+  static attach(server: GnpServer, trust: { initial: TrustConfig; prepare: () => Promise<TrustConfig> }): ReloadController {
+    const { initial, prepare } = trust;
     server.authorize(initial.clients.isEmpty ? undefined : initial.clients.authorizer);
-    return new ReloadController(server, initial, prepare);
+    return new ReloadController(server, trust);
   }
 
   get current(): TrustConfig {

@@ -4,7 +4,7 @@
 // the pid and waits for the attempt count to move. Files are replaced by rename, so a reader never sees half of one.
 
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 export const PID_FILE = "gnp.pid";
 export const STATUS_FILE = "reload.json";
@@ -14,7 +14,7 @@ export type ReloadStatus = { pid: number; attempt: number; generation: number; o
 
 /** Writes DATA/gnp.pid with this process's pid. */
 export function writePidFile(dataDir: string, pid: number = process.pid): void {
-  writeAtomically(dataDir, PID_FILE, `${pid}\n`);
+  writeAtomically(join(dataDir, PID_FILE), `${pid}\n`);
 }
 
 /** Removes DATA/gnp.pid if it still names this process (a newer server may have replaced it). */
@@ -31,7 +31,7 @@ export function readPid(dataDir: string): number | undefined {
 
 export function writeReloadStatus(dataDir: string, status: Omit<ReloadStatus, "at" | "pid">, pid: number = process.pid): void {
   const full: ReloadStatus = { pid, ...status, at: new Date().toISOString() };
-  writeAtomically(dataDir, STATUS_FILE, `${JSON.stringify(full)}\n`);
+  writeAtomically(join(dataDir, STATUS_FILE), `${JSON.stringify(full)}\n`);
 }
 
 export function readReloadStatus(dataDir: string): ReloadStatus | undefined {
@@ -46,11 +46,11 @@ export function readReloadStatus(dataDir: string): ReloadStatus | undefined {
   }
 }
 
-function writeAtomically(dir: string, name: string, text: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const temporary = join(dir, `.${name}.${process.pid}`);
+function writeAtomically(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}`);
   writeFileSync(temporary, text, { mode: 0o644 });
-  renameSync(temporary, join(dir, name));
+  renameSync(temporary, path);
 }
 
 function readText(path: string): string | undefined {

@@ -17,9 +17,10 @@ export type Reloading = {
 /**
  * Wires a ReloadController to the log and, with `dataDir`, to the pid and status files.
  *
- * @example const reloading = startReloading(controller, logger, settings.dataDir);
+ * @example const reloading = startReloading(controller, { logger, dataDir: settings.dataDir });
  */
-export function startReloading(controller: ReloadController, logger: Logger, dataDir: string | undefined): Reloading {
+export function startReloading(controller: ReloadController, where: { logger: Logger; dataDir: string | undefined }): Reloading {
+  const { logger, dataDir } = where;
   let attempt = 0;
   const publish = (status: { attempt: number; generation: number; ok: boolean; message: string }) => {
     if (dataDir === undefined) return;

@@ -40,7 +40,8 @@ export type RunningServer = {
  * The process's logger: lines go to stdout, text on a terminal and JSON otherwise unless
  * --log-format says; a worker's lines carry its number.
  */
-export function createServeLogger(ops: OpsSettings, io: CliIo, role: WorkerRole | undefined): Logger {
+export function createServeLogger(ops: OpsSettings, to: { io: CliIo; role: WorkerRole | undefined }): Logger {
+  const { io, role } = to;
   const isTty = io === processIo && process.stdout.isTTY === true;
   return new Logger({
     level: ops.logLevel,
@@ -98,10 +99,9 @@ export class ShutdownSignals {
 /** Runs a started server until a signal (or its supervisor's death), then drains it. Resolves with the exit code. */
 export async function serveUntilSignal(
   running: RunningServer,
-  io: CliIo,
-  signals: ShutdownSignals = new ShutdownSignals(),
-  env: Record<string, string | undefined> = process.env,
+  how: { io: CliIo; signals?: ShutdownSignals; env?: Record<string, string | undefined> },
 ): Promise<number> {
+  const { io, signals = new ShutdownSignals(), env = process.env } = how;
   const { server, logger, settings } = running;
   const role = workerRoleOf(env);
   const { promise: exited, resolve: exit } = Promise.withResolvers<number>();

@@ -22,7 +22,7 @@ import { loadTls, trustConfigOf } from "./trust-loading.ts";
 /**
  * Serves `config` until a signal and resolves with the exit code.
  *
- * @example process.exit(await serve(resolveServeConfig(argv, process.env), { argv, io: processIo, env: process.env }));
+ * @example process.exit(await serve(resolveServeConfig(argv, { env: process.env }), { argv, io: processIo, env: process.env }));
  */
 export async function serve(config: ServeConfig, how: ServeProcess): Promise<number> {
   // Caught from now on: the listening line is printed before this function returns, and a
@@ -34,7 +34,7 @@ export async function serve(config: ServeConfig, how: ServeProcess): Promise<num
     return (await import("./supervise.ts")).runSupervisor(config, { ...how, signals });
   }
   const running = await startServer(config, how);
-  return serveUntilSignal(running, how.io, signals, how.env);
+  return serveUntilSignal(running, { io: how.io, signals, env: how.env });
 }
 
 /** Starts one server from `config`. Resolves once it listens. */
@@ -44,7 +44,7 @@ export async function startServer(config: ServeConfig, how: ServeProcess): Promi
   const settings = admissionSettings(config);
   // A worker of `--workers N` shares the supervisor's port (SO_REUSEPORT) and prints no banner.
   const worker = workerRoleOf(env);
-  const logger = createServeLogger(settings.ops, io, worker);
+  const logger = createServeLogger(settings.ops, { io, role: worker });
   const tls = await loadTls(settings, io);
   const trust = trustConfigOf(config, tls);
   let server: GnpServer;
@@ -65,11 +65,14 @@ export async function startServer(config: ServeConfig, how: ServeProcess): Promi
   } catch (error) {
     throw new CliFailure(describe(error));
   }
-  const reloader = ReloadController.attach(server, trust, async () => {
-    const next = resolveServeConfig([...how.argv], env);
-    const nextTrust = trustConfigOf(next, await loadTls(admissionSettings(next), io), config);
-    next.clients.checkCommands(server.commands, next.file?.path ?? "config");
-    return nextTrust;
+  const reloader = ReloadController.attach(server, {
+    initial: trust,
+    prepare: async () => {
+      const next = resolveServeConfig(how.argv, { env });
+      const nextTrust = trustConfigOf(next, await loadTls(admissionSettings(next), io), { running: config });
+      next.clients.checkCommands(server.commands, next.file?.path ?? "config");
+      return nextTrust;
+    },
   });
   const storeUrl = settings.store ?? defaultStoreUrl(settings.dataDir);
   let store: DocumentStore;
@@ -96,7 +99,7 @@ export async function startServer(config: ServeConfig, how: ServeProcess): Promi
   }
   // The pid and reload-status files belong to the process a user signals, not to a worker.
   // Written before the listening line, which a supervisor may answer with a signal at once.
-  const reloading = startReloading(reloader, logger, worker === undefined ? settings.dataDir : undefined);
+  const reloading = startReloading(reloader, { logger, dataDir: worker === undefined ? settings.dataDir : undefined });
   if (worker === undefined) {
     io.stdout(`gnp listening on ${formatHostPort(settings.host, server.port)} (mutual TLS; ${settings.maxConnections} connection slots)\n`);
     if (tls.hint !== undefined) io.stdout(tls.hint.replaceAll("PORT", String(server.port)));

@@ -26,7 +26,7 @@ export function selfCommand(args: readonly string[]): string[] {
 export async function runSupervisor(config: ServeConfig, how: ServeProcess & { signals: ShutdownSignals }): Promise<number> {
   const { argv, io, env, signals } = how;
   const settings = config.settings;
-  const logger = createServeLogger(settings.ops, io, undefined);
+  const logger = createServeLogger(settings.ops, { io, role: undefined });
   const tls = await loadTls(admissionSettings(config), io);
   const store = settings.store;
   if (store !== undefined && store.startsWith("memory:")) {
@@ -76,8 +76,8 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
    */
   const precheck = async (): Promise<string | undefined> => {
     try {
-      const next = resolveServeConfig([...argv], env);
-      trustConfigOf(next, await loadTls(admissionSettings(next), io), config);
+      const next = resolveServeConfig(argv, { env });
+      trustConfigOf(next, await loadTls(admissionSettings(next), io), { running: config });
       return undefined;
     } catch (error) {
       return describe(error);

@@ -27,7 +27,8 @@ export type TlsMaterial = { cert: string; key: string; trustedCas: string[]; hin
  *
  * @example const trust = trustConfigOf(config, await loadTls(admissionSettings(config), io));
  */
-export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, running?: ServeConfig): TrustConfig {
+export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, reload: { running?: ServeConfig } = {}): TrustConfig {
+  const running = reload.running;
   const warnings: string[] = [];
   try {
     checkKeyPair(tls.cert, tls.key);

@@ -14,7 +14,7 @@ import type { ResolvedOptions } from "../options.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { OutputQueue } from "../protocol/output-queue.ts";
 import { RequestReader } from "./request-reader.ts";
-import { Request, normalizeReply, type CommandHandler, type HandlerResult } from "./request.ts";
+import { GnpRequest, normalizeReply, type CommandHandler, type HandlerResult } from "./request.ts";
 import type { RefusalInfo, ServerHooks } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
 
@@ -150,7 +150,7 @@ export class ConnectionEngine implements ConnectionHost {
     }
     const slot = this.slab.slotOf(handle);
     this.#sockets[slot] = socket;
-    this.#connections[slot] = new Connection(this, handle, socket.remoteAddress, socket.remotePort);
+    this.#connections[slot] = new Connection(this, { id: handle, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
     (this.#outputs[slot] ??= new OutputQueue(this.metrics)).reset();
     this.slab.deadline[slot] = Date.now() + this.#options.handshakeTimeoutMs;
   }
@@ -312,7 +312,7 @@ export class ConnectionEngine implements ConnectionHost {
       this.metrics.countCommand(command, false, 0);
       return;
     }
-    const request = new Request(command, head.tokens.slice(1), head.headers, sequence, body);
+    const request = new GnpRequest({ command, args: head.tokens.slice(1), headers: head.headers, sequence, body });
     let result: HandlerResult | Promise<HandlerResult>;
     try {
       result = handler(request, connection);
@@ -409,7 +409,7 @@ export class ConnectionEngine implements ConnectionHost {
 
   #writeMessage(slot: number, status: "OK" | "ERR" | "PUSH", sequence: string, body: string | Uint8Array, headers: HeaderList | undefined): void {
     const size = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
-    const head = encodeReplyHead(status, sequence, size, headers);
+    const head = encodeReplyHead(status, { sequence, size, headers });
     if (typeof body === "string") {
       this.#write(slot, head + body);
       return;

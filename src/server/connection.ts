@@ -41,11 +41,11 @@ export class Connection {
   certificate: ClientCertificate | undefined;
   #userData: Uint8Array | undefined;
 
-  constructor(host: ConnectionHost, id: number, remoteAddress: string, remotePort: number) {
+  constructor(host: ConnectionHost, peer: { id: number; remoteAddress: string; remotePort: number }) {
     this.#host = host;
-    this.id = id;
-    this.remoteAddress = remoteAddress;
-    this.remotePort = remotePort;
+    this.id = peer.id;
+    this.remoteAddress = peer.remoteAddress;
+    this.remotePort = peer.remotePort;
   }
 
   /** False once the connection has closed or been condemned. */

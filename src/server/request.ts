@@ -4,12 +4,31 @@
 // the two parts the encoder needs, and says precisely what it could not use.
 
 import type { HeaderList } from "../protocol/encoder.ts";
+import { headerValue } from "../protocol/head-scanner.ts";
 import type { Connection } from "./connection.ts";
 
 const utf8 = new TextDecoder("utf-8");
 
-/** One request, as handed to a handler. */
-export class Request {
+/** What a request is made of. */
+export type RequestParts = {
+  /** The command, upper-cased. */
+  command: string;
+  /** The command line's arguments, as given. */
+  args: readonly string[];
+  /** Every header in order, Sequence and Size included. */
+  headers: readonly (readonly [name: string, value: string])[];
+  sequence: string;
+  /** The body; empty when the request had no Size. */
+  body: Uint8Array;
+};
+
+/**
+ * One request, as handed to a handler. Named so as not to shadow the Fetch API's global
+ * `Request` in a handler module.
+ *
+ * @example server.command("HELLO", (req: GnpRequest) => `hello ${req.args[0] ?? "world"}`);
+ */
+export class GnpRequest {
   /** The command, upper-cased. */
   readonly command: string;
   /** The command line's arguments, as given. */
@@ -20,19 +39,17 @@ export class Request {
   /** The body; empty when the request had no Size. */
   readonly body: Uint8Array;
 
-  constructor(command: string, args: string[], headers: [string, string][], sequence: string, body: Uint8Array) {
-    this.command = command;
-    this.args = args;
-    this.headers = headers;
-    this.sequence = sequence;
-    this.body = body;
+  constructor(parts: RequestParts) {
+    this.command = parts.command;
+    this.args = parts.args;
+    this.headers = parts.headers;
+    this.sequence = parts.sequence;
+    this.body = parts.body;
   }
 
   /** The first header of that name (case-insensitive), or undefined. */
   header(name: string): string | undefined {
-    const wanted = name.toLowerCase();
-    for (const [key, value] of this.headers) if (key.toLowerCase() === wanted) return value;
-    return undefined;
+    return headerValue(this.headers, name);
   }
 
   /** The body decoded as UTF-8. */
@@ -52,7 +69,7 @@ export type HandlerResult = string | Uint8Array | ReplyInit | null | undefined |
  * @example
  * server.command("HELLO", (req) => `hello ${req.args[0] ?? "world"}`);
  */
-export type CommandHandler = (request: Request, connection: Connection) => HandlerResult | Promise<HandlerResult>;
+export type CommandHandler = (request: GnpRequest, connection: Connection) => HandlerResult | Promise<HandlerResult>;
 
 /** A reply with a JSON body and a Content-Type header. */
 export function json(value: unknown, headers: HeaderList = []): ReplyInit {

@@ -107,7 +107,7 @@ describe("gnp bench", () => {
     const err: string[] = [];
     const io = { stdout: (s: string | Uint8Array) => void out.push(String(s)), stderr: (s: string) => void err.push(s), stderrIsTTY: true };
     const env = { GNP_PORT: String(server.port), GNP_DATA: join(cwd, ".gnp") };
-    expect(await runBench(["--duration", "0.6", "--pipeline", "4"], io, env)).toBe(0);
+    expect(await runBench(["--duration", "0.6", "--pipeline", "4"], io, { env })).toBe(0);
     expect(err.some((line) => /^\rrr \d+\.\d s {2}[\d,]+ ok {2}[\d,]+\/s {2}0 errors/.test(line))).toBe(true);
     expect(err.at(-1)).toBe("\r\x1b[2K");
     expect(out.join("")).toContain("throughput");

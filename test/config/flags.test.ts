@@ -51,23 +51,23 @@ describe("a bad value names where it came from", () => {
   const expected = 'invalid --max-connections "0": expected a whole number from 1 to 500000';
 
   test("the flag", () => {
-    expect(failure(() => resolveServeConfig(["--max-connections", "0"], {}, freshDir()))).toEqual([2, expected]);
+    expect(failure(() => resolveServeConfig(["--max-connections", "0"], { env: {}, cwd: freshDir() }))).toEqual([2, expected]);
   });
 
   test("the environment variable", () => {
-    expect(failure(() => resolveServeConfig([], { GNP_MAX_CONNECTIONS: "0" }, freshDir()))).toEqual([2, `GNP_MAX_CONNECTIONS: ${expected}`]);
+    expect(failure(() => resolveServeConfig([], { env: { GNP_MAX_CONNECTIONS: "0" }, cwd: freshDir() }))).toEqual([2, `GNP_MAX_CONNECTIONS: ${expected}`]);
   });
 
   test("the settings file", () => {
     const cwd = freshDir();
     writeToml(cwd, "max-connections = 0\n");
-    expect(failure(() => resolveServeConfig([], {}, cwd))).toEqual([2, `gnp.toml: ${expected}`]);
+    expect(failure(() => resolveServeConfig([], { env: {}, cwd: cwd }))).toEqual([2, `gnp.toml: ${expected}`]);
   });
 
   test("the file even when a flag overrides it, since the file stays wrong", () => {
     const cwd = freshDir();
     writeToml(cwd, "max-connections = 0\n");
-    expect(failure(() => resolveServeConfig(["--max-connections", "5"], {}, cwd))).toEqual([2, `gnp.toml: ${expected}`]);
+    expect(failure(() => resolveServeConfig(["--max-connections", "5"], { env: {}, cwd: cwd }))).toEqual([2, `gnp.toml: ${expected}`]);
   });
 
   test("a thumbprint in a list, by flag, variable or file", () => {
@@ -75,9 +75,9 @@ describe("a bad value names where it came from", () => {
     writeToml(cwd, 'allow = ["zz"]\n');
     const malformed = 'malformed thumbprint "zz": expected 40 (SHA-1) or 64 (SHA-256) hex digits';
     expect([
-      failure(() => resolveServeConfig(["--allow", "zz"], {}, freshDir())),
-      failure(() => resolveServeConfig([], { GNP_ALLOW: "zz" }, freshDir())),
-      failure(() => resolveServeConfig([], {}, cwd)),
+      failure(() => resolveServeConfig(["--allow", "zz"], { env: {}, cwd: freshDir() })),
+      failure(() => resolveServeConfig([], { env: { GNP_ALLOW: "zz" }, cwd: freshDir() })),
+      failure(() => resolveServeConfig([], { env: {}, cwd: cwd })),
     ]).toEqual([
       [2, `--allow: ${malformed}`],
       [2, `GNP_ALLOW: ${malformed}`],
@@ -86,7 +86,7 @@ describe("a bad value names where it came from", () => {
   });
 
   test("a production flag's variable, GNP_LOG_LEVEL", () => {
-    expect(failure(() => resolveServeConfig([], { GNP_LOG_LEVEL: "loud" }, freshDir()))).toEqual([2, 'GNP_LOG_LEVEL: invalid --log-level "loud": expected debug, info, warn or error']);
+    expect(failure(() => resolveServeConfig([], { env: { GNP_LOG_LEVEL: "loud" }, cwd: freshDir() }))).toEqual([2, 'GNP_LOG_LEVEL: invalid --log-level "loud": expected debug, info, warn or error']);
   });
 });
 
@@ -94,7 +94,7 @@ describe("precedence", () => {
   test("flag over variable over file over default, with the source of each", () => {
     const cwd = freshDir();
     writeToml(cwd, "port = 1111\nmax-body = 2222\nidle-timeout = 33\n");
-    const config = resolveServeConfig(["--port", "6666"], { GNP_PORT: "4444", GNP_MAX_BODY: "5555" }, cwd);
+    const config = resolveServeConfig(["--port", "6666"], { env: { GNP_PORT: "4444", GNP_MAX_BODY: "5555" }, cwd: cwd });
     expect([config.settings.port, config.settings.maxBody, config.settings.idleTimeout, config.settings.maxConnections]).toEqual([6666, 5555, 33, 10_000]);
     expect([config.sources.port, config.sources["max-body"], config.sources["idle-timeout"], config.sources["max-connections"]]).toEqual([
       { kind: "flag", label: "flag --port" },

@@ -6,15 +6,15 @@ import { encodeErrorLine, encodeReplyHead, encodeRequestHead } from "../../src/p
 
 describe("encoder", () => {
   test("a reply head carries Sequence first, Size second, then the handler's headers", () => {
-    expect(encodeReplyHead("OK", "7", 4)).toBe("OK\r\nSequence: 7\r\nSize: 4\r\n\r\n");
-    expect(encodeReplyHead("PUSH", "w", 2, [["Key", "users/1"], ["X-Note", "a\tb é"]])).toBe(
+    expect(encodeReplyHead("OK", { sequence: "7", size: 4 })).toBe("OK\r\nSequence: 7\r\nSize: 4\r\n\r\n");
+    expect(encodeReplyHead("PUSH", { sequence: "w", size: 2, headers: [["Key", "users/1"], ["X-Note", "a\tb é"]] })).toBe(
       "PUSH\r\nSequence: w\r\nSize: 2\r\nKey: users/1\r\nX-Note: a\tb é\r\n\r\n",
     );
   });
 
   test("a request head has Size only with a body", () => {
-    expect(encodeRequestHead("GET", ["users/1"], "2", -1)).toBe("GET users/1\r\nSequence: 2\r\n\r\n");
-    expect(encodeRequestHead("PUT", ["k"], "3", 0, [["If-Match", "1"]])).toBe("PUT k\r\nSequence: 3\r\nSize: 0\r\nIf-Match: 1\r\n\r\n");
+    expect(encodeRequestHead({ command: "GET", args: ["users/1"], sequence: "2", size: -1 })).toBe("GET users/1\r\nSequence: 2\r\n\r\n");
+    expect(encodeRequestHead({ command: "PUT", args: ["k"], sequence: "3", size: 0, headers: [["If-Match", "1"]] })).toBe("PUT k\r\nSequence: 3\r\nSize: 0\r\nIf-Match: 1\r\n\r\n");
   });
 
   test("header names and values that could forge a message are refused", () => {
@@ -28,13 +28,13 @@ describe("encoder", () => {
       ["Sequence", "9"],
       ["size", "1"],
     ] as const) {
-      expect(() => encodeReplyHead("OK", "1", 0, [[name, value]])).toThrow(TypeError);
+      expect(() => encodeReplyHead("OK", { sequence: "1", size: 0, headers: [[name, value]] })).toThrow(TypeError);
     }
   });
 
   test("arguments with white space and empty commands are refused", () => {
-    expect(() => encodeRequestHead("GET", ["a b"], "1", -1)).toThrow(TypeError);
-    expect(() => encodeRequestHead("", [], "1", -1)).toThrow(TypeError);
+    expect(() => encodeRequestHead({ command: "GET", args: ["a b"], sequence: "1", size: -1 })).toThrow(TypeError);
+    expect(() => encodeRequestHead({ command: "", args: [], sequence: "1", size: -1 })).toThrow(TypeError);
   });
 
   test("an error line never spans two lines", () => {
@@ -44,12 +44,12 @@ describe("encoder", () => {
 
 describe("request heads the server would refuse are refused before they are sent", () => {
   test("control characters in a command or an argument", () => {
-    expect(() => encodeRequestHead("GET", ["a\0b"], "1", -1)).toThrow(TypeError);
-    expect(() => encodeRequestHead("GE\tT", [], "1", -1)).toThrow(TypeError);
+    expect(() => encodeRequestHead({ command: "GET", args: ["a\0b"], sequence: "1", size: -1 })).toThrow(TypeError);
+    expect(() => encodeRequestHead({ command: "GE\tT", args: [], sequence: "1", size: -1 })).toThrow(TypeError);
   });
 
   test("a head over 8064 bytes", () => {
-    expect(() => encodeRequestHead("GET", ["k".repeat(9000)], "1", -1)).toThrow(RangeError);
-    expect(encodeRequestHead("GET", ["k".repeat(8000)], "1", -1).length).toBeLessThanOrEqual(8064);
+    expect(() => encodeRequestHead({ command: "GET", args: ["k".repeat(9000)], sequence: "1", size: -1 })).toThrow(RangeError);
+    expect(encodeRequestHead({ command: "GET", args: ["k".repeat(8000)], sequence: "1", size: -1 }).length).toBeLessThanOrEqual(8064);
   });
 });
