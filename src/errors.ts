@@ -34,7 +34,8 @@ export const ERROR_CATALOG = {
   DUPLICATE_HEADER: { kind: "abort", summary: "Sequence or Size appeared twice in one request" },
   BAD_SIZE: { kind: "abort", summary: "a Size was not decimal digits" },
   BODY_TOO_LARGE: { kind: "abort", summary: "a Size exceeded the configured body limit" },
-  // Connection life: ERR: <reason>, then abort (OUTPUT_OVERFLOW and HANDSHAKE_FAILED close silently).
+  // Connection life: ERR: <reason>, then abort; the four of kind close (HANDSHAKE_TIMEOUT,
+  // HANDSHAKE_FAILED, CLIENT_CLOSED, OUTPUT_OVERFLOW) end the connection without a line.
   CONNECTION_LIMIT: { kind: "abort", refusal: "server", summary: "every slab slot was in use" },
   HANDSHAKE_TIMEOUT: { kind: "close", refusal: "handshake", summary: "the TLS handshake did not finish in time" },
   HANDSHAKE_FAILED: { kind: "close", refusal: "handshake", summary: "the TLS handshake failed (protocol version, alert, bad record)" },

@@ -1,6 +1,6 @@
 // Everything `gnp serve` answers, installed on a server in one call: the document commands,
 // WATCH/UNWATCH, WHOAMI/INFO/TIME, then the user's --handlers module (which may replace any
-// of them). The library user picks pieces; the CLI takes them all.
+// of them). The library user picks pieces; `gnp serve` (src/serve/serve.ts) takes them all.
 
 import type { GnpServer } from "../server/server.ts";
 import { registerBuiltinCommands } from "./builtin-commands.ts";

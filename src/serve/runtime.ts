@@ -24,7 +24,7 @@ export type ServeProcess = {
   env: Record<string, string | undefined>;
 };
 
-/** A started `gnp serve` process, as startServer (serve.ts) hands it over. */
+/** A started `gnp serve` process, as startServing (serve.ts) hands it over. */
 export type RunningServer = {
   server: GnpServer;
   stop: () => Promise<void>;

@@ -33,12 +33,12 @@ export async function serve(config: ServeConfig, how: ServeProcess): Promise<num
     if (settings.ops.admin !== undefined) probeAdminAddress(settings.ops.admin);
     return (await import("./supervise.ts")).runSupervisor(config, { ...how, signals });
   }
-  const running = await startServer(config, how);
+  const running = await startServing(config, how);
   return serveUntilSignal(running, { io: how.io, signals, env: how.env });
 }
 
 /** Starts one server from `config`. Resolves once it listens. */
-export async function startServer(config: ServeConfig, how: ServeProcess): Promise<RunningServer> {
+export async function startServing(config: ServeConfig, how: ServeProcess): Promise<RunningServer> {
   const { io, env } = how;
   // Listing a client in [[clients]] by thumbprint admits it: its thumbprint joins the allow-list.
   const settings = admissionSettings(config);

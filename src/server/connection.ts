@@ -21,7 +21,7 @@ export type ClientCertificate = Readonly<{
   viaCa: boolean;
 }>;
 
-/** What the server does for a Connection; implemented by the server. */
+/** What a Connection asks of the socket side; implemented by the connection engine (connection-engine.ts). */
 export interface ConnectionHost {
   isLive(handle: number): boolean;
   userData(handle: number): Uint8Array;

@@ -1,7 +1,7 @@
 // Counters the server keeps for operators: connections accepted and refused by reason,
 // commands by name and outcome, bytes in and out, and a command latency histogram. Plain
-// numbers updated in the hot path (an increment, a Map lookup); rendering them, e.g. in the
-// Prometheus text format, is the admin listener's job.
+// numbers updated in the hot path (an increment, a Map lookup). Reading, merging and exposing
+// them is the metrics table's job (src/ops/metrics-table.ts), one descriptor per metric.
 
 import type { RefusalCode } from "../errors.ts";
 
