@@ -52,12 +52,12 @@ function total(kind: "counter" | "gauge", read: (server: GnpServer) => number, f
 }
 
 /** Counts by refusal code, with each code of `always` present at zero from the first scrape so that rate() has a series. */
-function byReason(family: { name: string; help: string }, always: readonly string[]) {
+function byReason(family: { name: string; help: string }, always: readonly string[]): (counts: Counts) => Family[] {
   const { name, help } = family;
-  return (refused: Counts): Family[] => {
+  return (seen: Counts): Family[] => {
     const counts: Counts = {};
     for (const code of always) counts[code] = 0;
-    Object.assign(counts, refused);
+    Object.assign(counts, seen);
     return [{ name, type: "counter", help, samples: sortedEntries(counts).map(([code, n]) => ["", n, { reason: code }] as const) }];
   };
 }
@@ -100,14 +100,7 @@ export const METRICS = {
     read: (server) => Object.fromEntries(server.metrics.closed),
     zero: () => ({}),
     merge: sumCounts,
-    expose: (closed) => [
-      {
-        name: "gnp_connections_closed_total",
-        type: "counter",
-        help: "Admitted connections that ended, by reason code (CLIENT_CLOSED when the client hung up).",
-        samples: sortedEntries(closed).map(([code, n]) => ["", n, { reason: code }] as const),
-      },
-    ],
+    expose: byReason({ name: "gnp_connections_closed_total", help: "Admitted connections that ended, by reason code (CLIENT_CLOSED when the client hung up)." }, []),
   }),
   commands: metric<CommandCounts>({
     kind: "counter",
