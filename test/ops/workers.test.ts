@@ -10,6 +10,8 @@ import { GREETING, okReply, request } from "../support/wire.ts";
 import { CliProcess, cleanupCli, freshDir, isOneLine, runCli } from "../cli/cli-process.ts";
 import { scrape, valueOf } from "./exposition.ts";
 import { PipelineClient } from "./pipeline-client.ts";
+import { makeTestPki } from "../support/pki.ts";
+import { client, writeServerPair, writeToml } from "../config/fixture.ts";
 
 const CLI = resolve(import.meta.dir, "../../src/cli.ts");
 afterEach(cleanupCli);
@@ -149,6 +151,20 @@ describe("gnp serve --workers 2", () => {
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toContain("address already in use");
     expect(isOneLine(run.stderr)).toBe(true);
+  });
+
+  test("a client admitted only by its [[clients]] thumbprint is admitted under workers too", async () => {
+    // The supervisor checks the configuration as a worker does: with the [[clients]]
+    // thumbprints in the allow-list, there is a client to admit though there is no --ca or --allow.
+    const cwd = freshDir();
+    const pki = await makeTestPki();
+    writeServerPair(cwd, pki.server);
+    writeToml(cwd, ['port = 0', 'cert = "server.pem"', 'key = "server-key.pem"', 'store = "memory:"', client("alice", { thumbprint: pki.good.sha1 }, ["PING"])].join("\n"));
+    const server = new CliProcess([process.execPath, CLI, "serve", "--workers", "2"], { cwd });
+    const port = await server.listeningPort();
+    expect(await ping(port, { cert: pki.good.certificatePem, key: pki.good.privateKeyPem, ca: pki.ca.certificatePem }, "1")).toBe(GREETING + okReply("1", "PONG"));
+    server.kill("SIGTERM");
+    expect((await server.done).exitCode).toBe(0);
   });
 
   test.each([["0"], ["many"], ["1.5"]])("--workers %p is one line on stderr and exit 2", async (value) => {
