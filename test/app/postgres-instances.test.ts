@@ -28,9 +28,10 @@ async function instance(url: string): Promise<Instance> {
 
 describe.skipIf(skipWithoutPostgres())("two gnp instances on one PostgreSQL", () => {
   let pg: TestPostgres;
+  // initdb and the first start take seconds on a busy machine: far more than a hook's default.
   beforeAll(async () => {
     pg = await startPostgres();
-  });
+  }, 60_000);
   afterAll(async () => {
     await pg?.stop();
   });

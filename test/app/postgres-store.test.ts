@@ -16,9 +16,10 @@ type Stores = AsyncDisposable & { a: PostgresStore; b: PostgresStore };
 
 describe.skipIf(skipWithoutPostgres())("postgres", () => {
   let pg: TestPostgres;
+  // initdb and the first start take seconds on a busy machine: far more than a hook's default.
   beforeAll(async () => {
     pg = await startPostgres();
-  });
+  }, 60_000);
   afterAll(async () => {
     await pg?.stop();
   });
