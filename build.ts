@@ -10,6 +10,11 @@ import { join, relative } from "node:path";
 
 const ROOT = import.meta.dir;
 const ENTRY = join(ROOT, "src", "cli.ts");
+/**
+ * Threads the program starts with `new Worker`: the bundler does not follow those, so each is
+ * an entry point of its own, kept at its path under src/ inside the executable.
+ */
+const WORKERS = [join(ROOT, "src", "app", "sqlite-commit-worker.ts")];
 const DIST = join(ROOT, "dist");
 /** Runtimes fetched with --fetch, one directory per npm package and version (dist/ is not committed). */
 const RUNTIME_CACHE = join(DIST, ".runtimes");
@@ -73,7 +78,7 @@ async function compile(target: Target | "host", outfile: string, executablePath:
   const partial = `${outfile}.${process.pid}.partial`;
   rmSync(partial, { force: true });
   const result = await Bun.build({
-    entrypoints: [ENTRY],
+    entrypoints: [ENTRY, ...WORKERS],
     minify: true,
     // Bytecode needs ES module output here (the CLI uses top-level await).
     bytecode,

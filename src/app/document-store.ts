@@ -50,6 +50,10 @@ export class ChangeListeners {
     return () => this.#listeners.delete(listener);
   }
 
+  get size(): number {
+    return this.#listeners.size;
+  }
+
   emit(change: Change): void {
     for (const listener of this.#listeners) {
       try {
@@ -59,4 +63,28 @@ export class ChangeListeners {
       }
     }
   }
+}
+
+/**
+ * The least string above every string that starts with `prefix`, in byte order (UTF-8's byte
+ * order is its code points' order, which both SQLite's BINARY and PostgreSQL's "C" collation
+ * follow): the prefix with its last code point incremented, after dropping trailing U+10FFFF,
+ * which has no successor. Undefined when there is none (empty prefix, or only U+10FFFF): then
+ * every key from `prefix` up matches. Surrogates are skipped: they are never in a stored key.
+ * `prefix + "\u{10FFFF}"` would not do: it sorts below `prefix + "\u{10FFFF}z"`.
+ *
+ * @example
+ * prefixUpperBound("users/"); // "users0": "users/..." sorts in ["users/", "users0")
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  const points = Array.from(prefix, (char) => char.codePointAt(0)!);
+  // Bounded by the prefix's length: each turn drops one code point.
+  while (points.length > 0) {
+    const last = points.pop()!;
+    if (last < 0x10ffff) {
+      points.push(last + 1 === 0xd800 ? 0xe000 : last + 1);
+      return String.fromCodePoint(...points);
+    }
+  }
+  return undefined;
 }

@@ -1,34 +1,55 @@
-// The embedded default store: bun:sqlite in WAL mode under --data. A write resolves only once
-// its transaction has committed with synchronous=FULL, i.e. the WAL is on disk. Writes that
-// arrive in the same tick (a pipelined burst) share one transaction and one fsync: group
-// commit. Reads run at once unless writes are queued, and then after them, so a client that
-// pipelines PUT k then GET k reads its own write.
+// The embedded default store: bun:sqlite in WAL mode under --data. Writes go through group
+// commit to a worker thread that owns the write connection: one transaction and one fsync
+// (synchronous=FULL) per round, a round being every write that arrived while the previous one
+// was on disk, and a write resolves only once its round has committed. Reads run at once on
+// the event loop's own connection, unless they name a key with a write still queued: then
+// after it. INFO reads counters the commits keep, so it costs the same at any size.
 
-import { Database, type Statement } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { GnpError } from "../errors.ts";
-import { ChangeListeners, conflict, type Change, type ChangeListener, type DocumentStore, type StoreInfo, type StoredDocument } from "./document-store.ts";
+import {
+  ChangeListeners,
+  conflict,
+  prefixUpperBound,
+  type Change,
+  type ChangeListener,
+  type DocumentStore,
+  type StoreInfo,
+  type StoredDocument,
+} from "./document-store.ts";
+import { GroupCommit } from "./group-commit.ts";
+import { WriteKind, currentOfConflict, type SqliteSync } from "./sqlite-batch.ts";
+import { CommitThread } from "./sqlite-commit-thread.ts";
+import { createSchema, openDatabase } from "./sqlite-writer.ts";
 
-/** synchronous=FULL makes every commit durable; NORMAL survives a crash of the process but not of the machine. */
-export type SqliteSync = "full" | "normal";
-
-type Operation = { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void };
+export type { SqliteSync } from "./sqlite-batch.ts";
 
 type Row = { value: Uint8Array; version: number };
+
+type Write = {
+  readonly kind: WriteKind;
+  readonly key: string;
+  readonly value: Uint8Array | undefined;
+  readonly ifMatch: number | undefined;
+  readonly bytes: number;
+  readonly resolve: (value: never) => void;
+  readonly reject: (error: unknown) => void;
+};
 
 export class SqliteStore implements DocumentStore {
   readonly path: string;
   readonly sync: SqliteSync;
+  /** The event loop's connection: reads only. Writes are the commit thread's. */
   readonly #db: Database;
+  readonly #thread: CommitThread;
+  readonly #commits: GroupCommit<Write>;
   readonly #listeners = new ChangeListeners();
   readonly #select: Statement<Row, [string]>;
-  readonly #upsert: Statement<unknown, [string, Uint8Array, number]>;
-  readonly #remove: Statement<unknown, [string]>;
   readonly #keys: Statement<{ key: string }, [string, string, number]>;
-  readonly #allKeys: Statement<{ key: string }, [number]>;
-  #queue: Operation[] = [];
-  #pendingChanges: Change[] = [];
+  readonly #keysFrom: Statement<{ key: string }, [string, number]>;
+  readonly #counts: Statement<{ keys: number; bytes: number }, []>;
   #closed = false;
 
   /** Opens (creating if needed) the database at `path`. Throws STORE_UNAVAILABLE with the reason. */
@@ -37,73 +58,58 @@ export class SqliteStore implements DocumentStore {
     this.sync = options.sync ?? "full";
     try {
       mkdirSync(dirname(this.path), { recursive: true });
-      this.#db = new Database(this.path, { create: true, strict: true });
-      // First, so that switching to WAL waits for another process (a sibling worker) instead of failing.
-      this.#db.run("PRAGMA busy_timeout = 5000");
-      this.#db.run("PRAGMA journal_mode = WAL");
-      this.#db.run(`PRAGMA synchronous = ${this.sync === "full" ? "FULL" : "NORMAL"}`);
-      this.#db.run("CREATE TABLE IF NOT EXISTS documents (key TEXT PRIMARY KEY, value BLOB NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID");
-      // Touch the table once, so a corrupt file fails here and not at the first request.
-      this.#db.query("SELECT count(*) AS n FROM documents").get();
+      this.#db = openDatabase(this.path, this.sync);
+      createSchema(this.#db);
     } catch (error) {
       throw new GnpError("STORE_UNAVAILABLE", `cannot open store sqlite://${this.path}: ${describeSqliteError(error)}`, { cause: error });
     }
     this.#select = this.#db.query<Row, [string]>("SELECT value, version FROM documents WHERE key = ?");
-    this.#upsert = this.#db.query("INSERT INTO documents (key, value, version) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version");
-    this.#remove = this.#db.query("DELETE FROM documents WHERE key = ?");
-    // Prefix match by range, so the primary key's index serves it; '\u{10FFFF}' sorts after any key byte.
+    // A prefix match by range, so the primary key's index serves it and KEYS costs its LIMIT.
     this.#keys = this.#db.query<{ key: string }, [string, string, number]>("SELECT key FROM documents WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3");
-    this.#allKeys = this.#db.query<{ key: string }, [number]>("SELECT key FROM documents ORDER BY key LIMIT ?1");
+    this.#keysFrom = this.#db.query<{ key: string }, [string, number]>("SELECT key FROM documents WHERE key >= ?1 ORDER BY key LIMIT ?2");
+    this.#counts = this.#db.query<{ keys: number; bytes: number }, []>("SELECT keys, bytes FROM store_counts WHERE id = 0");
+    this.#thread = new CommitThread(this.path, this.sync);
+    this.#commits = new GroupCommit<Write>((writes) => this.#commitRound(writes));
   }
 
+
   get(key: string): StoredDocument | undefined | Promise<StoredDocument | undefined> {
-    if (this.#queue.length > 0) return this.#enqueue(() => this.#read(key));
-    return this.#guard(() => this.#read(key));
+    return this.#commits.readKey(key, () => this.#guard(() => this.#read(key)));
   }
 
   put(key: string, value: Uint8Array, ifMatch?: number): Promise<number> {
-    return this.#enqueue(() => {
-      const current = this.#select.get(key);
-      if (ifMatch !== undefined && (current?.version ?? 0) !== ifMatch) throw conflict(key, ifMatch, current?.version);
-      const version = (current?.version ?? 0) + 1;
-      this.#upsert.run(key, value, version);
-      this.#pendingChanges.push({ op: "PUT", key, version, value });
-      return version;
-    });
+    return this.#enqueue<number>(WriteKind.PUT, key, value, ifMatch);
   }
 
   delete(key: string, ifMatch?: number): Promise<boolean> {
-    return this.#enqueue(() => {
-      const current = this.#select.get(key);
-      if (ifMatch !== undefined && (current?.version ?? 0) !== ifMatch) throw conflict(key, ifMatch, current?.version);
-      if (current === null) return false;
-      this.#remove.run(key);
-      this.#pendingChanges.push({ op: "DEL", key, version: current.version + 1 });
-      return true;
-    });
+    return this.#enqueue<boolean>(WriteKind.DEL, key, undefined, ifMatch);
   }
 
   keys(prefix: string, limit: number): string[] | Promise<string[]> {
-    const read = () =>
-      (prefix === "" ? this.#allKeys.all(limit) : this.#keys.all(prefix, prefix + "\u{10FFFF}", limit)).map((row) => row.key);
-    if (this.#queue.length > 0) return this.#enqueue(read);
-    return this.#guard(read);
+    const upper = prefixUpperBound(prefix);
+    const read = () => (upper === undefined ? this.#keysFrom.all(prefix, limit) : this.#keys.all(prefix, upper, limit)).map((row) => row.key);
+    return this.#commits.readAll(() => this.#guard(read));
   }
 
-  info(): StoreInfo {
-    const row = this.#db.query<{ keys: number; bytes: number | null }, []>("SELECT count(*) AS keys, sum(length(value)) AS bytes FROM documents").get();
-    return { kind: "sqlite", keys: row?.keys ?? 0, bytes: row?.bytes ?? 0, location: `sqlite://${this.path}` };
+  info(): StoreInfo | Promise<StoreInfo> {
+    return this.#commits.readAll(() =>
+      this.#guard(() => {
+        const row = this.#counts.get();
+        return { kind: "sqlite", keys: row?.keys ?? 0, bytes: row?.bytes ?? 0, location: `sqlite://${this.path}` };
+      }),
+    );
   }
 
   onChange(listener: ChangeListener): () => void {
     return this.#listeners.add(listener);
   }
 
-  /** Commits what is queued, then closes the database. */
+  /** Commits what is queued, then closes the commit thread and the database. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#flush();
     this.#closed = true;
+    await this.#commits.idle();
+    await this.#thread.close();
     this.#db.close();
   }
 
@@ -112,54 +118,38 @@ export class SqliteStore implements DocumentStore {
     return row === null ? undefined : { value: new Uint8Array(row.value), version: row.version };
   }
 
-  #enqueue<T>(run: () => T): Promise<T> {
+  #enqueue<T>(kind: WriteKind, key: string, value: Uint8Array | undefined, ifMatch: number | undefined): Promise<T> {
     if (this.#closed) return Promise.reject(new GnpError("STORE_FAILED", "store is closed"));
     const { promise, resolve, reject } = Promise.withResolvers<T>();
-    if (this.#queue.length === 0) queueMicrotask(() => this.#flush());
-    this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+    this.#commits.add({ kind, key, value, ifMatch, bytes: value?.byteLength ?? 0, resolve: resolve as (value: never) => void, reject });
     return promise;
   }
 
-  /** Runs every queued operation in one transaction; settles them once it has committed. */
-  #flush(): void {
-    const batch = this.#queue;
-    if (batch.length === 0) return;
-    this.#queue = [];
-    this.#pendingChanges = [];
-    const outcomes: { ok: boolean; value: unknown }[] = [];
+  /** One round: the worker commits it; then each write is settled and each change announced, in order. */
+  async #commitRound(writes: Write[]): Promise<void> {
+    let results: Float64Array;
     try {
-      this.#db.run("BEGIN IMMEDIATE");
-      for (const operation of batch) {
-        // One operation's failure (a conflict) must not undo its neighbours: a savepoint each.
-        this.#db.run("SAVEPOINT op");
-        try {
-          outcomes.push({ ok: true, value: operation.run() });
-          this.#db.run("RELEASE op");
-        } catch (error) {
-          this.#db.run("ROLLBACK TO op");
-          this.#db.run("RELEASE op");
-          outcomes.push({ ok: false, value: error });
-        }
-      }
-      this.#db.run("COMMIT");
+      results = await this.#thread.commit(writes);
     } catch (error) {
-      try {
-        this.#db.run("ROLLBACK");
-      } catch {
-        // The transaction may already be gone (the commit itself failed).
-      }
       const failure = new GnpError("STORE_FAILED", `store write failed: ${describeSqliteError(error)}`, { cause: error });
-      for (const operation of batch) operation.reject(failure);
-      this.#pendingChanges = [];
+      for (const write of writes) write.reject(failure);
       return;
     }
-    const changes = this.#pendingChanges;
-    this.#pendingChanges = [];
-    batch.forEach((operation, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) operation.resolve(outcome.value);
-      else operation.reject(outcome.value);
-    });
+    const announce = this.#listeners.size > 0;
+    const changes: Change[] = [];
+    for (let i = 0; i < writes.length; i++) {
+      const write = writes[i]!;
+      const result = results[i]!;
+      if (result < 0) {
+        write.reject(conflict(write.key, write.ifMatch ?? 0, currentOfConflict(result)));
+      } else if (write.kind === WriteKind.PUT) {
+        (write.resolve as (version: number) => void)(result);
+        if (announce) changes.push({ op: "PUT", key: write.key, version: result, value: write.value! });
+      } else {
+        (write.resolve as (existed: boolean) => void)(result > 0);
+        if (announce && result > 0) changes.push({ op: "DEL", key: write.key, version: result });
+      }
+    }
     for (const change of changes) this.#listeners.emit(change);
   }
 

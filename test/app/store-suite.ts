@@ -1,5 +1,7 @@
 // One suite every DocumentStore must pass (memory, sqlite, PostgreSQL): versions, If-Match,
-// sorted bounded KEYS, change announcements once per committed change, bytes kept exactly.
+// sorted bounded KEYS that match prefixes byte for byte, change announcements once per
+// committed change, bytes kept exactly, writes issued together settling as if run one by one,
+// and INFO's counters exact through every kind of write.
 
 import { describe, expect, test } from "bun:test";
 import { isGnpError, type Change, type DocumentStore } from "../../src/index.ts";
@@ -58,6 +60,60 @@ export function storeSuite(name: string, open: () => Promise<DocumentStore>): vo
       expect(await store.keys("users%", 10)).toEqual([]);
     });
 
+    test("keys match a prefix byte for byte, U+10FFFF and what follows it included", async () => {
+      await using store = disposable(await open());
+      const inside = ["kp/", "kp/a", "kp/\u{FFFF}", "kp/\u{10000}", "kp/\u{10FFFF}", "kp/\u{10FFFF}z", "kp/\u{10FFFF}\u{10FFFF}"];
+      const outside = ["kp", "kp.", "kp0", "kq/", "k"];
+      for (const key of [...outside, ...inside]) await store.put(key, bytes(key));
+      expect(await store.keys("kp/", 100)).toEqual(inside);
+      expect(await store.keys("kp/\u{10FFFF}", 100)).toEqual(["kp/\u{10FFFF}", "kp/\u{10FFFF}z", "kp/\u{10FFFF}\u{10FFFF}"]);
+      expect(await store.keys("kp/\u{10FFFF}\u{10FFFF}", 100)).toEqual(["kp/\u{10FFFF}\u{10FFFF}"]);
+      expect(await store.keys("kp/\u{10FFFF}", 2)).toEqual(["kp/\u{10FFFF}", "kp/\u{10FFFF}z"]);
+    });
+
+    test("writes issued together settle as if run one by one; a read issued after a write sees it, one issued before does not", async () => {
+      await using store = disposable(await open());
+      await store.put("t", bytes("v1"));
+      // Nothing awaited until every call is made: a store that batches gets them in one round.
+      const before = store.get("t");
+      const settled = Promise.allSettled([
+        attempt(() => store.put("t", bytes("v2"))),
+        attempt(() => store.get("t")).then((document) => text(document?.value)),
+        attempt(() => store.put("t", bytes("lost"), 1)),
+        attempt(() => store.delete("t", 2)),
+        attempt(() => store.delete("t")),
+        attempt(() => store.put("t", bytes("v3"), 0)),
+        attempt(() => store.put("t", bytes("v4"), 1)),
+        attempt(() => store.put("other", bytes("o"))),
+      ]);
+      const after = store.get("t");
+      const listed = store.keys("", 10);
+      const outcomes = (await settled).map((outcome) => (outcome.status === "fulfilled" ? outcome.value : (outcome.reason as Error).message));
+      expect(outcomes).toEqual([2, "v2", "conflict on t: If-Match 1 but its version is 2", true, false, 1, 2, 1]);
+      expect(text((await before)?.value)).toBe("v1");
+      expect(await after).toMatchObject({ version: 2 });
+      expect(text((await after)?.value)).toBe("v4");
+      expect(await listed).toEqual(["other", "t"]);
+    });
+
+    test("info counts keys and bytes exactly through overwrites, deletes and failed If-Match", async () => {
+      await using store = disposable(await open());
+      await Promise.allSettled([
+        attempt(() => store.put("c/1", bytes("12345"))),
+        attempt(() => store.put("c/2", bytes("12"))),
+        attempt(() => store.put("c/1", bytes("123"))),
+        attempt(() => store.put("c/3", bytes("1234567"), 5)),
+        attempt(() => store.delete("c/2")),
+        attempt(() => store.delete("c/4")),
+        attempt(() => store.put("c/5", new Uint8Array(0))),
+      ]);
+      expect(await store.info()).toMatchObject({ keys: 2, bytes: 3 });
+      await store.put("c/5", bytes("abcd"));
+      await store.delete("c/1");
+      await expectConflict(() => store.delete("c/5", 9));
+      expect(await store.info()).toMatchObject({ keys: 1, bytes: 4 });
+    });
+
     test("every committed change is announced once, conflicts are not", async () => {
       await using store = disposable(await open());
       const changes: Change[] = [];
@@ -95,6 +151,15 @@ export function storeSuite(name: string, open: () => Promise<DocumentStore>): vo
       expect(info.bytes).toBe(5);
     });
   });
+}
+
+/** A store may answer at once, throwing or not (memory), or with a promise: one promise either way. */
+function attempt<T>(run: () => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 async function expectConflict(run: () => unknown): Promise<void> {
