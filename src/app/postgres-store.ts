@@ -1,71 +1,37 @@
 // The shared store: documents in PostgreSQL through Bun.SQL, so several gnp instances serve
-// one set of documents. Writes of one instance run in order, batched into one transaction per
-// round (group commit), and resolve once it has committed. Each committed change sends a
-// NOTIFY in its own transaction; every instance, the writer included, LISTENs and announces
-// changes only from those notifications, so each change is announced once per instance.
+// one set of documents. Writes of one instance go through group commit: every write that
+// arrives while a round is committing joins the next round, and a round is one call of a
+// function (postgres-schema.ts): one statement, one round trip, one transaction. A write
+// resolves once its round has committed. Each change sends a NOTIFY; every instance, the
+// writer included, LISTENs and announces changes only from those notifications, so each
+// change is announced once per instance. INFO adds up counters the rounds keep.
 
 import { SQL } from "bun";
 import { GnpError } from "../errors.ts";
-import { ChangeListeners, conflict, type Change, type ChangeListener, type DocumentStore, type StoreInfo, type StoredDocument } from "./document-store.ts";
+import { ChangeListeners, conflict, prefixUpperBound, type Change, type ChangeListener, type DocumentStore, type StoreInfo, type StoredDocument } from "./document-store.ts";
+import { GroupCommit } from "./group-commit.ts";
+import { CHANGE_CHANNEL, COUNTS, KEYS_FROM, KEYS_RANGE, MAX_POSTGRES_KEY_BYTES, SCHEMA_STATEMENTS, SELECT_ONE, WRITE_ROUND } from "./postgres-schema.ts";
 
-/** The LISTEN/NOTIFY channel every instance shares. */
-export const CHANGE_CHANNEL = "gnp_changes";
-/** Values up to this size travel inside the notification; larger ones are read back by key. */
-export const INLINE_VALUE_BYTES = 4096;
-/**
- * Longest key this store accepts. A NOTIFY payload must stay under 8000 bytes and the key
- * travels in it, JSON-escaped (at worst 6 bytes a byte); gnp's own commands allow 512. A value
- * travels inline only while the escaped key is at most 1024 bytes, so base64 (at most 5464
- * bytes), key and the rest stay under the limit.
- */
-export const MAX_POSTGRES_KEY_BYTES = 1024;
-/** Operations in one transaction at most; the rest wait for the next round. */
-const MAX_BATCH = 512;
+export { CHANGE_CHANNEL, INLINE_VALUE_BYTES, MAX_POSTGRES_KEY_BYTES } from "./postgres-schema.ts";
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS gnp_documents (key text COLLATE "C" PRIMARY KEY, value bytea NOT NULL, version bigint NOT NULL)`;
-// Two instances creating the table at once can collide in the catalog; a lock makes them take turns.
-const SCHEMA_LOCK = `SELECT pg_advisory_xact_lock(7160291830251183616)`;
+/** Writes in one round at most; the rest wait for the next one. */
+const MAX_ROUND_WRITES = 512;
+/** A round that deadlocked with another instance's (or failed to serialize) was rolled back whole: run it again. */
+const RETRIES = 3;
+const RETRYABLE = new Set(["40P01", "40001"]);
 
-// What a notification carries: never the whole value, which may exceed NOTIFY's 8000 bytes, but
-// a small one inline (base64 without line breaks), null for the rest. "n" is a number unique
-// within the instance: PostgreSQL folds identical payloads sent in one transaction into one,
-// and PUT k v1, DEL k, PUT k v1 in one batch would otherwise lose the second PUT.
-const PUT_PAYLOAD = `json_build_object('op', 'PUT', 'key', $1::text, 'version', w.version, 'n', $2::bigint, 'value',
-  CASE WHEN octet_length(w.value) <= ${INLINE_VALUE_BYTES} AND octet_length(to_json($1::text)::text) <= ${MAX_POSTGRES_KEY_BYTES}
-  THEN translate(encode(w.value, 'base64'), E'\\n', '') END)::text`;
-const DEL_PAYLOAD = `json_build_object('op', 'DEL', 'key', $1::text, 'version', w.version + 1, 'n', $2::bigint)::text`;
-
-/**
- * One statement per write: the write, its NOTIFY (sent by PostgreSQL at commit), and the version
- * the key had when the statement began, for the conflict message. It always returns one row;
- * `version` is null when the write's condition did not hold. A condition is checked by the
- * write itself (WHERE version = $expected, ON CONFLICT DO NOTHING), and PostgreSQL rechecks it
- * on the row's latest version after waiting for a concurrent writer: race-free across instances.
- */
-function writeStatement(write: string, payload: string): string {
-  return `WITH w AS (${write} RETURNING d.version, d.value)
-    SELECT w.version, c.current, CASE WHEN w.version IS NOT NULL THEN pg_notify('${CHANGE_CHANNEL}', ${payload}) END AS notified
-    FROM (SELECT (SELECT version FROM gnp_documents WHERE key = $1) AS current) c LEFT JOIN w ON true`;
-}
-
-// Parameters: $1 key, $2 notification number, then value and expected version.
-const PUT_ANY = writeStatement(
-  `INSERT INTO gnp_documents AS d (key, value, version) VALUES ($1, $3, 1)
-   ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = d.version + 1`,
-  PUT_PAYLOAD,
-);
-const PUT_IF_ABSENT = writeStatement(`INSERT INTO gnp_documents AS d (key, value, version) VALUES ($1, $3, 1) ON CONFLICT (key) DO NOTHING`, PUT_PAYLOAD);
-const PUT_IF_VERSION = writeStatement(`UPDATE gnp_documents AS d SET value = $3, version = d.version + 1 WHERE key = $1 AND version = $4`, PUT_PAYLOAD);
-const DEL_ANY = writeStatement(`DELETE FROM gnp_documents AS d WHERE key = $1`, DEL_PAYLOAD);
-const DEL_IF_VERSION = writeStatement(`DELETE FROM gnp_documents AS d WHERE key = $1 AND version = $3`, DEL_PAYLOAD);
-const SELECT_ONE = `SELECT value, version FROM gnp_documents WHERE key = $1`;
-// Prefix match by range, so the primary key's index serves it (no LIKE, so no escaping).
-const KEYS_RANGE = `SELECT key FROM gnp_documents WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3`;
-const KEYS_FROM = `SELECT key FROM gnp_documents WHERE key >= $1 ORDER BY key LIMIT $2`;
-
-type WriteRow = { version: string | null; current: string | null };
+type WriteRow = { version: string | null; current: string | null; conflict: boolean };
 type DocumentRow = { value: Uint8Array; version: string };
-type Operation = { text: string; params: unknown[]; settle: (rows: unknown[]) => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void };
+type Write = {
+  readonly kind: 1 | 2;
+  readonly key: string;
+  readonly value: Uint8Array | undefined;
+  readonly ifMatch: number | undefined;
+  readonly n: number;
+  readonly bytes: number;
+  readonly resolve: (value: never) => void;
+  readonly reject: (error: unknown) => void;
+};
 type Notice = { op: "PUT" | "DEL"; key: string; version: number; value?: string | null };
 
 export class PostgresStore implements DocumentStore {
@@ -75,11 +41,9 @@ export class PostgresStore implements DocumentStore {
   readonly #password: string;
   readonly #listeners = new ChangeListeners();
   #subscription: SQL.ListenSubscription | undefined;
-  #queue: Operation[] = [];
-  #running: Promise<void> | undefined;
-  /** Reads running on the pool, outside the ordered queue; writes wait for them. */
-  #directReads = 0;
-  #readsDone: (() => void) | undefined;
+  readonly #commits: GroupCommit<Write>;
+  /** Reads running on the pool; a round waits for those issued before it, so a pipelined GET k, PUT k never reads the PUT. */
+  readonly #reads = new Set<Promise<unknown>>();
   #notices = 0;
   #inbox: Notice[] = [];
   #delivering = false;
@@ -89,7 +53,9 @@ export class PostgresStore implements DocumentStore {
     this.#sql = sql;
     this.location = location;
     this.#password = password;
+    this.#commits = new GroupCommit<Write>((writes) => this.#commitRound(writes), { maxWrites: MAX_ROUND_WRITES });
   }
+
 
   /**
    * Connects, creates the table if missing, and starts listening for changes. Throws
@@ -104,8 +70,7 @@ export class PostgresStore implements DocumentStore {
     const store = new PostgresStore(sql, location, password);
     try {
       await sql.begin(async (tx) => {
-        await tx.unsafe(SCHEMA_LOCK);
-        await tx.unsafe(SCHEMA);
+        for (const statement of SCHEMA_STATEMENTS) await tx.unsafe(statement);
       });
       let listening = false;
       store.#subscription = await sql.listen(
@@ -125,53 +90,33 @@ export class PostgresStore implements DocumentStore {
   }
 
   get(key: string): Promise<StoredDocument | undefined> {
-    return this.#read(SELECT_ONE, [key], (rows) => toDocument(rows[0] as DocumentRow | undefined));
+    return this.#read(key, SELECT_ONE, [key], (rows) => toDocument(rows[0] as DocumentRow | undefined));
   }
 
   put(key: string, value: Uint8Array, ifMatch?: number): Promise<number> {
-    const invalid = checkKey(key);
-    if (invalid) return Promise.reject(invalid);
-    const n = ++this.#notices;
-    const [text, params] =
-      ifMatch === undefined ? [PUT_ANY, [key, n, value]] : ifMatch === 0 ? [PUT_IF_ABSENT, [key, n, value]] : [PUT_IF_VERSION, [key, n, value, ifMatch]];
-    return this.#enqueue(text, params, (rows) => {
-      const row = rows[0] as WriteRow;
-      if (row.version === null) throw this.#conflict(key, ifMatch ?? 0, row.current);
-      return Number(row.version);
-    });
+    return this.#enqueue<number>(1, key, value, ifMatch);
   }
 
   delete(key: string, ifMatch?: number): Promise<boolean> {
-    const invalid = checkKey(key);
-    if (invalid) return Promise.reject(invalid);
-    if (ifMatch === 0) {
-      // "Must not exist": nothing to delete either way; it only conflicts when the key is there.
-      return this.#read(SELECT_ONE, [key], (rows) => {
-        const row = rows[0] as DocumentRow | undefined;
-        if (row !== undefined) throw conflict(key, 0, Number(row.version));
-        return false;
-      });
-    }
-    const n = ++this.#notices;
-    const [text, params] = ifMatch === undefined ? [DEL_ANY, [key, n]] : [DEL_IF_VERSION, [key, n, ifMatch]];
-    return this.#enqueue(text, params, (rows) => {
-      const row = rows[0] as WriteRow;
-      if (row.version !== null) return true;
-      if (ifMatch === undefined) return false;
-      throw this.#conflict(key, ifMatch, row.current);
-    });
+    return this.#enqueue<boolean>(2, key, undefined, ifMatch);
   }
 
   keys(prefix: string, limit: number): Promise<string[]> {
     const upper = prefixUpperBound(prefix);
     const [text, params] = upper === undefined ? [KEYS_FROM, [prefix, limit]] : [KEYS_RANGE, [prefix, upper, limit]];
-    return this.#read(text, params, (rows) => (rows as { key: string }[]).map((row) => row.key));
+    return this.#read(undefined, text, params, (rows) => (rows as { key: string }[]).map((row) => row.key));
   }
 
-  async info(): Promise<StoreInfo> {
-    const rows = await this.#guard(() => this.#sql`SELECT count(*)::bigint AS keys, coalesce(sum(octet_length(value)), 0)::bigint AS bytes FROM gnp_documents`);
-    const row = rows[0] as { keys: string; bytes: string };
-    return { kind: "postgres", keys: Number(row.keys), bytes: Number(row.bytes), location: this.location };
+  /**
+   * Keys and bytes as of one snapshot: exactly what the committed rounds of every instance
+   * have left, as seen at that moment; a round another instance commits meanwhile shows in
+   * the next INFO. The sum of COUNTER_SHARDS rows, whatever the store's size.
+   */
+  info(): Promise<StoreInfo> {
+    return this.#read(undefined, COUNTS, [], (rows) => {
+      const row = rows[0] as { keys: string; bytes: string };
+      return { kind: "postgres", keys: Number(row.keys), bytes: Number(row.bytes), location: this.location };
+    });
   }
 
   onChange(listener: ChangeListener): () => void {
@@ -182,73 +127,66 @@ export class PostgresStore implements DocumentStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Bounded: each round drains up to MAX_BATCH of a queue that no longer grows.
-    while (this.#running) await this.#running;
+    await this.#commits.idle();
+    await Promise.allSettled([...this.#reads]);
     this.#inbox = [];
     await this.#subscription?.unlisten().catch(() => {});
     await this.#sql.close();
   }
 
-  // ── Ordered writes, group commit ───────────────────────────────────────────────────────
+  // ── Group commit ────────────────────────────────────────────────────────────────────────
 
   /**
-   * A read runs at once on the pool, unless writes are queued: then after them, in order. A
-   * round of writes in turn waits for the reads issued before it, so a pipelined GET k, PUT k
-   * never reads the PUT.
+   * A read runs at once on the pool, unless it names a key with a write still queued (any
+   * key, for `key` undefined): then once that write's round has committed.
    */
-  #read<T>(text: string, params: unknown[], settle: (rows: unknown[]) => T): Promise<T> {
-    if (this.#queue.length > 0 || this.#running) return this.#enqueue(text, params, settle);
-    this.#directReads++;
-    return this.#guard(async () => settle(await this.#sql.unsafe(text, params))).finally(() => {
-      if (--this.#directReads === 0) this.#readsDone?.();
-    });
+  #read<T>(key: string | undefined, text: string, params: unknown[], settle: (rows: unknown[]) => T): Promise<T> {
+    const run = () => {
+      const read = this.#guard(async () => settle(await this.#sql.unsafe(text, params)));
+      this.#reads.add(read);
+      void read.catch(() => {}).finally(() => this.#reads.delete(read));
+      return read;
+    };
+    return Promise.resolve(key === undefined ? this.#commits.readAll(run) : this.#commits.readKey(key, run));
   }
 
-  #enqueue<T>(text: string, params: unknown[], settle: (rows: unknown[]) => T): Promise<T> {
+  #enqueue<T>(kind: 1 | 2, key: string, value: Uint8Array | undefined, ifMatch: number | undefined): Promise<T> {
+    const invalid = checkKey(key);
+    if (invalid) return Promise.reject(invalid);
     if (this.#closed) return Promise.reject(new GnpError("STORE_FAILED", "store is closed"));
     const { promise, resolve, reject } = Promise.withResolvers<T>();
-    this.#queue.push({ text, params, settle, resolve: resolve as (value: unknown) => void, reject });
-    // Operations issued in the same tick (a pipelined burst) share the first round.
-    if (this.#running === undefined) this.#running = Promise.resolve().then(() => this.#drain());
+    const n = ++this.#notices;
+    this.#commits.add({ kind, key, value, ifMatch, n, bytes: value?.byteLength ?? 0, resolve: resolve as (value: never) => void, reject });
     return promise;
   }
 
-  /** One round at a time, so operations commit in the order they were issued. */
-  async #drain(): Promise<void> {
-    // Bounded by the queue: every round takes up to MAX_BATCH operations off it.
-    while (this.#queue.length > 0) {
-      // No read can join #directReads now (the queue is not empty), so this wait ends.
-      if (this.#directReads > 0) {
-        const { promise, resolve } = Promise.withResolvers<void>();
-        this.#readsDone = resolve;
-        await promise;
-        this.#readsDone = undefined;
+  /** One round: one call of the write function, then each write settled from its row. */
+  async #commitRound(writes: Write[]): Promise<void> {
+    // Reads issued before this round must not see it.
+    if (this.#reads.size > 0) await Promise.allSettled([...this.#reads]);
+    const ops = JSON.stringify(writes.map((w) => ({ k: w.key, o: w.kind, e: w.ifMatch ?? null, n: w.n, s: w.value?.byteLength ?? 0 })));
+    const values = Buffer.concat(writes.flatMap((w) => (w.value === undefined ? [] : [w.value])));
+    let rows: WriteRow[] | undefined;
+    let failure: unknown;
+    // Bounded: RETRIES attempts, and only for a round PostgreSQL rolled back as a deadlock victim.
+    for (let attempt = 1; rows === undefined && attempt <= RETRIES; attempt++) {
+      try {
+        rows = (await this.#sql.unsafe(WRITE_ROUND, [ops, values])) as WriteRow[];
+      } catch (error) {
+        failure = error;
+        if (!RETRYABLE.has(String((error as { errno?: unknown; code?: unknown }).errno ?? ""))) break;
       }
-      const batch = this.#queue.splice(0, MAX_BATCH);
-      await this.#commit(batch);
     }
-    this.#running = undefined;
-  }
-
-  /**
-   * Sends the batch's statements pipelined on one connection inside one transaction. A failed
-   * condition is a row, not an error, so one operation's conflict never undoes its neighbours.
-   */
-  async #commit(batch: Operation[]): Promise<void> {
-    let results: unknown[][];
-    try {
-      results = (await this.#sql.begin((tx) => Promise.all(batch.map((op) => tx.unsafe(op.text, op.params))))) as unknown[][];
-    } catch (error) {
-      const failure = new GnpError("STORE_FAILED", `store write failed: ${describeError(error, this.#password)}`, { cause: error });
-      for (const op of batch) op.reject(failure);
+    if (rows === undefined) {
+      const error = new GnpError("STORE_FAILED", `store write failed: ${describeError(failure, this.#password)}`, { cause: failure });
+      for (const write of writes) write.reject(error);
       return;
     }
-    batch.forEach((op, i) => {
-      try {
-        op.resolve(op.settle(results[i]!));
-      } catch (error) {
-        op.reject(error);
-      }
+    writes.forEach((write, i) => {
+      const row = rows[i]!;
+      if (row.conflict) write.reject(this.#conflict(write.key, write.ifMatch ?? 0, row.current));
+      else if (write.kind === 1) (write.resolve as (version: number) => void)(Number(row.version));
+      else (write.resolve as (existed: boolean) => void)(row.version !== null);
     });
   }
 
@@ -264,11 +202,8 @@ export class PostgresStore implements DocumentStore {
   }
 
   #conflict(key: string, expected: number, current: string | null): GnpError {
-    const actual = current === null ? undefined : Number(current);
-    // The key's version at the statement's start can equal If-Match when another instance
-    // changed it while this statement waited for its row: say so rather than "3 but 3".
-    if ((actual ?? 0) === expected) return new GnpError("CONFLICT", `conflict on ${key}: If-Match ${expected} but it changed concurrently`);
-    return conflict(key, expected, actual);
+    // The function read `current` with the row locked: it is the version the write saw.
+    return conflict(key, expected, current === null ? undefined : Number(current));
   }
 
   // ── Announcing changes from notifications ───────────────────────────────────────────────
@@ -325,27 +260,6 @@ function toDocument(row: DocumentRow | undefined): StoredDocument | undefined {
 function checkKey(key: string): GnpError | undefined {
   if (Buffer.byteLength(key) > MAX_POSTGRES_KEY_BYTES) return new GnpError("BAD_ARGUMENTS", `key is longer than ${MAX_POSTGRES_KEY_BYTES} bytes`);
   if (key.includes("\0")) return new GnpError("BAD_ARGUMENTS", `key ${JSON.stringify(key)} holds a NUL, which PostgreSQL text cannot`);
-  return undefined;
-}
-
-/**
- * The least string above every string that starts with `prefix`, in byte (= code point) order:
- * the prefix with its last code point incremented. Undefined when there is none (empty prefix,
- * or only U+10FFFF). Surrogates are skipped: they are not characters and never stored.
- *
- * @example
- * prefixUpperBound("users/"); // "users0": "users/..." sorts in ["users/", "users0")
- */
-export function prefixUpperBound(prefix: string): string | undefined {
-  const points = Array.from(prefix, (char) => char.codePointAt(0)!);
-  // Bounded by the prefix's length: each turn drops one code point.
-  while (points.length > 0) {
-    const last = points.pop()!;
-    if (last < 0x10ffff) {
-      points.push(last + 1 === 0xd800 ? 0xe000 : last + 1);
-      return String.fromCodePoint(...points);
-    }
-  }
   return undefined;
 }
 

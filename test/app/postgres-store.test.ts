@@ -6,13 +6,14 @@ import { SQL } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { isGnpError, type Change } from "../../src/index.ts";
 import { openStore } from "../../src/app/open-store.ts";
-import { PostgresStore, prefixUpperBound } from "../../src/app/postgres-store.ts";
+import { PostgresStore } from "../../src/app/postgres-store.ts";
+import { prefixUpperBound } from "../../src/app/document-store.ts";
 import { skipWithoutPostgres, startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { storeSuite } from "./store-suite.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
-type Stores = AsyncDisposable & { a: PostgresStore; b: PostgresStore };
+type Stores = AsyncDisposable & { a: PostgresStore; b: PostgresStore; url: string };
 
 describe.skipIf(skipWithoutPostgres())("postgres", () => {
   let pg: TestPostgres;
@@ -29,7 +30,7 @@ describe.skipIf(skipWithoutPostgres())("postgres", () => {
     const url = await pg.createDatabase();
     const a = await PostgresStore.open(url);
     const b = await PostgresStore.open(url);
-    return { a, b, [Symbol.asyncDispose]: async () => void (await Promise.all([a.close(), b.close()])) };
+    return { a, b, url, [Symbol.asyncDispose]: async () => void (await Promise.all([a.close(), b.close()])) };
   }
 
   storeSuite("postgres", async () => PostgresStore.open(await pg.createDatabase()));
@@ -103,6 +104,27 @@ describe.skipIf(skipWithoutPostgres())("postgres", () => {
       expect((await before)?.version).toBe(1);
       expect((await after)?.version).toBe(2);
       expect(await keys).toEqual(["rw"]);
+    });
+
+    test("INFO counts the writes of both instances exactly, and never reads the documents to do it", async () => {
+      await using stores = await twoInstances();
+      await Promise.all([
+        ...Array.from({ length: 30 }, (_, i) => stores.a.put(`n/${i}`, bytes("abc"))),
+        ...Array.from({ length: 30 }, (_, i) => stores.b.put(`n/${i + 20}`, bytes("de"))),
+      ]);
+      await Promise.all([stores.a.delete("n/0"), stores.b.put("n/1", bytes("123456"))]);
+      // n/0..19 written by A (3 bytes; n/0 deleted, n/1 now 6), n/20..29 by both (A or B last), n/30..49 by B (2).
+      const sizes = await Promise.all(Array.from({ length: 50 }, async (_, i) => (await stores.a.get(`n/${i}`))?.value.byteLength ?? 0));
+      const expected = { keys: 49, bytes: sizes.reduce((a, b) => a + b, 0) };
+      expect(await stores.a.info()).toMatchObject(expected);
+      expect(await stores.b.info()).toMatchObject(expected);
+      // With the documents locked against every reader, INFO still answers: it reads only the counters.
+      const admin = new SQL(stores.url, { max: 1 });
+      await admin.begin(async (tx) => {
+        await tx`LOCK TABLE gnp_documents IN ACCESS EXCLUSIVE MODE`;
+        expect(await stores.a.info()).toMatchObject(expected);
+      });
+      await admin.close();
     });
 
     test("keys match prefixes with LIKE's special characters literally", async () => {
