@@ -1,11 +1,14 @@
 // The in-memory store: for tests and for `--store memory:`. Same contract as the durable
 // stores (versions, If-Match, sorted KEYS, change announcements); nothing survives a restart.
+// KEYS walks a sorted index and INFO reads counters, so neither costs the store's size.
 
 import { ChangeListeners, conflict, type ChangeListener, type DocumentStore, type StoreInfo, type StoredDocument } from "./document-store.ts";
+import { SortedKeys } from "./sorted-keys.ts";
 
 export class MemoryStore implements DocumentStore {
   readonly #documents = new Map<string, StoredDocument>();
   readonly #listeners = new ChangeListeners();
+  readonly #sorted = new SortedKeys();
   #bytes = 0;
 
   get(key: string): StoredDocument | undefined {
@@ -17,6 +20,7 @@ export class MemoryStore implements DocumentStore {
     if (ifMatch !== undefined && (current?.version ?? 0) !== ifMatch) throw conflict(key, ifMatch, current?.version);
     const version = (current?.version ?? 0) + 1;
     this.#bytes += value.byteLength - (current?.value.byteLength ?? 0);
+    if (current === undefined) this.#sorted.add(key);
     this.#documents.set(key, { value, version });
     this.#listeners.emit({ op: "PUT", key, version, value });
     return version;
@@ -27,15 +31,14 @@ export class MemoryStore implements DocumentStore {
     if (ifMatch !== undefined && (current?.version ?? 0) !== ifMatch) throw conflict(key, ifMatch, current?.version);
     if (current === undefined) return false;
     this.#documents.delete(key);
+    this.#sorted.delete(key);
     this.#bytes -= current.value.byteLength;
     this.#listeners.emit({ op: "DEL", key, version: current.version + 1 });
     return true;
   }
 
   keys(prefix: string, limit: number): string[] {
-    const matches: string[] = [];
-    for (const key of this.#documents.keys()) if (key.startsWith(prefix)) matches.push(key);
-    return matches.sort(compareBytes).slice(0, limit);
+    return this.#sorted.scan(prefix, limit, (key) => key.startsWith(prefix));
   }
 
   info(): StoreInfo {
@@ -48,10 +51,6 @@ export class MemoryStore implements DocumentStore {
 
   close(): void {
     this.#documents.clear();
+    this.#sorted.clear();
   }
-}
-
-/** Orders keys by their UTF-8 bytes, as SQLite's BINARY collation and PostgreSQL's "C" do. */
-export function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
