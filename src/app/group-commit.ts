@@ -36,13 +36,6 @@ export class GroupCommit<W extends QueuedWrite> {
     this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_ROUND_BYTES;
   }
 
-  /** Writes queued or in flight. */
-  get pending(): number {
-    let n = 0;
-    for (const round of this.#rounds) n += round.writes.length;
-    return n;
-  }
-
   /** Queues a write into the open round; the caller settles it from its CommitRound. */
   add(write: W): void {
     let round = this.#rounds.at(-1);

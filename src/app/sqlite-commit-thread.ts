@@ -17,6 +17,9 @@ function workerUrl(): URL {
   return new URL("./app/sqlite-commit-worker.ts", `file://${Bun.main}`);
 }
 
+/** How long after the store opens its commit thread starts, unless a write starts it sooner. */
+const WARM_START_MS = 200;
+
 type InFlight = { round: number; resolve: (results: Float64Array) => void; reject: (error: Error) => void };
 
 export class CommitThread {
@@ -26,12 +29,14 @@ export class CommitThread {
   #inFlight: InFlight | undefined;
   #round = 0;
   #closing: (() => void) | undefined;
+  #closed = false;
 
   constructor(path: string, sync: SqliteSync) {
     this.#path = path;
     this.#sync = sync;
-    // Started now, so its connection is open before the first write needs it.
-    this.#start();
+    // Started soon, so its connection is open before the first write needs it, but not at
+    // once: on one core a thread starting beside the server's own start-up delays listening.
+    setTimeout(() => this.#closed || this.#worker || this.#start(), WARM_START_MS).unref();
   }
 
   /** Commits one round in the worker; one at a time (GroupCommit never overlaps them). */
@@ -50,6 +55,7 @@ export class CommitThread {
 
   /** Closes the worker's connection and ends the thread. Call once no round is in flight. */
   async close(): Promise<void> {
+    this.#closed = true;
     const worker = this.#worker;
     if (worker === undefined) return;
     const { promise, resolve } = Promise.withResolvers<void>();
