@@ -1,7 +1,8 @@
-// The bytes a round of SQLite writes travels in between the event loop and the commit worker:
-// one ArrayBuffer, moved (not copied) by postMessage, holding each write's kind, If-Match, key
-// and value; and the results, one number per write. Both sides use these functions only, so
-// the layout lives in one place.
+// What a round of SQLite writes travels in between the event loop and the commit worker: the
+// keys as one string (a string is copied whole, with no UTF-8 round trip on either side), each
+// write's kind, If-Match and lengths in one buffer, the values end to end in another, both
+// moved (not copied) by postMessage; and the results, one number per write. Both sides use
+// these functions only, so the layout lives in one place.
 
 /** synchronous=FULL makes every commit durable; NORMAL survives a crash of the process but not of the machine. */
 export type SqliteSync = "full" | "normal";
@@ -9,58 +10,71 @@ export type SqliteSync = "full" | "normal";
 export const WriteKind = { PUT: 1, DEL: 2 } as const;
 export type WriteKind = (typeof WriteKind)[keyof typeof WriteKind];
 
-/** kind u8, has If-Match u8, 2 spare, key length u32, value length u32, 4 spare, If-Match f64. */
-const HEADER = 24;
-
 export type EncodableWrite = { readonly kind: WriteKind; readonly key: string; readonly value: Uint8Array | undefined; readonly ifMatch: number | undefined };
 export type DecodedWrite = { kind: WriteKind; key: string; value: Uint8Array; ifMatch: number | undefined };
 
-const decoder = new TextDecoder();
+/** A round on the wire between the threads. */
+export type EncodedRound = { readonly count: number; readonly keys: string; readonly meta: ArrayBuffer; readonly values: ArrayBuffer };
 
 /**
- * Packs a round into one buffer to transfer. It makes exactly two views of the buffer: moving
- * a buffer detaches every view of it, and a view per write (subarray) made postMessage cost
- * milliseconds a round.
+ * `meta` holds, for n writes: n If-Match versions (f64, NaN for none), n key lengths in
+ * UTF-16 units (u32), n value lengths in bytes (u32), n kinds (u8).
  */
-export function encodeRound(writes: readonly EncodableWrite[]): ArrayBuffer {
-  let capacity = 0;
-  // A UTF-16 unit is at most 3 bytes of UTF-8; 8-byte alignment keeps the f64 readable.
-  for (const write of writes) capacity += HEADER + align(write.key.length * 3 + (write.value?.byteLength ?? 0));
-  const buffer = new ArrayBuffer(capacity);
-  const bytes = Buffer.from(buffer);
-  const view = new DataView(buffer);
-  let at = 0;
-  for (const write of writes) {
-    const valueLength = write.value?.byteLength ?? 0;
-    const keyLength = bytes.write(write.key, at + HEADER, "utf8");
-    view.setUint8(at, write.kind);
-    view.setUint8(at + 1, write.ifMatch === undefined ? 0 : 1);
-    view.setUint32(at + 4, keyLength, true);
-    view.setUint32(at + 8, valueLength, true);
-    view.setFloat64(at + 16, write.ifMatch ?? 0, true);
-    if (write.value !== undefined && valueLength > 0) bytes.set(write.value, at + HEADER + keyLength);
-    at += HEADER + align(keyLength + valueLength);
-  }
-  return buffer;
+function views(meta: ArrayBuffer, count: number) {
+  return {
+    ifMatch: new Float64Array(meta, 0, count),
+    keyLengths: new Uint32Array(meta, 8 * count, count),
+    valueLengths: new Uint32Array(meta, 12 * count, count),
+    kinds: new Uint8Array(meta, 16 * count, count),
+  };
 }
 
-/** Unpacks `count` writes; values are views into `buffer`, not copies. */
-export function decodeRound(buffer: ArrayBuffer, count: number): DecodedWrite[] {
-  const bytes = new Uint8Array(buffer);
-  const view = new DataView(buffer);
-  const writes: DecodedWrite[] = new Array(count);
+/** Packs a round for postMessage; `meta` and `values` go in its transfer list. */
+export function encodeRound(writes: readonly EncodableWrite[]): EncodedRound {
+  const count = writes.length;
+  const meta = new ArrayBuffer(17 * count);
+  const { ifMatch, keyLengths, valueLengths, kinds } = views(meta, count);
+  const keys: string[] = new Array(count);
+  let size = 0;
+  for (let i = 0; i < count; i++) size += writes[i]!.value?.byteLength ?? 0;
+  const values = new Uint8Array(size);
   let at = 0;
   for (let i = 0; i < count; i++) {
-    const keyLength = view.getUint32(at + 4, true);
-    const valueLength = view.getUint32(at + 8, true);
-    const start = at + HEADER;
+    const write = writes[i]!;
+    keys[i] = write.key;
+    keyLengths[i] = write.key.length;
+    kinds[i] = write.kind;
+    ifMatch[i] = write.ifMatch ?? Number.NaN;
+    const value = write.value;
+    if (value !== undefined && value.byteLength > 0) {
+      values.set(value, at);
+      at += value.byteLength;
+    }
+    valueLengths[i] = value?.byteLength ?? 0;
+  }
+  return { count, keys: keys.join(""), meta, values: values.buffer };
+}
+
+/** Unpacks a round; values are views into its `values` buffer, not copies. */
+export function decodeRound(round: EncodedRound): DecodedWrite[] {
+  const { count, keys, meta } = round;
+  const { ifMatch, keyLengths, valueLengths, kinds } = views(meta, count);
+  const values = new Uint8Array(round.values);
+  const writes: DecodedWrite[] = new Array(count);
+  let keyAt = 0;
+  let valueAt = 0;
+  for (let i = 0; i < count; i++) {
+    const keyEnd = keyAt + keyLengths[i]!;
+    const valueEnd = valueAt + valueLengths[i]!;
+    const expected = ifMatch[i]!;
     writes[i] = {
-      kind: view.getUint8(at) as WriteKind,
-      key: decoder.decode(bytes.subarray(start, start + keyLength)),
-      value: bytes.subarray(start + keyLength, start + keyLength + valueLength),
-      ifMatch: view.getUint8(at + 1) === 1 ? view.getFloat64(at + 16, true) : undefined,
+      kind: kinds[i] as WriteKind,
+      key: keys.slice(keyAt, keyEnd),
+      value: values.subarray(valueAt, valueEnd),
+      ifMatch: Number.isNaN(expected) ? undefined : expected,
     };
-    at += HEADER + align(keyLength + valueLength);
+    keyAt = keyEnd;
+    valueAt = valueEnd;
   }
   return writes;
 }
@@ -77,8 +91,4 @@ export function conflictResult(current: number): number {
 export function currentOfConflict(result: number): number | undefined {
   const current = -result - 1;
   return current === 0 ? undefined : current;
-}
-
-function align(n: number): number {
-  return (n + 7) & ~7;
 }

@@ -43,13 +43,13 @@ export class CommitThread {
   commit(writes: readonly EncodableWrite[]): Promise<Float64Array> {
     if (this.#inFlight !== undefined) return Promise.reject(new Error("a round is already in flight"));
     const worker = this.#worker ?? this.#start();
-    const buffer = encodeRound(writes);
+    const encoded = encodeRound(writes);
     const { promise, resolve, reject } = Promise.withResolvers<Float64Array>();
     const round = ++this.#round;
     this.#inFlight = { round, resolve, reject };
     // A pending write keeps the process alive until it has committed.
     worker.ref();
-    worker.postMessage({ type: "commit", round, buffer, count: writes.length } satisfies ToWorker, [buffer]);
+    worker.postMessage({ type: "commit", round, writes: encoded } satisfies ToWorker, [encoded.meta, encoded.values]);
     return promise;
   }
 

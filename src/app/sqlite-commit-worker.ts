@@ -1,15 +1,15 @@
 // The commit worker: a thread that owns the SQLite write connection, so the fsync of a
 // commit never blocks the event loop (reads, PINGs and handshakes go on meanwhile). It gets
-// one round at a time as a transferred buffer, commits it with SqliteWriter and answers with
+// one round at a time (sqlite-batch.ts), commits it with SqliteWriter and answers with
 // the results, or with the failure's message: a full disk or an I/O error is an answer too.
 // build.ts lists this file as a second entry point of the compiled executable.
 
-import { decodeRound, type SqliteSync } from "./sqlite-batch.ts";
+import { decodeRound, type EncodedRound, type SqliteSync } from "./sqlite-batch.ts";
 import { SqliteWriter } from "./sqlite-writer.ts";
 
 export type ToWorker =
   | { readonly type: "open"; readonly path: string; readonly sync: SqliteSync }
-  | { readonly type: "commit"; readonly round: number; readonly buffer: ArrayBuffer; readonly count: number }
+  | { readonly type: "commit"; readonly round: number; readonly writes: EncodedRound }
   | { readonly type: "close" };
 
 export type FromWorker =
@@ -50,7 +50,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
         return;
       }
       try {
-        const results = writer.commit(decodeRound(message.buffer, message.count));
+        const results = writer.commit(decodeRound(message.writes));
         answer({ type: "committed", round: message.round, results }, [results.buffer as ArrayBuffer]);
       } catch (error) {
         answer({ type: "failed", round: message.round, message: describe(error) });
