@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteStore } from "../../src/index.ts";
 import { installApp } from "../../src/app/install-app.ts";
+import { connect } from "../../src/client/index.ts";
 import { connectAdmitted, startServer, type RawClient } from "../support/harness.ts";
+import { makeTestPki } from "../support/pki.ts";
 import { GREETING, okReply, request } from "../support/wire.ts";
 
 const dirs: string[] = [];
@@ -120,6 +122,17 @@ describe("sqlite commit path", () => {
     expect(client.received).toContain(okReply("2", "one", [["Version", "1"]]));
     expect(client.received).toContain(okReply("4", "two", [["Version", "2"]]));
     expect(client.received).toContain(okReply("5", "own", [["Count", "1"], ["More", "false"]]));
+  });
+
+  test("KEYS kp/ over TLS lists every key under it, kp/U+10FFFF and kp/U+10FFFFz included", async () => {
+    await using server = await sqliteServer(join(tempDir(), "gnp.db"));
+    const pki = await makeTestPki();
+    await using client = await connect({ port: server.port, cert: pki.good.certificatePem, key: pki.good.privateKeyPem, ca: pki.ca.certificatePem });
+    const keys = ["kp/", "kp/a", "kp/\u{FFFF}", "kp/\u{10FFFF}", "kp/\u{10FFFF}z", "kp0", "kp."];
+    await Promise.all(keys.map((key) => client.call("PUT", [key], { body: "x" })));
+    const listed = await client.call("KEYS", ["kp/"]);
+    expect(listed.text().split("\n")).toEqual(["kp/", "kp/a", "kp/\u{FFFF}", "kp/\u{10FFFF}", "kp/\u{10FFFF}z"]);
+    expect(listed.header("Count")).toBe("5");
   });
 
   test("INFO's counts are exact after a reopen, and a database written before counters existed gets them at open", async () => {

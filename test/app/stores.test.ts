@@ -33,6 +33,18 @@ describe("sqlite store", () => {
     await second.close();
   });
 
+  test("two stores on one file, as --workers runs them: of 20 PUTs with one If-Match, exactly one wins", async () => {
+    const path = join(tempDir(), "gnp.db");
+    const [a, b] = [new SqliteStore(path), new SqliteStore(path)];
+    expect(await a.put("race", new TextEncoder().encode("v1"))).toBe(1);
+    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).put("race", new TextEncoder().encode(`try ${i}`), 1)));
+    expect(outcomes.filter((outcome) => outcome.status === "fulfilled").map((outcome) => (outcome as PromiseFulfilledResult<number>).value)).toEqual([2]);
+    expect(outcomes.filter((outcome) => outcome.status === "rejected").every((outcome) => isGnpError((outcome as PromiseRejectedResult).reason, "CONFLICT"))).toBe(true);
+    expect((await b.get("race"))?.version).toBe(2);
+    expect(await a.info()).toMatchObject({ keys: 1 });
+    await Promise.all([a.close(), b.close()]);
+  });
+
   test("a corrupt file is one STORE_UNAVAILABLE error naming it", () => {
     const path = join(tempDir(), "gnp.db");
     writeFileSync(path, "this is not a database, just text that goes on for a while ".repeat(100));
