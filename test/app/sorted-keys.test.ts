@@ -4,20 +4,9 @@
 
 import { expect, test } from "bun:test";
 import { SortedKeys, compareKeys } from "../../src/app/sorted-keys.ts";
+import { fuzzSeed, mulberry32 } from "../support/prng.ts";
 
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
-/** A small deterministic generator (mulberry32), so a failure names its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = ["a", "b", "z", "/", "0", "é", "\u{FFFF}", "\u{E000}", "\u{10000}", "\u{10FFFF}", "\u{D7FF}"];
 
@@ -29,8 +18,8 @@ test("compareKeys orders by UTF-8 bytes, where JavaScript's < does not", () => {
 });
 
 test("adds, deletes and prefix scans match a sorted reference across chunk splits", () => {
-  const seed = 20260512;
-  const next = random(seed);
+  const seed = fuzzSeed();
+  const next = mulberry32(seed);
   const index = new SortedKeys();
   const present = new Set<string>();
   const word = () => Array.from({ length: 1 + Math.floor(next() * 4) }, () => ALPHABET[Math.floor(next() * ALPHABET.length)]).join("");
