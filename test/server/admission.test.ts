@@ -69,13 +69,27 @@ describe("client certificate admission", () => {
     expect(refused[0]).toMatchObject({ code: "CERT_UNKNOWN", sha1: pki.unknown.sha1, sha256: pki.unknown.sha256, remoteAddress: "127.0.0.1" });
   });
 
-  test("TLS 1.1 and older fail the handshake", async () => {
+  test("a client that really offers TLS 1.1 is refused by the server with a protocol_version alert", async () => {
     const refused: RefusalInfo[] = [];
-    await using server = await startServer({}, (s) => s.on("refuse", (info) => refused.push(info)));
-    const proc = Bun.spawn(["openssl", "s_client", "-connect", `127.0.0.1:${server.port}`, "-tls1_1", "-quiet"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const { promise: refusedOnce, resolve } = Promise.withResolvers<void>();
+    await using server = await startServer({}, (s) =>
+      s.on("refuse", (info) => {
+        refused.push(info);
+        resolve();
+      }),
+    );
+    // SECLEVEL=0 lets this openssl offer TLS 1.1 at all (its default policy would refuse before
+    // sending a byte); -msg prints every handshake message in both directions.
+    const proc = Bun.spawn(["openssl", "s_client", "-connect", `127.0.0.1:${server.port}`, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-msg"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const [stdout, exitCode] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    await refusedOnce;
+    // The client did send a TLS 1.1 ClientHello, and what came back was the server's fatal alert.
+    expect(stdout).toMatch(/>>> TLS 1\.1, Handshake \[length [0-9a-f]+\], ClientHello/);
+    expect(stdout).toMatch(/<<< TLS 1\.[01], Alert \[length 0002\], fatal protocol_version/);
+    expect(stdout).not.toContain("ServerHello");
     expect(exitCode).not.toBe(0);
-    expect(stdout).not.toContain("OK");
+    expect(refused.map((info) => [info.code, info.remoteAddress])).toEqual([["HANDSHAKE_FAILED", "127.0.0.1"]]);
+    expect(refused[0]!.reason).toContain("UNSUPPORTED_PROTOCOL");
   });
 });
 
