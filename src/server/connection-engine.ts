@@ -253,14 +253,20 @@ export class ConnectionEngine implements ConnectionHost {
     const slot = this.slab.slotOf(socket.data);
     if (slot < 0) return;
     const flags = this.slab.flags[slot]!;
-    if (flags & SlotFlag.CONDEMNED || (flags & SlotFlag.ADMITTED) === 0) {
-      // Already ending, or never admitted: nothing is owed, close both sides now.
-      if (!(flags & SlotFlag.ENDED)) socket.end();
+    if (flags & SlotFlag.CONDEMNED) {
+      // Already ending: the replies still owed and the ERR: line go out first (the abort
+      // deadline bounds how long that may take), then the socket ends.
+      this.#endIfCondemned(slot);
+      return;
+    }
+    if ((flags & SlotFlag.ADMITTED) === 0) {
+      // Never admitted: nothing is owed, close both sides now.
+      socket.end();
       return;
     }
     // Requests still waiting behind a pause are answered first.
     if (flags & SlotFlag.INPUT_PAUSED) {
-      this.slab.flags[slot] = flags | SlotFlag.SILENT;
+      this.slab.flags[slot] = flags | SlotFlag.PEER_ENDED;
       return;
     }
     this.#condemn(slot, "CLIENT_CLOSED", "the client closed its side", { silent: true });
@@ -449,7 +455,7 @@ export class ConnectionEngine implements ConnectionHost {
   #condemn(slot: number, code: ErrorCode, reason: string, how: { immediate?: boolean; silent?: boolean } = {}): void {
     const slab = this.slab;
     if (slab.flags[slot]! & SlotFlag.CONDEMNED) return;
-    slab.flags[slot] = (slab.flags[slot]! | SlotFlag.CONDEMNED | (how.silent ? SlotFlag.SILENT : 0)) & ~(SlotFlag.AWAITING_BODY | SlotFlag.BODY_OUTSIDE);
+    slab.flags[slot] = (slab.flags[slot]! | SlotFlag.CONDEMNED | (how.silent ? SlotFlag.NO_LINE : 0)) & ~(SlotFlag.AWAITING_BODY | SlotFlag.BODY_OUTSIDE);
     this.#reader.forget(slot);
     this.#closeReasons[slot] = { code, reason };
     slab.deadline[slot] = Date.now() + this.#options.abortTimeoutMs;
@@ -470,7 +476,7 @@ export class ConnectionEngine implements ConnectionHost {
     const reason = this.#closeReasons[slot];
     if (socket === undefined || reason === undefined) return;
     const output = this.#outputs[slot]!;
-    if (!(slab.flags[slot]! & SlotFlag.SILENT)) output.write(socket, encodeErrorLine(reason.reason));
+    if (!(slab.flags[slot]! & SlotFlag.NO_LINE)) output.write(socket, encodeErrorLine(reason.reason));
     output.uncork(socket);
     this.#endIfCondemned(slot);
   }
@@ -620,7 +626,7 @@ export class ConnectionEngine implements ConnectionHost {
     const flags = slab.flags[slot]!;
     if (flags & SlotFlag.INPUT_PAUSED || flags & SlotFlag.CONDEMNED) return;
     // The client closed its side while paused: everything it sent is answered now.
-    if (flags & SlotFlag.SILENT) this.#condemn(slot, "CLIENT_CLOSED", "the client closed its side", { silent: true });
+    if (flags & SlotFlag.PEER_ENDED) this.#condemn(slot, "CLIENT_CLOSED", "the client closed its side", { silent: true });
     else socket.resume();
   }
 

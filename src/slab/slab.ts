@@ -33,10 +33,16 @@ export const SlotFlag = {
   LINE_PENDING: 1 << 7,
   /** Reading is paused: output backed up or too many commands in flight (flow control). */
   INPUT_PAUSED: 1 << 8,
-  /** Condemned without an ERR: line (the client closed its side first). */
-  SILENT: 1 << 9,
+  /** Condemned without an ERR: line: the client closed its side and everything it sent was answered. */
+  NO_LINE: 1 << 9,
   /** Replies of async handlers are corked until a microtask writes them together. */
   FLUSH_SCHEDULED: 1 << 10,
+  /**
+   * The client closed its side while its input was paused: what it sent is still read and
+   * answered, then the connection ends. Not the same as NO_LINE: a fault found in that input
+   * still gets its ERR: line.
+   */
+  PEER_ENDED: 1 << 11,
 } as const;
 
 /**
