@@ -41,7 +41,7 @@ export const ERROR_CATALOG = {
   HANDSHAKE_FAILED: { kind: "close", refusal: "handshake", summary: "the TLS handshake failed (protocol version, alert, bad record)" },
   IDLE_TIMEOUT: { kind: "abort", summary: "no traffic in either direction for longer than the idle timeout" },
   CLIENT_CLOSED: { kind: "close", summary: "the client closed the connection; replies to what it had sent went out first" },
-  OUTPUT_OVERFLOW: { kind: "close", summary: "the client stopped reading and its queued output passed the limit" },
+  OUTPUT_OVERFLOW: { kind: "close", summary: "a push came while the client's queued output was past the limit (it stopped reading)" },
   SHUTTING_DOWN: { kind: "abort", refusal: "server", summary: "the server is shutting down" },
   CLOSED_BY_SERVER: { kind: "abort", summary: "a handler or the application closed the connection" },
   // Command faults: an ERR reply, the connection stays open.

@@ -78,7 +78,10 @@ export type ServerOptions = {
   maxConnections?: number;
   /** Largest request body in bytes. Default 1 MiB. */
   maxBody?: number;
-  /** Unsent output per connection, in bytes, past which a client that does not read is cut off. */
+  /**
+   * Output per connection in bytes, queued or set aside for the replies of commands still
+   * running: input is paused before it would pass this; a push past it cuts the client off.
+   */
   maxOutput?: number;
   /** Seconds without traffic before a connection is closed; 0 = never. Default 300. */
   idleTimeout?: number;

@@ -11,27 +11,33 @@ import { DEFAULT_KEYS_LIMIT, MAX_KEYS_LIMIT, type DocumentStore } from "./docume
 /** Longest key, in bytes of UTF-8. */
 export const MAX_KEY_BYTES = 512;
 
+/** The longest KEYS reply: a full page of the longest keys, one per line. */
+const MAX_KEYS_REPLY = MAX_KEYS_LIMIT * (MAX_KEY_BYTES + 1);
+
 export function registerBuiltinCommands(server: GnpServer, store: DocumentStore): GnpServer {
+  // Reply bounds let flow control hold back pipelines whose replies settle together (writes
+  // and the reads queued behind them share one commit): a GET returns what a PUT could store.
+  const { maxBody } = server.options;
   return server
     .command("PING", () => "PONG")
     .command("ECHO", (req) => (req.body.byteLength > 0 ? req.body : req.args.join(" ")))
     .command("PUT", (req) => {
       const key = keyOf(req);
       return after(store.put(key, req.body, ifMatchOf(req)), (version) => ({ headers: [["Version", String(version)]] }));
-    })
+    }, { maxReply: 0 })
     .command("GET", (req) => {
       const key = keyOf(req);
       return after(store.get(key), (document) => {
         if (document === undefined) throw new GnpError("NOT_FOUND", `not found: ${key}`);
         return { body: document.value, headers: [["Version", String(document.version)]] };
       });
-    })
+    }, { maxReply: maxBody })
     .command("DEL", (req) => {
       const key = keyOf(req);
       return after(store.delete(key, ifMatchOf(req)), (existed) => {
         if (!existed) throw new GnpError("NOT_FOUND", `not found: ${key}`);
       });
-    })
+    }, { maxReply: 0 })
     .command("KEYS", (req) => {
       if (req.args.length > 2) throw new GnpError("BAD_ARGUMENTS", `KEYS takes [PREFIX [LIMIT]]: got ${req.args.length} arguments`);
       const prefix = req.args[0] ?? "";
@@ -45,7 +51,7 @@ export function registerBuiltinCommands(server: GnpServer, store: DocumentStore)
         const page = more ? keys.slice(0, limit) : keys;
         return { body: page.join("\n"), headers: [["Count", String(page.length)], ["More", String(more)]] };
       });
-    });
+    }, { maxReply: MAX_KEYS_REPLY });
 }
 
 /** The request's key: its one argument, printable, at most 512 bytes. */

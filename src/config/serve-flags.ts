@@ -46,7 +46,7 @@ export const SERVE_FLAGS = {
     arg: "N",
     default: DEFAULT_MAX_OUTPUT,
     parse: numberWithin(LIMITS.maxOutput),
-    help: `unsent bytes per connection before a client that does not read is cut off (default ${DEFAULT_MAX_OUTPUT})`,
+    help: `output per connection, queued or set aside for running commands: input pauses there, a subscriber past it is cut off (default ${DEFAULT_MAX_OUTPUT})`,
   },
   "idle-timeout": {
     type: "string",

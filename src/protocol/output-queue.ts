@@ -1,8 +1,9 @@
 // One connection's outgoing bytes, with the socket's backpressure honoured, for the server
 // and the client alike: messages made while corked (a read being processed, a tick of calls)
 // leave in one write; what write() did not take is kept and sent on drain, in order. The queue
-// counts what it holds so the server can cut off a client that stopped reading (PROTOCOL.md
-// section 4) instead of buffering without end. It knows no socket, only write().
+// counts what it holds, and what work still running has reserved in it, so that the server
+// can stop reading from a client before its output grows without end. It knows no socket,
+// only write().
 
 /** The part of Bun's Socket the queue needs; tests may pass anything of this shape. */
 export type Writable = { write(data: string | Uint8Array): number };
@@ -22,6 +23,8 @@ export class OutputQueue {
   /** What the socket did not take, in order. Non-empty means: wait for drain. */
   #unsent: Uint8Array[] = [];
   #unsentBytes = 0;
+  /** Promised to messages not written yet (replies of commands still running). */
+  #reservedBytes = 0;
 
   constructor(counter: ByteCounter = { bytesOut: 0 }) {
     this.#counter = counter;
@@ -35,6 +38,24 @@ export class OutputQueue {
   /** Bytes held in all: corked and not yet offered, plus offered and not taken. */
   get pendingBytes(): number {
     return this.#corkedBytes + this.#unsentBytes;
+  }
+
+  get reservedBytes(): number {
+    return this.#reservedBytes;
+  }
+
+  /** What the queue holds and has promised: the bound flow control keeps under the limit. */
+  get committedBytes(): number {
+    return this.#corkedBytes + this.#unsentBytes + this.#reservedBytes;
+  }
+
+  /** Promises `bytes` to a message that is not written yet; release() them when it is. */
+  reserve(bytes: number): void {
+    this.#reservedBytes += bytes;
+  }
+
+  release(bytes: number): void {
+    this.#reservedBytes = Math.max(0, this.#reservedBytes - bytes);
   }
 
   get isBlocked(): boolean {
@@ -89,6 +110,7 @@ export class OutputQueue {
     this.#isCorked = false;
     this.#unsent = [];
     this.#unsentBytes = 0;
+    this.#reservedBytes = 0;
   }
 
   #send(socket: Writable, data: string | Uint8Array): void {

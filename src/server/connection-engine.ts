@@ -17,6 +17,7 @@ import { RequestReader } from "./request-reader.ts";
 import { GnpRequest, normalizeReply, type CommandHandler, type HandlerResult } from "./request.ts";
 import type { RefusalInfo, ServerHooks } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
+import { ReplyReserves } from "./reply-reserves.ts";
 
 /** socket.data: the slab handle, or NO_SLOT for a connection refused for want of one. */
 type SocketData = number;
@@ -34,6 +35,9 @@ const FLUSH_AT = 64 * 1024;
 /** Commands of one connection running at once before its input is paused. */
 export const MAX_INFLIGHT = 1024;
 
+/** The commands the engine runs: handlers by upper-cased name, and the reply bounds they declared. */
+export type CommandTable = { handlers: ReadonlyMap<string, CommandHandler>; replyBounds: ReadonlyMap<string, number> };
+
 export class ConnectionEngine implements ConnectionHost {
   readonly slab: ConnectionSlab;
   readonly #options: ResolvedOptions;
@@ -47,6 +51,8 @@ export class ConnectionEngine implements ConnectionHost {
   /** Unsent output past which input is paused, and under which it resumes. */
   readonly #pauseAt: number;
   readonly #resumeAt: number;
+  /** Output set aside for the replies of commands still running (flow control). */
+  readonly #reserves: ReplyReserves;
   readonly #hooks: ServerHooks;
   readonly #sockets: (Socket<SocketData> | undefined)[];
   readonly #connections: (Connection | undefined)[];
@@ -60,14 +66,15 @@ export class ConnectionEngine implements ConnectionHost {
 
   constructor(
     options: ResolvedOptions,
-    handlers: ReadonlyMap<string, CommandHandler>,
+    commands: CommandTable,
     validator: CertificateValidator,
     hooks: ServerHooks,
     metrics: ServerMetrics,
   ) {
     this.metrics = metrics;
     this.#options = options;
-    this.#handlers = handlers;
+    this.#handlers = commands.handlers;
+    this.#reserves = new ReplyReserves(commands.replyBounds, options.maxOutput);
     this.#validator = validator;
     this.#hooks = hooks;
     this.slab = new ConnectionSlab(options.maxConnections);
@@ -126,8 +133,13 @@ export class ConnectionEngine implements ConnectionHost {
     if (slot < 0 || (this.slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.ADMITTED)) !== SlotFlag.ADMITTED) return false;
     // A client the current trust rules refuse receives nothing more, pushes included.
     if (this.slab.trustEpoch[slot] !== this.#trustEpoch && !this.#readmit(slot)) return false;
+    // A push cannot be held back by pausing input: a subscriber whose queued output is already
+    // past the limit is not keeping up, and is cut off (PROTOCOL.md section 4).
+    if (this.#outputs[slot]!.pendingBytes > this.#options.maxOutput) {
+      this.#overflow(slot);
+      return false;
+    }
     this.#writeMessage(slot, "PUSH", sequence, body, headers);
-    // A subscriber that does not read is cut off like any other (PROTOCOL.md section 4).
     this.#afterWrite(slot);
     return true;
   }
@@ -329,10 +341,15 @@ export class ConnectionEngine implements ConnectionHost {
     }
     if (result instanceof Promise) {
       slab.inflight[slot]!++;
+      // Its reply does not exist yet: set aside the output it may need (and its body, held
+      // until it settles), so that replies settling together stay within the limit.
+      const reserved = this.#reserves.reserveFor(command, body.byteLength);
+      this.#outputs[slot]!.reserve(reserved);
       const handle = connection.id;
+      const running: Running = { handle, command, sequence, started, reserved };
       result.then(
-        (value) => this.#settle(handle, command, sequence, started, value, undefined, true),
-        (error: unknown) => this.#settle(handle, command, sequence, started, undefined, error, false),
+        (value) => this.#settle(running, value, undefined, true),
+        (error: unknown) => this.#settle(running, undefined, error, false),
       );
       return;
     }
@@ -352,12 +369,14 @@ export class ConnectionEngine implements ConnectionHost {
   }
 
   /** An async handler finished. Its connection may be gone or condemned: then nothing is sent. */
-  #settle(handle: number, command: string, sequence: string, started: number, value: HandlerResult, error: unknown, ok: boolean): void {
+  #settle(running: Running, value: HandlerResult, error: unknown, ok: boolean): void {
+    const { handle, command, sequence, started } = running;
     const slab = this.slab;
     const slot = slab.slotOf(handle);
     let succeeded = false;
     if (slot >= 0) {
       slab.inflight[slot]!--;
+      this.#outputs[slot]!.release(running.reserved);
       const flags = slab.flags[slot]!;
       // A condemned connection still gets the replies of commands received before its fault,
       // ahead of its ERR: line; once that line is out, nothing more is written.
@@ -371,6 +390,7 @@ export class ConnectionEngine implements ConnectionHost {
           // Last resort: a reply that cannot even be described must not become an unhandled rejection.
           this.#hooks.emitError(failure, connection);
         }
+        this.#flushPast(slot);
       }
     }
     this.metrics.countCommand(command, succeeded, (performance.now() - started) / 1000);
@@ -387,6 +407,7 @@ export class ConnectionEngine implements ConnectionHost {
     try {
       const reply = normalizeReply(result);
       this.#writeMessage(slot, "OK", sequence, reply.body, reply.headers);
+      this.#reserves.observe(command, typeof reply.body === "string" ? reply.body.length : reply.body.byteLength);
       return true;
     } catch (error) {
       this.#replyThrown(slot, command, sequence, error, connection);
@@ -432,17 +453,16 @@ export class ConnectionEngine implements ConnectionHost {
     if (socket !== undefined) this.#outputs[slot]!.write(socket, data);
   }
 
-  /** Cuts off a client whose unsent output passed the limit (no line: it is not reading). */
+  /** Output moved: the connection is not idle. */
   #afterWrite(slot: number): void {
-    const socket = this.#sockets[slot];
-    if (socket === undefined) return;
-    const output = this.#outputs[slot]!;
-    this.slab.deadline[slot] = this.#idleDeadline(slot);
-    if (output.unsentBytes > this.#options.maxOutput) {
-      this.#closeReasons[slot] = { code: "OUTPUT_OVERFLOW", reason: `unsent output passed ${this.#options.maxOutput} bytes` };
-      this.slab.flags[slot]! |= SlotFlag.CONDEMNED;
-      socket.terminate();
-    }
+    if (this.#sockets[slot] !== undefined) this.slab.deadline[slot] = this.#idleDeadline(slot);
+  }
+
+  /** Cuts off a subscriber whose queued output passed the limit (no line: it is not reading). */
+  #overflow(slot: number): void {
+    this.#closeReasons[slot] = { code: "OUTPUT_OVERFLOW", reason: `unsent output passed ${this.#options.maxOutput} bytes` };
+    this.slab.flags[slot]! |= SlotFlag.CONDEMNED;
+    this.#sockets[slot]?.terminate();
   }
 
   // ── Write, then abort ─────────────────────────────────────────────────────────────────
@@ -590,31 +610,44 @@ export class ConnectionEngine implements ConnectionHost {
   // ── Flow control ──────────────────────────────────────────────────────────────────────
 
   /**
-   * After each command: writes corked replies past FLUSH_AT at once, and pauses input when the
-   * client is not taking its replies or has too many commands running, so neither the output
-   * nor the work in flight of one connection grows without bound.
+   * After each command is started: writes corked replies past FLUSH_AT at once, and pauses
+   * input while the client is not taking its replies, has too many commands running, or has
+   * commands running whose replies could take its output past --max-output. One check for sync
+   * and async handlers alike: a sync reply is already in the queue, an async one is reserved in
+   * it, so what a connection makes the server hold stays near the limit plus one reply.
    */
   #throttle(slot: number): void {
-    const output = this.#outputs[slot]!;
     const socket = this.#sockets[slot];
     if (socket === undefined || this.#stopped(slot)) return;
-    if (output.pendingBytes > FLUSH_AT) {
-      output.uncork(socket);
-      output.cork();
-    }
-    if (output.unsentBytes > this.#pauseAt || this.slab.inflight[slot]! >= MAX_INFLIGHT) {
+    this.#flushPast(slot);
+    const output = this.#outputs[slot]!;
+    const owed = output.reservedBytes > 0 && output.committedBytes >= this.#options.maxOutput;
+    if (owed || output.unsentBytes > this.#pauseAt || this.slab.inflight[slot]! >= MAX_INFLIGHT) {
       this.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
       socket.pause();
     }
   }
 
-  /** Resumes a paused connection once its output has drained and its commands have caught up. */
+  /** Writes corked output at once when it passed FLUSH_AT, so one burst cannot build one huge buffer. */
+  #flushPast(slot: number): void {
+    const output = this.#outputs[slot]!;
+    const socket = this.#sockets[slot];
+    if (socket === undefined || output.pendingBytes - output.unsentBytes <= FLUSH_AT) return;
+    output.uncork(socket);
+    output.cork();
+  }
+
+  /**
+   * Resumes a paused connection once its output has drained, its commands have caught up and
+   * what they may still reply fits in half the limit (hysteresis: no pause after every reply).
+   */
   #maybeResume(slot: number): void {
     const slab = this.slab;
     if ((slab.flags[slot]! & (SlotFlag.INPUT_PAUSED | SlotFlag.CONDEMNED)) !== SlotFlag.INPUT_PAUSED) return;
     const output = this.#outputs[slot]!;
     const socket = this.#sockets[slot];
     if (socket === undefined || output.unsentBytes > this.#resumeAt || slab.inflight[slot]! >= MAX_INFLIGHT / 2) return;
+    if (output.reservedBytes > 0 && output.committedBytes >= this.#options.maxOutput / 2) return;
     slab.flags[slot]! &= ~SlotFlag.INPUT_PAUSED;
     output.cork();
     try {
@@ -663,6 +696,9 @@ export class ConnectionEngine implements ConnectionHost {
     return slot < 0 ? undefined : this.#connections[slot];
   }
 }
+
+/** An async command in flight: what its settle needs to reply and to give its reserve back. */
+type Running = { handle: number; command: string; sequence: string; started: number; reserved: number };
 
 /** A thrown value as text, whatever it is (an object without toString included). */
 function describeThrown(error: unknown): string {

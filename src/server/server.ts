@@ -20,6 +20,17 @@ import { formatHostPort, systemReason } from "../wording.ts";
 const SWEEP_INTERVAL_MS = 250;
 const COMMAND_NAME = /^[\x21-\x7e]+$/;
 
+/** How a command is registered, beside its handler. */
+export type CommandOptions = {
+  /**
+   * The largest reply body the command gives, in bytes. While the command runs asynchronously,
+   * flow control sets this much of the connection's output aside for its reply; without it the
+   * server assumes the largest reply the command has given so far (64 KiB before its first).
+   * Declare it when a client controls how large the reply is (a GET of a stored value).
+   */
+  maxReply?: number;
+};
+
 export type ServerStats = {
   connections: number;
   capacity: number;
@@ -38,6 +49,7 @@ export type ServerStats = {
 export class GnpServer {
   readonly options: ResolvedOptions;
   readonly #handlers = new Map<string, CommandHandler>();
+  readonly #replyBounds = new Map<string, number>();
   readonly #hooks = new ServerHooks();
   #validator: CertificateValidator;
   #authorize: Authorizer | undefined;
@@ -58,11 +70,23 @@ export class GnpServer {
     this.#validator = new CertificateValidator(this.options.trust);
   }
 
-  /** Registers the handler of `name` (case-insensitive), replacing any earlier one. */
-  command(name: string, handler: CommandHandler): this {
+  /**
+   * Registers the handler of `name` (case-insensitive), replacing any earlier one.
+   *
+   * @example
+   * server.command("GET", (req) => store.get(req.args[0]), { maxReply: server.options.maxBody });
+   */
+  command(name: string, handler: CommandHandler, options: CommandOptions = {}): this {
     if (typeof name !== "string" || !COMMAND_NAME.test(name)) throw new TypeError(`invalid command name ${JSON.stringify(name)}`);
     if (typeof handler !== "function") throw new TypeError(`the handler of ${name} must be a function`);
-    this.#handlers.set(name.toUpperCase(), handler);
+    const maxReply = options.maxReply;
+    if (maxReply !== undefined && (!Number.isSafeInteger(maxReply) || maxReply < 0)) {
+      throw new RangeError(`invalid maxReply ${JSON.stringify(maxReply)} for ${name}: expected a whole number of bytes, 0 or more`);
+    }
+    const upper = name.toUpperCase();
+    this.#handlers.set(upper, handler);
+    if (maxReply === undefined) this.#replyBounds.delete(upper);
+    else this.#replyBounds.set(upper, maxReply);
     this.#registrations++;
     return this;
   }
@@ -120,7 +144,7 @@ export class GnpServer {
     if (this.#closing !== undefined) throw new TypeError("a closed server cannot listen again");
     let engine: ConnectionEngine;
     try {
-      engine = new ConnectionEngine(this.options, this.#handlers, this.#validator, this.#hooks, this.metrics);
+      engine = new ConnectionEngine(this.options, { handlers: this.#handlers, replyBounds: this.#replyBounds }, this.#validator, this.#hooks, this.metrics);
     } catch (error) {
       const slots = this.options.maxConnections;
       throw new GnpError("LISTEN_FAILED", `cannot reserve ${slots} connection slots (${(slots * 8) / 1024} MiB of address space): ${systemReason(error)}`, { cause: error });

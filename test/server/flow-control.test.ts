@@ -4,9 +4,109 @@
 // waited behind a pause still gets its ERR: line.
 
 import { describe, expect, test } from "bun:test";
-import { connectAdmitted, startServer } from "../support/harness.ts";
+import { join } from "node:path";
+import { connectAdmitted, startServer, type RawClient } from "../support/harness.ts";
+import { makeTempDir } from "../support/pki.ts";
 import { GREETING, errorLine, okReply, request } from "../support/wire.ts";
-import type { CloseInfo } from "../../src/index.ts";
+import { SqliteStore, type CloseInfo } from "../../src/index.ts";
+import { installApp } from "../../src/app/install-app.ts";
+
+const MiB = 1024 * 1024;
+
+/** Counts complete replies (OK or ERR) in what a client received, by walking Size headers. */
+function repliesIn(text: string): { status: string; sequence: string; size: number }[] {
+  const found: { status: string; sequence: string; size: number }[] = [];
+  let at = text.startsWith(GREETING) ? GREETING.length : 0;
+  for (;;) {
+    const headEnd = text.indexOf("\r\n\r\n", at);
+    if (headEnd < 0) return found;
+    const head = text.slice(at, headEnd).split("\r\n");
+    const size = Number(head.find((line) => line.startsWith("Size: "))?.slice(6));
+    if (headEnd + 4 + size > text.length) return found;
+    found.push({ status: head[0]!, sequence: head.find((line) => line.startsWith("Sequence: "))!.slice(10), size });
+    at = headEnd + 4 + size;
+  }
+}
+
+/** Waits for `length` bytes (the replies' exact total), then parses them once: no rescan per read. */
+async function repliesOfLength(client: RawClient, length: number): Promise<ReturnType<typeof repliesIn>> {
+  await client.waitFor((text) => text.length >= length);
+  return repliesIn(client.received);
+}
+
+/** The exact length of a reply head as the server writes it, with `headers` after Size. */
+function headLength(status: string, sequence: string, size: number, headers = ""): number {
+  return `${status}\r\nSequence: ${sequence}\r\nSize: ${size}\r\n${headers}\r\n`.length;
+}
+
+describe("reply amplification", () => {
+  test("PUT then 12 GETs of a 1 MiB value in one write: a client that reads gets every reply", async () => {
+    await using dir = await makeTempDir();
+    const store = new SqliteStore(join(dir.path, "amp.db"));
+    const closes: CloseInfo[] = [];
+    await using server = await startServer({}, (s) => s.on("close", (_conn, info) => closes.push(info)));
+    await installApp(server, store);
+    try {
+      await using client = await connectAdmitted(server.port);
+      client.write(request("PUT amp/big", "big", "v".repeat(MiB)));
+      await client.waitFor(okReply("big", "", [["Version", "1"]]));
+      // Queued behind the PUT's commit, the GETs settle together in one tick.
+      client.write(request("PUT amp/k", "k", "1") + Array.from({ length: 12 }, (_, i) => request("GET amp/big", `g${i}`)).join(""));
+      const version = "Version: 1\r\n";
+      let length = GREETING.length + headLength("OK", "big", 0, version) + headLength("OK", "k", 0, version);
+      for (let i = 0; i < 12; i++) length += headLength("OK", `g${i}`, MiB, version) + MiB;
+      const replies = await repliesOfLength(client, length);
+      // Replies may come in any order (a GET read once the commit is done can pass one settled in it).
+      const bySequence = replies.map((r) => [r.sequence, r.status, r.size]).sort(([a], [b]) => String(a).localeCompare(String(b), "en", { numeric: true }));
+      expect(bySequence).toEqual([["big", "OK", 0], ...Array.from({ length: 12 }, (_, i) => [`g${i}`, "OK", MiB]), ["k", "OK", 0]]);
+      expect(client.isClosed).toBe(false);
+      expect(closes).toEqual([]);
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  }, 30_000);
+
+  test("async replies settling together are held back by reserving output: a client that stops reading stops the work", async () => {
+    const reply = new Uint8Array(256 * 1024).fill(0x72);
+    let started = 0;
+    let batch: (() => void)[] = [];
+    const closes: CloseInfo[] = [];
+    // A group commit of its own: every READ of one 5 ms window settles in the same tick.
+    const read = () => {
+      started++;
+      const { promise, resolve } = Promise.withResolvers<Uint8Array>();
+      if (batch.length === 0) {
+        setTimeout(() => {
+          const settling = batch;
+          batch = [];
+          for (const settle of settling) settle();
+        }, 5);
+      }
+      batch.push(() => resolve(reply));
+      return promise;
+    };
+    await using server = await startServer({ maxOutput: MiB }, (s) => s.command("READ", read).on("close", (_conn, info) => closes.push(info)));
+    await using client = await connectAdmitted(server.port);
+    client.socket.pause();
+    client.write(Array.from({ length: 200 }, (_, i) => request("READ", String(i))).join(""));
+    // Wait until the server stops starting commands (bounded: 5 s).
+    for (let last = -1, i = 0; i < 50 && started !== last; i++) {
+      last = started;
+      await Bun.sleep(100);
+    }
+    // 200 x 256 KiB is 50 MiB. What was started is bounded by the limit, one reply, and what the
+    // kernel's socket buffers took (a few MiB on loopback): far from all 200.
+    expect(started).toBeLessThan(60);
+    client.socket.resume();
+    let length = GREETING.length;
+    for (let i = 0; i < 200; i++) length += headLength("OK", String(i), reply.byteLength) + reply.byteLength;
+    const replies = await repliesOfLength(client, length);
+    expect(replies.filter((r) => r.status === "OK" && r.size === reply.byteLength).length).toBe(200);
+    expect(started).toBe(200);
+    expect(closes).toEqual([]);
+  }, 30_000);
+});
 
 describe("a fault behind a pause", () => {
   test("a malformed head read after a pause, with the client's FIN behind it, still gets its ERR: line", async () => {
@@ -27,7 +127,7 @@ describe("a fault behind a pause", () => {
     expect(received.endsWith(errorLine(`header line without ':': "broken header"`))).toBe(true);
     expect(received === GREETING + replies + errorLine(`header line without ':': "broken header"`)).toBe(true);
     expect(closes.map((info) => info?.code)).toEqual(["BAD_HEADER"]);
-  });
+  }, 30_000);
 
   test("a client that closes its side right after a fault still gets the running command's reply and the ERR: line", async () => {
     await using server = await startServer({}, (s) =>
