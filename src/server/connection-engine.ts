@@ -32,6 +32,14 @@ function describeIdentity(connection: Connection): string {
 const GREETING = "OK\r\n";
 /** Corked replies past this size are written at once, so one read cannot build a huge buffer. */
 const FLUSH_AT = 64 * 1024;
+/** How often the server runs sweep(): the resolution of every time limit. */
+export const SWEEP_INTERVAL_MS = 250;
+/**
+ * A sweep this late after the one before means the event loop was blocked (a slow handler):
+ * input that arrived meanwhile has not been read yet, so no client is judged on that sweep.
+ */
+const STALLED_SWEEP_MS = SWEEP_INTERVAL_MS * 1.5;
+
 /** Commands of one connection running at once before its input is paused. */
 export const MAX_INFLIGHT = 1024;
 
@@ -62,6 +70,10 @@ export class ConnectionEngine implements ConnectionHost {
   /** Why each condemned connection is closing, for the close hook. */
   readonly #closeReasons: ({ code: ErrorCode; reason: string } | undefined)[];
   #draining = false;
+  /** When sweep() last ran, to tell a late sweep (a blocked loop) from one on time. */
+  #lastSweep = Date.now();
+  /** No client is judged before this: after a stall, the input it held up must be read first. */
+  #judgeFrom = 0;
   readonly metrics: ServerMetrics;
 
   constructor(
@@ -252,6 +264,8 @@ export class ConnectionEngine implements ConnectionHost {
   #onDrain(socket: Socket<SocketData>): void {
     const slot = this.slab.slotOf(socket.data);
     if (slot < 0) return;
+    // The client took output: a slow reader whose input waits behind flow control is not idle.
+    this.#touch(slot);
     const empty = this.#outputs[slot]!.drain(socket);
     if (empty) this.#endIfCondemned(slot);
     this.#maybeResume(slot);
@@ -523,10 +537,19 @@ export class ConnectionEngine implements ConnectionHost {
     return this.#options.idleTimeoutMs === 0 ? 0 : Date.now() + this.#options.idleTimeoutMs;
   }
 
-  /** Runs from a timer: enforces handshake, idle and abort deadlines of every slot. */
+  /**
+   * Runs from a timer: enforces handshake, idle and abort deadlines of every slot. Limits on
+   * the client (handshake, idle) count only time the server was listening: a sweep that comes
+   * late, after the loop was blocked, judges nobody, since what the clients sent meanwhile is
+   * still unread; and a connection with a command running is waiting for the server, not idle.
+   */
   sweep(now: number): void {
     const slab = this.slab;
     const high = slab.highWater;
+    // A timer that fires twice to catch up after a stall must not judge on its second call.
+    if (now - this.#lastSweep > STALLED_SWEEP_MS) this.#judgeFrom = now + SWEEP_INTERVAL_MS / 2;
+    this.#lastSweep = now;
+    const stalled = now < this.#judgeFrom;
     for (let slot = 0; slot < high; slot++) {
       const deadline = slab.deadline[slot]!;
       if (deadline === 0 || deadline > now) continue;
@@ -537,6 +560,8 @@ export class ConnectionEngine implements ConnectionHost {
       if (flags & SlotFlag.CONDEMNED) {
         slab.deadline[slot] = 0;
         socket.terminate();
+      } else if (stalled) {
+        continue;
       } else if ((flags & SlotFlag.ADMITTED) === 0) {
         const reason = `TLS handshake did not finish within ${this.#options.handshakeTimeoutMs / 1000} s`;
         this.#closeReasons[slot] = { code: "HANDSHAKE_TIMEOUT", reason };
@@ -544,6 +569,8 @@ export class ConnectionEngine implements ConnectionHost {
         slab.flags[slot] = flags | SlotFlag.CONDEMNED;
         slab.deadline[slot] = 0;
         socket.terminate();
+      } else if (slab.inflight[slot]! > 0) {
+        slab.deadline[slot] = this.#idleDeadline(slot);
       } else if (!(flags & SlotFlag.DRAINING)) {
         this.#condemn(slot, "IDLE_TIMEOUT", `connection was idle for more than ${this.#options.idleTimeoutMs / 1000} s`);
       }

@@ -10,14 +10,12 @@ import { GnpError } from "../errors.ts";
 import type { TrustPolicy } from "../certs/trust-policy.ts";
 import { CertificateValidator } from "../certs/validator.ts";
 import { checkKeyPair, resolveOptions, type ResolvedOptions, type ServerOptions } from "../options.ts";
-import { ConnectionEngine, type Authorizer } from "./connection-engine.ts";
+import { ConnectionEngine, SWEEP_INTERVAL_MS, type Authorizer } from "./connection-engine.ts";
 import { ServerHooks, type ServerEvents } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
 import type { CommandHandler } from "./request.ts";
 import { formatHostPort, systemReason } from "../wording.ts";
 
-/** How often deadlines are checked: the resolution of every time limit. */
-const SWEEP_INTERVAL_MS = 250;
 const COMMAND_NAME = /^[\x21-\x7e]+$/;
 
 /** How a command is registered, beside its handler. */

@@ -1,0 +1,82 @@
+// Time limits that a hostile or an unlucky client meets: the idle timeout counts only the
+// client's silence (never time its input spent waiting for the server), and a request must
+// arrive whole within --request-timeout of its first byte, however slowly it trickles in.
+
+import { describe, expect, test } from "bun:test";
+import { connectAdmitted, startServer } from "../support/harness.ts";
+import { GREETING, errorLine, okReply, request } from "../support/wire.ts";
+import type { CloseInfo } from "../../src/index.ts";
+
+/** Keeps the event loop busy for `ms`: what a slow synchronous handler does to every client. */
+function blockFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+describe("the idle timeout counts the client's silence only", () => {
+  test("a client whose PING waited unread behind another client's slow command is not idle", async () => {
+    const closes: CloseInfo[] = [];
+    await using server = await startServer({ idleTimeout: 1 }, (s) =>
+      s
+        .command("PING", () => "PONG")
+        .command("BLOCK", () => {
+          blockFor(1600);
+          return "done";
+        })
+        .on("close", (_conn, info) => closes.push(info)),
+    );
+    await using pinger = await connectAdmitted(server.port);
+    await using blocker = await connectAdmitted(server.port);
+    // The pinger talks every 100 ms: never 1 s of silence. Its PINGs during the block sit
+    // unread in the kernel until the loop is free again.
+    let sent = 0;
+    const timer = setInterval(() => pinger.write(request("PING", String(++sent))), 100);
+    try {
+      await Bun.sleep(300);
+      blocker.write(request("BLOCK", "b"));
+      await blocker.waitFor(okReply("b", "done"));
+      await Bun.sleep(600);
+    } finally {
+      clearInterval(timer);
+    }
+    await pinger.waitFor(okReply(String(sent), "PONG"));
+    expect(pinger.isClosed).toBe(false);
+    expect(pinger.received).not.toContain("ERR:");
+    expect(closes).toEqual([]);
+  }, 20_000);
+
+  test("a connection whose command is still running is not idle", async () => {
+    await using server = await startServer({ idleTimeout: 0.5 }, (s) =>
+      s.command("SLOW", async () => {
+        await Bun.sleep(1500);
+        return "late";
+      }),
+    );
+    await using client = await connectAdmitted(server.port);
+    client.write(request("SLOW", "1"));
+    await client.waitFor(okReply("1", "late"));
+    expect(client.received).toBe(GREETING + okReply("1", "late"));
+    // Once the reply is out, the client's own silence counts again.
+    expect(await client.untilClosed()).toBe(GREETING + okReply("1", "late") + errorLine("connection was idle for more than 0.5 s"));
+  }, 20_000);
+
+  test("a client that reads its replies slowly, its requests waiting behind flow control, is not idle", async () => {
+    const big = "s".repeat(256 * 1024);
+    const closes: CloseInfo[] = [];
+    await using server = await startServer({ idleTimeout: 0.5 }, (s) => s.command("BIG", () => big).on("close", (_conn, info) => closes.push(info)));
+    await using client = await connectAdmitted(server.port);
+    client.socket.pause();
+    client.write(Array.from({ length: 100 }, (_, i) => request("BIG", String(i))).join(""));
+    const expected = GREETING.length + Array.from({ length: 100 }, (_, i) => okReply(String(i), big).length).reduce((a, b) => a + b, 0);
+    // A glance every 300 ms: never 0.5 s without taking some output (bounded: 200 glances).
+    for (let i = 0; i < 200 && client.received.length < expected && !client.isClosed; i++) {
+      await Bun.sleep(300);
+      client.socket.resume();
+      await Bun.sleep(1);
+      client.socket.pause();
+    }
+    client.socket.resume();
+    await client.waitFor((text) => text.length >= expected);
+    expect(closes).toEqual([]);
+  }, 90_000);
+});
