@@ -40,6 +40,7 @@ export const ERROR_CATALOG = {
   HANDSHAKE_TIMEOUT: { kind: "close", refusal: "handshake", summary: "the TLS handshake did not finish in time" },
   HANDSHAKE_FAILED: { kind: "close", refusal: "handshake", summary: "the TLS handshake failed (protocol version, alert, bad record)" },
   IDLE_TIMEOUT: { kind: "abort", summary: "no traffic in either direction for longer than the idle timeout" },
+  REQUEST_TIMEOUT: { kind: "abort", summary: "a request's head and body did not all arrive within the request timeout of its first byte" },
   CLIENT_CLOSED: { kind: "close", summary: "the client closed the connection; replies to what it had sent went out first" },
   OUTPUT_OVERFLOW: { kind: "close", summary: "a push came while the client's queued output was past the limit (it stopped reading)" },
   SHUTTING_DOWN: { kind: "abort", refusal: "server", summary: "the server is shutting down" },

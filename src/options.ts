@@ -19,6 +19,8 @@ export const DEFAULT_MAX_BODY = 1024 * 1024;
 export const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_S = 300;
 export const DEFAULT_HANDSHAKE_TIMEOUT_S = 10;
+/** How long a request (head and body) may take to arrive, from its first byte. */
+export const DEFAULT_REQUEST_TIMEOUT_S = 30;
 /** How long a condemned connection may take to read its error line before it is cut. */
 export const DEFAULT_ABORT_TIMEOUT_S = 2;
 export const DEFAULT_SHUTDOWN_TIMEOUT_S = 10;
@@ -42,6 +44,8 @@ export const LIMITS = {
   /** 0 = never. */
   idleTimeout: seconds(0, MAX_TIMEOUT_S),
   handshakeTimeout: positiveSeconds(MAX_TIMEOUT_S),
+  /** 0 = no limit. */
+  requestTimeout: seconds(0, MAX_TIMEOUT_S),
   abortTimeout: positiveSeconds(MAX_TIMEOUT_S),
   shutdownTimeout: seconds(0, 86_400),
   /** Server processes of `gnp serve --workers`: more is a typo, not a deployment (each holds its own slab). */
@@ -87,6 +91,8 @@ export type ServerOptions = {
   idleTimeout?: number;
   /** Seconds for the TLS handshake to finish. Default 10. */
   handshakeTimeout?: number;
+  /** Seconds a request's head and body may take to arrive, from its first byte; 0 = no limit. Default 30. */
+  requestTimeout?: number;
   /** Seconds a condemned connection gets to read its error line. Default 2. */
   abortTimeout?: number;
   /** Seconds close() waits for in-flight commands before cutting connections. Default 10. */
@@ -106,6 +112,7 @@ export type ResolvedOptions = Readonly<{
   maxOutput: number;
   idleTimeoutMs: number;
   handshakeTimeoutMs: number;
+  requestTimeoutMs: number;
   abortTimeoutMs: number;
   shutdownTimeoutMs: number;
   reusePort: boolean;
@@ -145,6 +152,7 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
     maxOutput: checked("maxOutput", input.maxOutput ?? DEFAULT_MAX_OUTPUT),
     idleTimeoutMs: milliseconds("idleTimeout", input.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_S),
     handshakeTimeoutMs: milliseconds("handshakeTimeout", input.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_S),
+    requestTimeoutMs: milliseconds("requestTimeout", input.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_S),
     abortTimeoutMs: milliseconds("abortTimeout", input.abortTimeout ?? DEFAULT_ABORT_TIMEOUT_S),
     shutdownTimeoutMs: milliseconds("shutdownTimeout", input.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_S),
     reusePort: input.reusePort === true,

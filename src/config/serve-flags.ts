@@ -14,6 +14,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_OUTPUT,
   DEFAULT_PORT,
+  DEFAULT_REQUEST_TIMEOUT_S,
   DEFAULT_SHUTDOWN_TIMEOUT_S,
   DEFAULT_WORKERS,
   LIMITS,
@@ -56,6 +57,13 @@ export const SERVE_FLAGS = {
     help: `seconds without traffic before a connection is closed, 0 = never (default ${DEFAULT_IDLE_TIMEOUT_S})`,
   },
   "handshake-timeout": { type: "string", arg: "S", default: DEFAULT_HANDSHAKE_TIMEOUT_S, parse: numberWithin(LIMITS.handshakeTimeout), help: `seconds for the TLS handshake (default ${DEFAULT_HANDSHAKE_TIMEOUT_S})` },
+  "request-timeout": {
+    type: "string",
+    arg: "S",
+    default: DEFAULT_REQUEST_TIMEOUT_S,
+    parse: numberWithin(LIMITS.requestTimeout),
+    help: `seconds a request's head and body may take to arrive from its first byte, 0 = no limit (default ${DEFAULT_REQUEST_TIMEOUT_S})`,
+  },
   admin: { type: "string", arg: "HOST:PORT", parse: adminAddress, unset: "off", help: "serve /healthz, /readyz and /metrics over plain HTTP on this address (default: off)" },
   "log-format": { type: "string", arg: "text|json", parse: logFormat, unset: "text on a terminal, else json", help: "log line format (default: text when stdout is a terminal, else json)" },
   "log-level": { type: "string", arg: "LEVEL", default: "info", parse: logLevel, help: "debug, info, warn or error (default info; debug adds every open and close)" },
@@ -100,6 +108,7 @@ export type ServeSettings = {
   maxOutput: number;
   idleTimeout: number;
   handshakeTimeout: number;
+  requestTimeout: number;
   ops: OpsSettings;
   help: boolean;
 };
@@ -121,6 +130,7 @@ export function serveSettingsOf(values: ServeValues): ServeSettings {
     maxOutput: values["max-output"],
     idleTimeout: values["idle-timeout"],
     handshakeTimeout: values["handshake-timeout"],
+    requestTimeout: values["request-timeout"],
     ops: {
       admin: values.admin,
       logFormat: values["log-format"],

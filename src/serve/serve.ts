@@ -59,6 +59,7 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
       maxOutput: settings.maxOutput,
       idleTimeout: settings.idleTimeout,
       handshakeTimeout: settings.handshakeTimeout,
+      requestTimeout: settings.requestTimeout,
       shutdownTimeout: settings.ops.shutdownTimeout,
       reusePort: worker !== undefined,
     });

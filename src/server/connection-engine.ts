@@ -95,14 +95,18 @@ export class ConnectionEngine implements ConnectionHost {
     this.#connections = new Array(capacity);
     this.#outputs = new Array(capacity);
     this.#peers = new Array(capacity);
-    this.#reader = new RequestReader(this.slab, options.maxBody, {
-      dispatch: (slot, head, body) => {
-        this.#dispatch(slot, head, body);
-        this.#throttle(slot);
+    this.#reader = new RequestReader(
+      this.slab,
+      {
+        dispatch: (slot, head, body) => {
+          this.#dispatch(slot, head, body);
+          this.#throttle(slot);
+        },
+        condemn: (slot, code, message) => this.#condemn(slot, code, message),
+        stopped: (slot) => this.#stopped(slot),
       },
-      condemn: (slot, code, message) => this.#condemn(slot, code, message),
-      stopped: (slot) => this.#stopped(slot),
-    });
+      { maxBody: options.maxBody, requestTimeoutMs: options.requestTimeoutMs },
+    );
     this.#pauseAt = Math.min(256 * 1024, Math.floor(options.maxOutput / 2));
     this.#resumeAt = Math.floor(this.#pauseAt / 2);
     this.#closeReasons = new Array(capacity);
@@ -552,16 +556,25 @@ export class ConnectionEngine implements ConnectionHost {
     const stalled = now < this.#judgeFrom;
     for (let slot = 0; slot < high; slot++) {
       const deadline = slab.deadline[slot]!;
-      if (deadline === 0 || deadline > now) continue;
+      const requestDeadline = slab.requestDeadline[slot]!;
+      const due = deadline !== 0 && deadline <= now;
+      if (!due && (requestDeadline === 0 || requestDeadline > now)) continue;
       const flags = slab.flags[slot]!;
       if ((flags & SlotFlag.IN_USE) === 0) continue;
       const socket = this.#sockets[slot];
       if (socket === undefined) continue;
       if (flags & SlotFlag.CONDEMNED) {
-        slab.deadline[slot] = 0;
-        socket.terminate();
+        if (due) {
+          slab.deadline[slot] = 0;
+          socket.terminate();
+        }
       } else if (stalled) {
         continue;
+      } else if (!due) {
+        // Only the request clock ran out. Input held back by flow control is not the client's delay.
+        if (!(flags & (SlotFlag.INPUT_PAUSED | SlotFlag.DRAINING))) {
+          this.#condemn(slot, "REQUEST_TIMEOUT", `request did not arrive in full within ${this.#options.requestTimeoutMs / 1000} s of its first byte`);
+        }
       } else if ((flags & SlotFlag.ADMITTED) === 0) {
         const reason = `TLS handshake did not finish within ${this.#options.handshakeTimeoutMs / 1000} s`;
         this.#closeReasons[slot] = { code: "HANDSHAKE_TIMEOUT", reason };

@@ -2,7 +2,8 @@
 // message buffer a slot-full at a time, heads are found by the resumable scanner (no byte
 // scanned twice), bodies are read in the slot when the message fits and into a side buffer of
 // exactly Size bytes when it does not, and each complete request goes to the host in order.
-// A paused connection (flow control) keeps what it has not read yet, for resume().
+// A paused connection (flow control) keeps what it has not read yet, for resume(). The slot's
+// request deadline says when the request begun but not complete must have arrived.
 
 import type { ErrorCode } from "../errors.ts";
 import { isHeadFault, parseHead, scanHead, type Head } from "../protocol/head-scanner.ts";
@@ -20,9 +21,12 @@ export interface ReaderHost {
   stopped(slot: number): boolean;
 }
 
+export type ReaderLimits = { maxBody: number; /** 0: no limit. */ requestTimeoutMs: number };
+
 export class RequestReader {
   readonly #slab: ConnectionSlab;
   readonly #maxBody: number;
+  readonly #requestTimeoutMs: number;
   readonly #host: ReaderHost;
   /** Heads whose body is still arriving, and side buffers for bodies larger than a slot. */
   readonly #pendingHeads: (Head | undefined)[];
@@ -30,9 +34,10 @@ export class RequestReader {
   /** Input received while paused, not yet fed to the slot; bounded by what Bun delivers before pause() holds. */
   readonly #backlogs: (Uint8Array | undefined)[];
 
-  constructor(slab: ConnectionSlab, maxBody: number, host: ReaderHost) {
+  constructor(slab: ConnectionSlab, host: ReaderHost, limits: ReaderLimits) {
     this.#slab = slab;
-    this.#maxBody = maxBody;
+    this.#maxBody = limits.maxBody;
+    this.#requestTimeoutMs = limits.requestTimeoutMs;
     this.#host = host;
     this.#pendingHeads = new Array(slab.capacity);
     this.#bodies = new Array(slab.capacity);
@@ -44,12 +49,17 @@ export class RequestReader {
     this.#keep(slot, chunk, 0);
   }
 
-  /** After a pause: the requests already in the slot first, then what arrived meanwhile. */
+  /**
+   * After a pause: the requests already in the slot first, then what arrived meanwhile. The
+   * time a request waited behind the pause was the server's, so its clock starts again.
+   */
   resume(slot: number): void {
+    this.#slab.requestDeadline[slot] = 0;
     this.runBuffered(slot);
     const backlog = this.#backlogs[slot];
     this.#backlogs[slot] = undefined;
     if (backlog !== undefined) this.feed(slot, backlog);
+    else this.#timeRequest(slot);
   }
 
   /** Drops everything half-read: the connection is condemned or gone. */
@@ -57,6 +67,7 @@ export class RequestReader {
     this.#pendingHeads[slot] = undefined;
     this.#bodies[slot] = undefined;
     this.#backlogs[slot] = undefined;
+    this.#slab.requestDeadline[slot] = 0;
   }
 
   /** Feeds one read into the slot, a slot-full at a time, and runs what is complete. */
@@ -81,6 +92,20 @@ export class RequestReader {
       offset += take;
       this.runBuffered(slot);
     }
+    this.#timeRequest(slot);
+  }
+
+  /**
+   * Starts the clock of a request begun in this read (it arrived now), and stops it when no
+   * request is half-read. A request completed in this read stopped the clock of its own (see
+   * runBuffered), so the one begun behind it gets a clock of its own.
+   */
+  #timeRequest(slot: number): void {
+    const slab = this.#slab;
+    if (this.#requestTimeoutMs === 0 || this.#host.stopped(slot)) return;
+    const begun = slab.fill[slot]! > 0 || (slab.flags[slot]! & SlotFlag.BODY_OUTSIDE) !== 0;
+    if (!begun) slab.requestDeadline[slot] = 0;
+    else if (slab.requestDeadline[slot] === 0) slab.requestDeadline[slot] = Date.now() + this.#requestTimeoutMs;
   }
 
   /**
@@ -121,6 +146,7 @@ export class RequestReader {
         slab.flags[slot]! &= ~SlotFlag.AWAITING_BODY;
         start = bodyStart + size;
         slab.scanFrom[slot] = start - base; // relative to base until the compaction below
+        slab.requestDeadline[slot] = 0;
         this.#host.dispatch(slot, head, body);
         continue;
       }
@@ -167,6 +193,7 @@ export class RequestReader {
       slab.flags[slot]! &= ~SlotFlag.BODY_OUTSIDE;
       slab.fill[slot] = 0;
       slab.scanFrom[slot] = 0;
+      slab.requestDeadline[slot] = 0;
       this.#host.dispatch(slot, head, body);
     }
     return take;

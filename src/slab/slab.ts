@@ -48,16 +48,17 @@ export const SlotFlag = {
 /**
  * The slab. Column arrays are public on purpose: the server reads and writes them in its
  * hot path without a call per field. Their layout per slot, 64 bytes in all:
- * deadline, bytesIn, bytesOut (f64); generation, flags, fill, scanFrom, headEnd,
+ * deadline, bytesIn, requestDeadline (f64); generation, flags, fill, scanFrom, headEnd,
  * bodyFilled, requests, inflight, trustEpoch (u32); 4 bytes spare.
  */
 export class ConnectionSlab {
   readonly capacity: number;
   readonly memory: ArrayBuffer;
-  /** When the sweeper acts on this slot (ms since the epoch); 0 = no deadline. */
+  /** When the sweeper acts on this slot (ms since the epoch): handshake, idle or abort; 0 = none. */
   readonly deadline: Float64Array;
   readonly bytesIn: Float64Array;
-  readonly bytesOut: Float64Array;
+  /** When the request being read must be complete (ms since the epoch); 0 = none being read. */
+  readonly requestDeadline: Float64Array;
   readonly generation: Uint32Array;
   readonly flags: Uint32Array;
   /** Bytes held in the message buffer, from its start. */
@@ -104,7 +105,7 @@ export class ConnectionSlab {
     };
     this.deadline = f64();
     this.bytesIn = f64();
-    this.bytesOut = f64();
+    this.requestDeadline = f64();
     this.generation = u32();
     this.flags = u32();
     this.fill = u32();
@@ -140,7 +141,7 @@ export class ConnectionSlab {
     this.flags[slot] = SlotFlag.IN_USE;
     this.deadline[slot] = 0;
     this.bytesIn[slot] = 0;
-    this.bytesOut[slot] = 0;
+    this.requestDeadline[slot] = 0;
     this.fill[slot] = 0;
     this.scanFrom[slot] = 0;
     this.headEnd[slot] = 0;
@@ -160,6 +161,7 @@ export class ConnectionSlab {
     if (slot < 0) return false;
     this.flags[slot] = 0;
     this.deadline[slot] = 0;
+    this.requestDeadline[slot] = 0;
     // Wraps after 2^32 reuses of one slot; handles stay below 2^53.
     this.generation[slot] = (this.generation[slot]! + 1) >>> 0;
     this.#free[this.#freeTop++] = slot;

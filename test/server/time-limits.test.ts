@@ -80,3 +80,53 @@ describe("the idle timeout counts the client's silence only", () => {
     expect(closes).toEqual([]);
   }, 90_000);
 });
+
+describe("a request must arrive whole within --request-timeout of its first byte", () => {
+  /** Writes `text` one byte every `everyMs` until the server closes; resolves when it has. */
+  async function trickle(client: import("../support/harness.ts").RawClient, text: string, everyMs: number): Promise<void> {
+    for (const byte of text) {
+      if (client.isClosed) return;
+      client.write(byte);
+      await Bun.sleep(everyMs);
+    }
+  }
+
+  test("a head sent one byte at a time is cut off with ERR: at the limit, after the replies already owed", async () => {
+    const closed = Promise.withResolvers<CloseInfo>();
+    await using server = await startServer({ requestTimeout: 0.5, idleTimeout: 60 }, (s) => s.command("PING", () => "PONG").on("close", (_conn, info) => closed.resolve(info)));
+    await using client = await connectAdmitted(server.port);
+    client.write(request("PING", "1"));
+    await client.waitFor(okReply("1", "PONG"));
+    const started = performance.now();
+    // Every byte restarts the idle timer, never the request timer (bounded: one head's bytes).
+    void trickle(client, request("PING", "2") + request("PING", "3"), 50);
+    const received = await client.untilClosed();
+    expect(received).toBe(GREETING + okReply("1", "PONG") + errorLine("request did not arrive in full within 0.5 s of its first byte"));
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect((await closed.promise)?.code).toBe("REQUEST_TIMEOUT");
+  }, 20_000);
+
+  test("a body that trickles in is cut off the same way, whatever its size", async () => {
+    await using server = await startServer({ requestTimeout: 0.5 }, (s) => s.command("ECHO", (req) => req.body));
+    await using client = await connectAdmitted(server.port);
+    client.write(`ECHO\r\nSequence: 1\r\nSize: 100000\r\n\r\n${"x".repeat(20_000)}`);
+    void trickle(client, "y".repeat(100), 50);
+    expect(await client.untilClosed()).toBe(GREETING + errorLine("request did not arrive in full within 0.5 s of its first byte"));
+  }, 20_000);
+
+  test("requests that each arrive in time are never cut off, however long the connection lives", async () => {
+    await using server = await startServer({ requestTimeout: 0.5 }, (s) => s.command("PING", () => "PONG"));
+    await using client = await connectAdmitted(server.port);
+    // Each request takes 0.3 s to arrive, the next begins at once: 2.4 s of slow input in all.
+    for (let i = 0; i < 8; i++) {
+      const wire = request("PING", String(i));
+      client.write(wire.slice(0, 5));
+      await Bun.sleep(300);
+      client.write(wire.slice(5));
+    }
+    await client.waitFor(okReply("7", "PONG"));
+    expect(client.isClosed).toBe(false);
+    expect(client.received).not.toContain("ERR:");
+  }, 20_000);
+});
+
