@@ -34,9 +34,12 @@ export const ERROR_CATALOG = {
   DUPLICATE_HEADER: { kind: "abort", summary: "Sequence or Size appeared twice in one request" },
   BAD_SIZE: { kind: "abort", summary: "a Size was not decimal digits" },
   BODY_TOO_LARGE: { kind: "abort", summary: "a Size exceeded the configured body limit" },
-  // Connection life: ERR: <reason>, then abort; the four of kind close (HANDSHAKE_TIMEOUT,
-  // HANDSHAKE_FAILED, CLIENT_CLOSED, OUTPUT_OVERFLOW) end the connection without a line.
-  CONNECTION_LIMIT: { kind: "abort", refusal: "server", summary: "every slab slot was in use" },
+  // Connection life: ERR: <reason>, then abort; those of kind close (HANDSHAKE_TIMEOUT,
+  // HANDSHAKE_FAILED, ADDRESS_LIMIT, HANDSHAKE_EVICTED, CLIENT_CLOSED, OUTPUT_OVERFLOW) end
+  // the connection without a line.
+  CONNECTION_LIMIT: { kind: "abort", refusal: "server", summary: "every slab slot, or every slot connections in their handshake may hold, was in use" },
+  ADDRESS_LIMIT: { kind: "close", refusal: "server", summary: "the client's address already had its limit of connections in their handshake" },
+  HANDSHAKE_EVICTED: { kind: "close", refusal: "handshake", summary: "a handshake that had not sent its ClientHello gave its slot to a newer connection" },
   HANDSHAKE_TIMEOUT: { kind: "close", refusal: "handshake", summary: "the TLS handshake did not finish in time" },
   HANDSHAKE_FAILED: { kind: "close", refusal: "handshake", summary: "the TLS handshake failed (protocol version, alert, bad record)" },
   IDLE_TIMEOUT: { kind: "abort", summary: "no traffic in either direction for longer than the idle timeout" },

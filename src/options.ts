@@ -13,6 +13,10 @@ import { MAX_SLAB_CAPACITY } from "./slab/slab.ts";
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 7443;
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Slots that connections still in their TLS handshake may hold at once (never more than the slots). */
+export const DEFAULT_MAX_HANDSHAKES = 2048;
+/** Connections in their handshake one remote address may have; `gnp bench --conns 1000` fits. */
+export const DEFAULT_MAX_HANDSHAKES_PER_ADDRESS = 1024;
 /** The slab is one ArrayBuffer of 8 KiB a slot: 500,000 slots is 3.8 GiB, about what one buffer may be. */
 export const MAX_CONNECTIONS = Math.min(500_000, MAX_SLAB_CAPACITY);
 export const DEFAULT_MAX_BODY = 1024 * 1024;
@@ -39,6 +43,9 @@ const positiveSeconds = (max: number): Limit => ({ min: 0, max, whole: false, se
 export const LIMITS = {
   port: whole(0, 65535),
   maxConnections: whole(1, MAX_CONNECTIONS),
+  /** At most maxConnections in effect: resolveOptions takes the smaller. */
+  maxHandshakes: whole(1, MAX_CONNECTIONS),
+  maxHandshakesPerAddress: whole(1, MAX_CONNECTIONS),
   maxBody: whole(0, 2 ** 31 - 1),
   maxOutput: whole(1024, 2 ** 40),
   /** 0 = never. */
@@ -80,6 +87,13 @@ export type ServerOptions = {
   /** PEM certificates of CAs whose client certificates are admitted. */
   trustedCas?: readonly string[];
   maxConnections?: number;
+  /**
+   * Slots connections still in their TLS handshake may hold at once; when they are all taken,
+   * the oldest handshake without a ClientHello makes room. Default 2048 (at most maxConnections).
+   */
+  maxHandshakes?: number;
+  /** Connections in their handshake one remote address may have; more are cut at once. Default 1024. */
+  maxHandshakesPerAddress?: number;
   /** Largest request body in bytes. Default 1 MiB. */
   maxBody?: number;
   /**
@@ -108,6 +122,8 @@ export type ResolvedOptions = Readonly<{
   /** `allow` (normalized) and `trustedCas`, as one value (src/certs/trust-policy.ts). */
   trust: TrustPolicy;
   maxConnections: number;
+  maxHandshakes: number;
+  maxHandshakesPerAddress: number;
   maxBody: number;
   maxOutput: number;
   idleTimeoutMs: number;
@@ -142,12 +158,15 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
   if (allow.length === 0 && trustedCas.length === 0) {
     throw new GnpError("CONFIG_INVALID", "no client could ever be admitted: give an allow-list thumbprint or a trusted CA");
   }
+  const maxConnections = checked("maxConnections", input.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   return Object.freeze({
     host: input.host ?? DEFAULT_HOST,
     port: checked("port", input.port ?? DEFAULT_PORT),
     tls: Object.freeze({ cert: tls.cert, key: tls.key }),
     trust: Object.freeze({ allow: Object.freeze(allow), trustedCas: Object.freeze(trustedCas) }),
-    maxConnections: checked("maxConnections", input.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
+    maxConnections,
+    maxHandshakes: Math.min(checked("maxHandshakes", input.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES), maxConnections),
+    maxHandshakesPerAddress: checked("maxHandshakesPerAddress", input.maxHandshakesPerAddress ?? DEFAULT_MAX_HANDSHAKES_PER_ADDRESS),
     maxBody: checked("maxBody", input.maxBody ?? DEFAULT_MAX_BODY),
     maxOutput: checked("maxOutput", input.maxOutput ?? DEFAULT_MAX_OUTPUT),
     idleTimeoutMs: milliseconds("idleTimeout", input.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_S),

@@ -12,6 +12,8 @@ import {
   DEFAULT_IDLE_TIMEOUT_S,
   DEFAULT_MAX_BODY,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_HANDSHAKES,
+  DEFAULT_MAX_HANDSHAKES_PER_ADDRESS,
   DEFAULT_MAX_OUTPUT,
   DEFAULT_PORT,
   DEFAULT_REQUEST_TIMEOUT_S,
@@ -41,6 +43,20 @@ export const SERVE_FLAGS = {
   },
   handlers: { type: "string", arg: "FILE", file: "path", help: "a TypeScript/JavaScript module of your own command handlers, loaded at start" },
   "max-connections": { type: "string", arg: "N", default: DEFAULT_MAX_CONNECTIONS, parse: numberWithin(LIMITS.maxConnections), help: `connection slots, 8 KiB each (default ${DEFAULT_MAX_CONNECTIONS})` },
+  "max-handshakes": {
+    type: "string",
+    arg: "N",
+    default: DEFAULT_MAX_HANDSHAKES,
+    parse: numberWithin(LIMITS.maxHandshakes),
+    help: `slots connections still in their TLS handshake may hold; when full, the oldest without a ClientHello makes room (default ${DEFAULT_MAX_HANDSHAKES}, at most --max-connections)`,
+  },
+  "max-handshakes-per-address": {
+    type: "string",
+    arg: "N",
+    default: DEFAULT_MAX_HANDSHAKES_PER_ADDRESS,
+    parse: numberWithin(LIMITS.maxHandshakesPerAddress),
+    help: `connections in their TLS handshake one remote address may have; more are cut (default ${DEFAULT_MAX_HANDSHAKES_PER_ADDRESS})`,
+  },
   "max-body": { type: "string", arg: "N", default: DEFAULT_MAX_BODY, parse: numberWithin(LIMITS.maxBody), help: `largest request body in bytes (default ${DEFAULT_MAX_BODY})` },
   "max-output": {
     type: "string",
@@ -104,6 +120,8 @@ export type ServeSettings = {
   store: string | undefined;
   handlersFile: string | undefined;
   maxConnections: number;
+  maxHandshakes: number;
+  maxHandshakesPerAddress: number;
   maxBody: number;
   maxOutput: number;
   idleTimeout: number;
@@ -126,6 +144,8 @@ export function serveSettingsOf(values: ServeValues): ServeSettings {
     store: values.store,
     handlersFile: values.handlers,
     maxConnections: values["max-connections"],
+    maxHandshakes: values["max-handshakes"],
+    maxHandshakesPerAddress: values["max-handshakes-per-address"],
     maxBody: values["max-body"],
     maxOutput: values["max-output"],
     idleTimeout: values["idle-timeout"],

@@ -21,6 +21,8 @@ export function logServerEvents(server: GnpServer, logger: Logger): void {
       identity: info.identity,
       sha1: info.sha1,
       sha256: info.sha256,
+      // A summary: this many more refusals of the code from the address since the first.
+      repeated: info.repeated,
     });
   });
   server.on("error", (error, connection) => {

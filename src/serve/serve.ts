@@ -55,6 +55,8 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
       tls: trust.tls,
       ...trust.trust,
       maxConnections: settings.maxConnections,
+      maxHandshakes: settings.maxHandshakes,
+      maxHandshakesPerAddress: settings.maxHandshakesPerAddress,
       maxBody: settings.maxBody,
       maxOutput: settings.maxOutput,
       idleTimeout: settings.idleTimeout,

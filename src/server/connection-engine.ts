@@ -5,7 +5,7 @@
 // the slab's columns.
 
 import type { Socket, SocketHandler } from "bun";
-import { GnpError, type ErrorCode } from "../errors.ts";
+import { GnpError, type ErrorCode, type RefusalCode } from "../errors.ts";
 import { encodeErrorLine, encodeReplyHead, type HeaderList } from "../protocol/encoder.ts";
 import type { Head } from "../protocol/head-scanner.ts";
 import { ConnectionSlab, SlotFlag } from "../slab/slab.ts";
@@ -18,10 +18,16 @@ import { GnpRequest, normalizeReply, type CommandHandler, type HandlerResult } f
 import type { RefusalInfo, ServerHooks } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { ReplyReserves } from "./reply-reserves.ts";
+import { HandshakeGate } from "./handshake-gate.ts";
+import { RefusalLog } from "./refusal-log.ts";
 
-/** socket.data: the slab handle, or NO_SLOT for a connection refused for want of one. */
+/**
+ * socket.data: the slab handle; NO_SLOT for a connection refused a slot (it is told why once
+ * its handshake is done); REFUSED_AT_OPEN for one cut before its handshake began.
+ */
 type SocketData = number;
 const NO_SLOT = -1;
+const REFUSED_AT_OPEN = -2;
 
 /** Decides whether a connection may run a command; false gets an ERR reply naming both. */
 export type Authorizer = (connection: Connection, command: string) => boolean;
@@ -70,6 +76,12 @@ export class ConnectionEngine implements ConnectionHost {
   /** Why each condemned connection is closing, for the close hook. */
   readonly #closeReasons: ({ code: ErrorCode; reason: string } | undefined)[];
   #draining = false;
+  /** Budget and per-address cap of connections still in their handshake. */
+  readonly #gate: HandshakeGate;
+  /** Connections refused a slot, waiting for their handshake to be told why: their address and reason. */
+  readonly #unslotted = new Map<Socket<SocketData>, { address: string; code: RefusalCode<"server">; reason: string }>();
+  /** Refuse hooks, at most once per address and code per interval. */
+  readonly #refusals: RefusalLog;
   /** When sweep() last ran, to tell a late sweep (a blocked loop) from one on time. */
   #lastSweep = Date.now();
   /** No client is judged before this: after a stall, the input it held up must be read first. */
@@ -110,6 +122,8 @@ export class ConnectionEngine implements ConnectionHost {
     this.#pauseAt = Math.min(256 * 1024, Math.floor(options.maxOutput / 2));
     this.#resumeAt = Math.floor(this.#pauseAt / 2);
     this.#closeReasons = new Array(capacity);
+    this.#gate = new HandshakeGate({ maxHandshakes: options.maxHandshakes, maxPerAddress: options.maxHandshakesPerAddress });
+    this.#refusals = new RefusalLog((info) => this.#hooks.emitRefuse(info));
   }
 
   /** The handler object for Bun.listen. */
@@ -169,14 +183,29 @@ export class ConnectionEngine implements ConnectionHost {
   // ── Socket events ─────────────────────────────────────────────────────────────────────
 
   #onOpen(socket: Socket<SocketData>): void {
-    const handle = this.#draining ? NO_SLOT : this.slab.allocate();
+    const address = socket.remoteAddress;
+    if (!this.#gate.allows(address)) {
+      // Cut before any TLS work: no line can be sent before a handshake anyway.
+      socket.data = REFUSED_AT_OPEN;
+      const reason = `${address} has ${this.#options.maxHandshakesPerAddress} connections in their TLS handshake, its limit`;
+      this.#refuse({ code: "ADDRESS_LIMIT", reason, remoteAddress: address });
+      socket.terminate();
+      return;
+    }
+    // Full: the oldest handshake that has not sent a ClientHello makes room, if there is one.
+    if (!this.#draining && (this.#gate.isFull || this.slab.inUse >= this.slab.capacity)) this.#evictStalled();
+    const handle = this.#draining || this.#gate.isFull ? NO_SLOT : this.slab.allocate();
     socket.data = handle;
     if (handle === NO_SLOT) {
+      this.#gate.opened(address, undefined);
+      this.#unslotted.set(socket, this.#whyNoSlot(address));
       // No slot, so no sweeper deadline: Bun's own timer bounds the handshake.
       socket.timeout(Math.ceil(this.#options.handshakeTimeoutMs / 1000));
       return;
     }
+    this.#gate.opened(address, handle);
     const slot = this.slab.slotOf(handle);
+    this.slab.flags[slot]! |= SlotFlag.HANDSHAKING;
     this.#sockets[slot] = socket;
     this.#connections[slot] = new Connection(this, { id: handle, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
     (this.#outputs[slot] ??= new OutputQueue(this.metrics)).reset();
@@ -185,9 +214,9 @@ export class ConnectionEngine implements ConnectionHost {
 
   #onHandshake(socket: Socket<SocketData>, success: boolean, authorizationError: Error | null): void {
     const handle = socket.data;
+    if (handle === REFUSED_AT_OPEN) return;
     if (handle === NO_SLOT) {
-      const code = this.#draining ? "SHUTTING_DOWN" : "CONNECTION_LIMIT";
-      const reason = this.#draining ? "server is shutting down" : "server is at its connection limit";
+      const { code, reason } = this.#unslotted.get(socket) ?? this.#whyNoSlot(socket.remoteAddress);
       this.#refuse({ code, reason, remoteAddress: socket.remoteAddress });
       if (success) socket.end(encodeErrorLine(reason));
       else socket.terminate();
@@ -221,6 +250,7 @@ export class ConnectionEngine implements ConnectionHost {
     this.#peers[slot] = peer;
     this.slab.trustEpoch[slot] = this.#trustEpoch;
     const connection = this.#connections[slot]!;
+    this.#endHandshake(slot, connection.remoteAddress);
     connection.identity = admission.identity;
     connection.certificate = Object.freeze({
       subject: admission.subject,
@@ -304,9 +334,16 @@ export class ConnectionEngine implements ConnectionHost {
 
   #onClose(socket: Socket<SocketData>): void {
     const handle = socket.data;
+    if (handle === NO_SLOT) {
+      const unslotted = this.#unslotted.get(socket);
+      this.#unslotted.delete(socket);
+      if (unslotted !== undefined) this.#gate.ended(unslotted.address, false);
+      return;
+    }
     const slot = this.slab.slotOf(handle);
     if (slot < 0) return;
     const connection = this.#connections[slot]!;
+    this.#endHandshake(slot, connection.remoteAddress);
     const reason = this.#closeReasons[slot];
     const wasAdmitted = (this.slab.flags[slot]! & SlotFlag.ADMITTED) !== 0;
     this.#sockets[slot] = undefined;
@@ -554,6 +591,8 @@ export class ConnectionEngine implements ConnectionHost {
     if (now - this.#lastSweep > STALLED_SWEEP_MS) this.#judgeFrom = now + SWEEP_INTERVAL_MS / 2;
     this.#lastSweep = now;
     const stalled = now < this.#judgeFrom;
+    this.#refusals.flush(now);
+    this.#gate.prune((handle) => this.#handshakeState(handle));
     for (let slot = 0; slot < high; slot++) {
       const deadline = slab.deadline[slot]!;
       const requestDeadline = slab.requestDeadline[slot]!;
@@ -723,7 +762,48 @@ export class ConnectionEngine implements ConnectionHost {
 
   #refuse(info: RefusalInfo): void {
     this.metrics.countRefusal(info.code);
-    this.#hooks.emitRefuse(info);
+    this.#refusals.refuse(info, Date.now());
+  }
+
+  // ── Connections in their handshake ────────────────────────────────────────────────────
+
+  /** Why a newcomer gets no slot: told once its handshake is done, if it gets that far. */
+  #whyNoSlot(address: string): { address: string; code: RefusalCode<"server">; reason: string } {
+    if (this.#draining) return { address, code: "SHUTTING_DOWN", reason: "server is shutting down" };
+    if (this.slab.inUse < this.slab.capacity) {
+      return { address, code: "CONNECTION_LIMIT", reason: `server is at its limit of ${this.#options.maxHandshakes} connections in their TLS handshake` };
+    }
+    return { address, code: "CONNECTION_LIMIT", reason: "server is at its connection limit" };
+  }
+
+  /** The slot leaves the handshake budget (admitted, or closing): once, whichever comes first. */
+  #endHandshake(slot: number, address: string): void {
+    if (!(this.slab.flags[slot]! & SlotFlag.HANDSHAKING)) return;
+    this.slab.flags[slot]! &= ~SlotFlag.HANDSHAKING;
+    this.#gate.ended(address, true);
+  }
+
+  /** Cuts the oldest handshake that has made no progress, if any; its slot is free on return. */
+  #evictStalled(): void {
+    const victim = this.#gate.victim((handle) => this.#handshakeState(handle));
+    if (victim === undefined) return;
+    const slot = this.slab.slotOf(victim);
+    const socket = this.#sockets[slot]!;
+    const reason = "TLS handshake made no progress (no ClientHello) and its slot went to a newer connection";
+    this.#closeReasons[slot] = { code: "HANDSHAKE_EVICTED", reason };
+    this.#refuse({ code: "HANDSHAKE_EVICTED", reason, remoteAddress: socket.remoteAddress });
+    this.slab.flags[slot]! |= SlotFlag.CONDEMNED;
+    // Bun runs the close handler inside terminate(): the slot and its budget are given back now.
+    socket.terminate();
+  }
+
+  #handshakeState(handle: number): "pending" | "gone" | "progressing" {
+    const slot = this.slab.slotOf(handle);
+    if (slot < 0 || !(this.slab.flags[slot]! & SlotFlag.HANDSHAKING) || this.slab.flags[slot]! & SlotFlag.CONDEMNED) return "gone";
+    const socket = this.#sockets[slot];
+    if (socket === undefined) return "gone";
+    // TLS picks a cipher as soon as it has read the ClientHello: from then on the handshake is under way.
+    return socket.getCipher()?.name ? "progressing" : "pending";
   }
 
   /** Condemned, or already given back (a handler may close its connection mid-read). */

@@ -16,6 +16,11 @@ export type RefusalInfo = {
   /** The presented certificate's thumbprints, when it had one (upper-case hex). */
   sha1?: string | undefined;
   sha256?: string | undefined;
+  /**
+   * Set on a summary: refusals of this code from this address are reported once per 10 s,
+   * and this many more came in that time (the fields are the last one's).
+   */
+  repeated?: number | undefined;
 };
 
 export type CloseInfo = { code: ErrorCode; reason: string } | undefined;

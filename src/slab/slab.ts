@@ -43,6 +43,8 @@ export const SlotFlag = {
    * still gets its ERR: line.
    */
   PEER_ENDED: 1 << 11,
+  /** Counted in the handshake budget: opened, not admitted and not closed yet. */
+  HANDSHAKING: 1 << 12,
 } as const;
 
 /**

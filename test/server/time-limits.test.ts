@@ -61,22 +61,32 @@ describe("the idle timeout counts the client's silence only", () => {
   }, 20_000);
 
   test("a client that reads its replies slowly, its requests waiting behind flow control, is not idle", async () => {
-    const big = "s".repeat(256 * 1024);
+    const big = "s".repeat(16 * 1024 * 1024);
     const closes: CloseInfo[] = [];
-    await using server = await startServer({ idleTimeout: 0.5 }, (s) => s.command("BIG", () => big).on("close", (_conn, info) => closes.push(info)));
+    await using server = await startServer({ idleTimeout: 1 }, (s) =>
+      s
+        .command("BIG", () => big)
+        .command("PING", () => "PONG")
+        .on("close", (_conn, info) => closes.push(info)),
+    );
     await using client = await connectAdmitted(server.port);
     client.socket.pause();
-    client.write(Array.from({ length: 100 }, (_, i) => request("BIG", String(i))).join(""));
-    const expected = GREETING.length + Array.from({ length: 100 }, (_, i) => okReply(String(i), big).length).reduce((a, b) => a + b, 0);
-    // A glance every 300 ms: never 0.5 s without taking some output (bounded: 200 glances).
-    for (let i = 0; i < 200 && client.received.length < expected && !client.isClosed; i++) {
-      await Bun.sleep(300);
+    // One reply far larger than the kernel's buffers: the PING waits unread behind it.
+    client.write(request("BIG", "1") + request("PING", "2"));
+    const expected = GREETING.length + okReply("1", big).length + okReply("2", "PONG").length;
+    // Take a little output every 200 ms for 3 s: never 1 s without reading, never enough for
+    // the server to catch up and read the PING.
+    for (let i = 0; i < 15 && !client.isClosed; i++) {
+      await Bun.sleep(200);
+      const before = client.received.length;
       client.socket.resume();
-      await Bun.sleep(1);
+      await client.waitFor((text) => text.length > before).catch(() => {});
       client.socket.pause();
     }
+    expect(client.received.length).toBeLessThan(expected);
     client.socket.resume();
     await client.waitFor((text) => text.length >= expected);
+    expect(client.received.endsWith(okReply("2", "PONG"))).toBe(true);
     expect(closes).toEqual([]);
   }, 90_000);
 });
