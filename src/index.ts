@@ -1,11 +1,12 @@
 // gnp's public surface: the server, its handler API, the client, the error type and the
 // protocol's framing, for programs that embed gnp. Everything else is internal.
 
-export { createServer, GnpServer, type ServerStats } from "./server/server.ts";
+export { createServer, GnpServer, type ServerStats, type CommandOptions } from "./server/server.ts";
+export type { Authorizer } from "./server/permissions.ts";
 export { GnpRequest, json, type CommandHandler, type HandlerResult, type ReplyInit, type RequestParts } from "./server/request.ts";
 /** @deprecated The old name of GnpRequest; it shadows the Fetch API's global `Request` where imported. */
 export { GnpRequest as Request } from "./server/request.ts";
-export { Connection, type ClientCertificate } from "./server/connection.ts";
+export { Connection, describeClient, type ClientCertificate } from "./server/connection.ts";
 export type { ServerEvents, RefusalInfo, CloseInfo } from "./server/hooks.ts";
 export {
   resolveOptions,

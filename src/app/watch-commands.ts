@@ -1,11 +1,13 @@
 // WATCH PREFIX and UNWATCH SEQUENCE: change push. WATCH replies OK, then every later PUT or
 // DEL under the prefix reaches the connection as a PUSH carrying the WATCH's Sequence, with
 // Key, Op and Version headers and the new value as body. Changes come from the store, so with
-// a shared store (PostgreSQL) they include the writes of every instance. A closed connection
-// ends its watches; a watcher that stops reading is cut off by the server's output limit.
+// a shared store (PostgreSQL) they include the writes of every instance. A watch delivers
+// values, so it needs GET as well as WATCH, asked again at every push: one whose owner lost
+// either ends with a last PUSH (Op: END). A closed connection ends its watches; a watcher that
+// stops reading is cut off by the server's output limit.
 
 import { GnpError } from "../errors.ts";
-import type { Connection } from "../server/connection.ts";
+import { describeClient, type Connection } from "../server/connection.ts";
 import type { GnpServer } from "../server/server.ts";
 import type { Change, DocumentStore } from "./document-store.ts";
 
@@ -13,6 +15,12 @@ import type { Change, DocumentStore } from "./document-store.ts";
 export const MAX_WATCHES_PER_CONNECTION = 64;
 
 type Watch = { connection: Connection; sequence: string; prefix: string };
+
+/** The authorization layer's question (GnpServer.may): may this connection run this command now? */
+export type May = (connection: Connection, command: string) => boolean;
+
+/** The commands a watch needs, in the order they are asked: to watch, and to read what it delivers. */
+const WATCH_NEEDS = ["WATCH", "GET"] as const;
 
 export class WatchRegistry {
   /** By connection id, then by the WATCH request's Sequence. */
@@ -22,6 +30,12 @@ export class WatchRegistry {
   /** How many distinct prefixes have each length: a change tries only those lengths. */
   readonly #prefixLengths = new Map<number, number>();
   #count = 0;
+  readonly #may: May;
+
+  /** `may` is asked before every push (cheap: the server keeps its verdicts until the rules change). */
+  constructor(options: { may?: May } = {}) {
+    this.#may = options.may ?? (() => true);
+  }
 
   get size(): number {
     return this.#count;
@@ -76,15 +90,25 @@ export class WatchRegistry {
     ];
     const body = change.op === "PUT" ? change.value : "";
     const gone = new Set<number>();
+    const ended: Watch[] = [];
     for (const length of this.#prefixLengths.keys()) {
       if (length > change.key.length) continue;
       const watches = this.#byPrefix.get(change.key.slice(0, length));
       if (watches === undefined) continue;
       for (const watch of watches) {
         if (gone.has(watch.connection.id)) continue;
+        const missing = WATCH_NEEDS.find((command) => !this.#may(watch.connection, command));
+        if (missing !== undefined) {
+          // The rules changed since the WATCH: its owner gets the end of it, not this value.
+          ended.push(watch);
+          const reason = `watch ended: command '${missing}' is not allowed for ${describeClient(watch.connection)}`;
+          if (!watch.connection.push(watch.sequence, reason, [["Op", "END"]])) gone.add(watch.connection.id);
+          continue;
+        }
         if (!watch.connection.push(watch.sequence, body, headers)) gone.add(watch.connection.id);
       }
     }
+    for (const watch of ended) this.remove(watch.connection.id, watch.sequence);
     for (const connectionId of gone) this.removeConnection(connectionId);
   }
 
@@ -101,12 +125,13 @@ export class WatchRegistry {
 }
 
 export function registerWatchCommands(server: GnpServer, store: DocumentStore): WatchRegistry {
-  const registry = new WatchRegistry();
+  const registry = new WatchRegistry({ may: (connection, command) => server.may(connection, command) });
   store.onChange((change) => registry.publish(change));
   server.on("close", (connection) => registry.removeConnection(connection.id));
   server
     .command("WATCH", (req, conn) => {
       if (req.args.length > 1) throw new GnpError("BAD_ARGUMENTS", `WATCH takes [PREFIX]: got ${req.args.length} arguments`);
+      if (!server.may(conn, "GET")) throw new GnpError("NOT_ALLOWED", `WATCH delivers values: command 'GET' is not allowed for ${describeClient(conn)}`);
       registry.add(conn, req.sequence, req.args[0] ?? "");
       return "";
     })

@@ -11,7 +11,7 @@ import type { Head } from "../protocol/head-scanner.ts";
 import { ConnectionSlab, SlotFlag } from "../slab/slab.ts";
 import type { CertificateValidator, PeerCertificate } from "../certs/validator.ts";
 import type { ResolvedOptions } from "../options.ts";
-import { Connection, type ConnectionHost } from "./connection.ts";
+import { Connection, describeClient, type ConnectionHost } from "./connection.ts";
 import { OutputQueue } from "../protocol/output-queue.ts";
 import { RequestReader } from "./request-reader.ts";
 import { GnpRequest, normalizeReply, type CommandHandler, type HandlerResult } from "./request.ts";
@@ -20,6 +20,9 @@ import { ServerMetrics } from "./metrics.ts";
 import { ReplyReserves } from "./reply-reserves.ts";
 import { HandshakeGate } from "./handshake-gate.ts";
 import { RefusalLog } from "./refusal-log.ts";
+import { Permissions, type Authorizer } from "./permissions.ts";
+
+export type { Authorizer };
 
 /**
  * socket.data: the slab handle; NO_SLOT for a connection refused a slot (it is told why once
@@ -29,12 +32,6 @@ type SocketData = number;
 const NO_SLOT = -1;
 const REFUSED_AT_OPEN = -2;
 
-/** Decides whether a connection may run a command; false gets an ERR reply naming both. */
-export type Authorizer = (connection: Connection, command: string) => boolean;
-
-function describeIdentity(connection: Connection): string {
-  return connection.certificate?.commonName !== undefined ? `CN=${connection.certificate.commonName}` : connection.identity;
-}
 const GREETING = "OK\r\n";
 /** Corked replies past this size are written at once, so one read cannot build a huge buffer. */
 const FLUSH_AT = 64 * 1024;
@@ -59,7 +56,8 @@ export class ConnectionEngine implements ConnectionHost {
   #validator: CertificateValidator;
   /** Bumped by setTrust; a connection admitted under an older epoch is checked again at its next command. */
   #trustEpoch = 0;
-  #authorize: Authorizer | undefined;
+  /** The authorizer's verdicts, kept per connection until the rules change. */
+  readonly #permissions: Permissions;
   /** The certificate each connection presented, kept to check it again after a trust change. */
   readonly #peers: (PeerCertificate | undefined)[];
   /** Unsent output past which input is paused, and under which it resumes. */
@@ -122,6 +120,7 @@ export class ConnectionEngine implements ConnectionHost {
     this.#pauseAt = Math.min(256 * 1024, Math.floor(options.maxOutput / 2));
     this.#resumeAt = Math.floor(this.#pauseAt / 2);
     this.#closeReasons = new Array(capacity);
+    this.#permissions = new Permissions(capacity, (error, connection) => this.#hooks.emitError(error, connection));
     this.#gate = new HandshakeGate({ maxHandshakes: options.maxHandshakes, maxPerAddress: options.maxHandshakesPerAddress });
     this.#refusals = new RefusalLog((info) => this.#hooks.emitRefuse(info));
   }
@@ -172,6 +171,18 @@ export class ConnectionEngine implements ConnectionHost {
     this.#writeMessage(slot, "PUSH", sequence, body, headers);
     this.#afterWrite(slot);
     return true;
+  }
+
+  /**
+   * The authorization layer's answer: may this connection run `command` now? False for a
+   * connection that is closed, condemned or no longer admitted by the trust rules (which are
+   * checked first, and cut it off if they refuse it now). Cached per connection and rules epoch.
+   */
+  may(connection: Connection, command: string): boolean {
+    const slot = this.slab.slotOf(connection.id);
+    if (slot < 0 || (this.slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.ADMITTED)) !== SlotFlag.ADMITTED) return false;
+    if (this.slab.trustEpoch[slot] !== this.#trustEpoch && !this.#readmit(slot)) return false;
+    return this.#permissions.may(slot, connection, command);
   }
 
   abort(handle: number, reason: string): void {
@@ -351,6 +362,7 @@ export class ConnectionEngine implements ConnectionHost {
     this.#reader.forget(slot);
     this.#closeReasons[slot] = undefined;
     this.#peers[slot] = undefined;
+    this.#permissions.forget(slot);
     this.#outputs[slot]!.reset();
     this.slab.release(handle);
     if (wasAdmitted) {
@@ -379,8 +391,8 @@ export class ConnectionEngine implements ConnectionHost {
       return;
     }
     const connection = this.#connections[slot]!;
-    if (this.#authorize !== undefined && !this.#allowed(connection, command)) {
-      const refusal = new GnpError("NOT_ALLOWED", `command '${command}' is not allowed for ${describeIdentity(connection)}`);
+    if (!this.#permissions.may(slot, connection, command)) {
+      const refusal = new GnpError("NOT_ALLOWED", `command '${command}' is not allowed for ${describeClient(connection)}`);
       this.#writeMessage(slot, "ERR", sequence, refusal.message, undefined);
       this.metrics.countCommand(command, false, 0);
       return;
@@ -411,16 +423,6 @@ export class ConnectionEngine implements ConnectionHost {
     // A handler that closed its own connection gets no reply after the ERR: line.
     const ok = !(slab.flags[slot]! & SlotFlag.CONDEMNED) && this.#reply(slot, command, sequence, result, connection);
     this.metrics.countCommand(command, ok, (performance.now() - started) / 1000);
-  }
-
-  /** The authorizer's verdict; one that throws refuses (fail closed) and is reported. */
-  #allowed(connection: Connection, command: string): boolean {
-    try {
-      return this.#authorize!(connection, command) === true;
-    } catch (error) {
-      this.#hooks.emitError(error, connection);
-      return false;
-    }
   }
 
   /** An async handler finished. Its connection may be gone or condemned: then nothing is sent. */
@@ -661,6 +663,7 @@ export class ConnectionEngine implements ConnectionHost {
   setTrust(validator: CertificateValidator): void {
     this.#validator = validator;
     this.#trustEpoch = (this.#trustEpoch + 1) >>> 0;
+    this.#permissions.changed();
     // Checked now rather than at each connection's next command: a watcher that only listens
     // must be cut off too. Validation results are cached, so this is cheap.
     const slab = this.slab;
@@ -672,7 +675,7 @@ export class ConnectionEngine implements ConnectionHost {
   }
 
   setAuthorizer(authorize: Authorizer | undefined): void {
-    this.#authorize = authorize;
+    this.#permissions.set(authorize);
   }
 
   /** Checks a connection's certificate under the current rules; condemns it when they refuse it now. */

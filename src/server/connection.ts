@@ -21,6 +21,11 @@ export type ClientCertificate = Readonly<{
   viaCa: boolean;
 }>;
 
+/** How messages name a client: `CN=<common name>` when its certificate has one, else its identity. */
+export function describeClient(connection: Connection): string {
+  return connection.certificate?.commonName !== undefined ? `CN=${connection.certificate.commonName}` : connection.identity;
+}
+
 /** What a Connection asks of the socket side; implemented by the connection engine (connection-engine.ts). */
 export interface ConnectionHost {
   isLive(handle: number): boolean;

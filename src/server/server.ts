@@ -15,6 +15,7 @@ import { ServerHooks, type ServerEvents } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
 import type { CommandHandler } from "./request.ts";
 import { formatHostPort, systemReason } from "../wording.ts";
+import type { Connection } from "./connection.ts";
 
 const COMMAND_NAME = /^[\x21-\x7e]+$/;
 
@@ -124,7 +125,8 @@ export class GnpServer {
 
   /**
    * Sets the check run before every command; a command it refuses gets
-   * `ERR command 'PUT' is not allowed for CN=reporting` and never runs.
+   * `ERR command 'PUT' is not allowed for CN=reporting` and never runs. Its verdicts are kept
+   * per connection and command until authorize() or setTrust() is called again.
    *
    * @example
    * server.authorize((conn, command) => command === "GET" || conn.identity === "admin");
@@ -134,6 +136,19 @@ export class GnpServer {
     this.#authorize = authorizer;
     this.#engine?.setAuthorizer(authorizer);
     return this;
+  }
+
+  /**
+   * The authorization layer's answer: may `connection` run `command` now, under the rules in
+   * force (authorize(), and setTrust(): a connection they no longer admit is cut off and gets
+   * false)? What a handler asks before it delivers something on its own later (WATCH asks it at
+   * every push). Verdicts are kept per connection until authorize() or setTrust() is called.
+   *
+   * @example
+   * if (!server.may(conn, "GET")) throw new GnpError("NOT_ALLOWED", "...");
+   */
+  may(connection: Connection, command: string): boolean {
+    return this.#engine?.may(connection, command.toUpperCase()) ?? false;
   }
 
   /** Starts listening. Rejects with LISTEN_FAILED when the address cannot be bound. */

@@ -6,10 +6,10 @@
 import { afterEach, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { issueServerCertificate } from "../../src/certs/generate.ts";
+import { issueClientCertificate, issueServerCertificate } from "../../src/certs/generate.ts";
 import { makeTestPki } from "../support/pki.ts";
 import { RawClient, connectAdmitted } from "../support/harness.ts";
-import { GREETING, errReply, errorLine, okReply, request } from "../support/wire.ts";
+import { GREETING, errReply, errorLine, okReply, reply, request } from "../support/wire.ts";
 import { CliProcess, cleanupCli, freshDir, isOneLine, runCli } from "./cli-process.ts";
 import { baseToml, client, reloadCommand, serveCommand, writeServerFiles, writeServerPair, writeToml } from "../config/fixture.ts";
 
@@ -20,6 +20,7 @@ const renewed = await issueServerCertificate(pki.ca, { names: ["localhost", "127
 const alice = client("alice", { subject: "CN=alice" }, "*");
 const carol = client("carol", { thumbprint: pki.selfSignedAllowed.sha256 }, ["PING"]);
 const eve = client("eve", { thumbprint: pki.unknown.sha1 }, ["PING"]);
+const carolByCa = await issueClientCertificate(pki.ca, { commonName: "carol" });
 
 /** A server from gnp.toml in a fresh directory; resolves with it, its directory and port. */
 async function serve(toml: string): Promise<{ server: CliProcess; cwd: string; port: number }> {
@@ -57,6 +58,29 @@ test("SIGHUP: an added client is admitted at once, a removed one is cut off at i
   expect(await c.untilClosed()).toBe(GREETING + okReply("1", "PONG") + errorLine(`unknown certificate CN=carol, SHA-1 ${pki.selfSignedAllowed.sha1}`));
   await ping(a, "1");
   expect(a.isClosed).toBe(false);
+});
+
+test("SIGHUP: an open WATCH of a client whose entry is removed ends with a last PUSH before the next value", async () => {
+  const reader = client("carol", { subject: "CN=carol" }, ["WATCH", "GET", "PING"]);
+  const { server, cwd, port } = await serve(baseToml(alice, reader));
+  await using a = await connectAdmitted(port, { certificate: pki.good });
+  await using c = await connectAdmitted(port, { certificate: carolByCa });
+  c.write(request("WATCH secret/", "w"));
+  await c.waitFor(okReply("w"));
+  a.write(request("PUT secret/1", "1", "before"));
+  const first = reply("PUSH", "w", "before", [["Key", "secret/1"], ["Op", "PUT"], ["Version", "1"]]);
+  await c.waitFor(first);
+
+  writeToml(cwd, baseToml(alice));
+  server.kill("SIGHUP");
+  await server.waitForStdout(/INFO\s+reloaded cause=SIGHUP generation=1 changed=clients/);
+  a.write(request("PUT secret/2", "2", "after"));
+  await a.waitFor(okReply("2", "", [["Version", "1"]]));
+  const end = reply("PUSH", "w", "watch ended: command 'WATCH' is not allowed for CN=carol", [["Op", "END"]]);
+  await c.waitFor(end);
+  c.write(request("WATCH secret/", "w2"));
+  await c.waitFor("Sequence: w2\r\n");
+  expect(c.received).toBe(GREETING + okReply("w") + first + end + errReply("w2", "command 'WATCH' is not allowed for CN=carol"));
 });
 
 test("gnp reload: a broken configuration is refused whole, logged, and the old one stays", async () => {
