@@ -43,6 +43,16 @@ export const SWEEP_INTERVAL_MS = 250;
  */
 const STALLED_SWEEP_MS = SWEEP_INTERVAL_MS * 1.5;
 
+/**
+ * How long one connection's requests may run in one turn of the event loop before it yields
+ * to the others: a client that pipelines 100,000 requests at once (Bun hands over up to
+ * 512 KiB per read) would otherwise hold the loop for a long time, and every other client
+ * with it. Its other requests wait unread until the next turn.
+ */
+const TURN_BUDGET_MS = 2;
+/** And at most this many requests per turn, whatever their cost. */
+export const TURN_REQUESTS = 1024;
+
 /** Commands of one connection running at once before its input is paused. */
 export const MAX_INFLIGHT = 1024;
 
@@ -80,6 +90,9 @@ export class ConnectionEngine implements ConnectionHost {
   readonly #unslotted = new Map<Socket<SocketData>, { address: string; code: RefusalCode<"server">; reason: string }>();
   /** Refuse hooks, at most once per address and code per interval. */
   readonly #refusals: RefusalLog;
+  /** When the turn of the connection being read began, and its requests so far (see TURN_BUDGET_MS). */
+  #turnStartedAt = 0;
+  #turnRequests = 0;
   /** When sweep() last ran, to tell a late sweep (a blocked loop) from one on time. */
   #lastSweep = Date.now();
   /** No client is judged before this: after a stall, the input it held up must be read first. */
@@ -298,6 +311,8 @@ export class ConnectionEngine implements ConnectionHost {
     }
     const output = this.#outputs[slot]!;
     output.cork();
+    this.#turnStartedAt = performance.now();
+    this.#turnRequests = 0;
     try {
       this.#reader.feed(slot, chunk);
     } finally {
@@ -707,7 +722,22 @@ export class ConnectionEngine implements ConnectionHost {
     if (owed || output.unsentBytes > this.#pauseAt || this.slab.inflight[slot]! >= MAX_INFLIGHT) {
       this.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
       socket.pause();
+    } else if (++this.#turnRequests >= TURN_REQUESTS || performance.now() - this.#turnStartedAt > TURN_BUDGET_MS) {
+      this.#yield(slot, socket);
     }
+  }
+
+  /** Pauses a connection that used up its turn; it is read again at the next turn of the loop. */
+  #yield(slot: number, socket: Socket<SocketData>): void {
+    this.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED | SlotFlag.YIELDED;
+    socket.pause();
+    const handle = socket.data;
+    setImmediate(() => {
+      const current = this.slab.slotOf(handle);
+      if (current < 0) return;
+      this.slab.flags[current]! &= ~SlotFlag.YIELDED;
+      this.#maybeResume(current);
+    });
   }
 
   /** Writes corked output at once when it passed FLUSH_AT, so one burst cannot build one huge buffer. */
@@ -725,13 +755,15 @@ export class ConnectionEngine implements ConnectionHost {
    */
   #maybeResume(slot: number): void {
     const slab = this.slab;
-    if ((slab.flags[slot]! & (SlotFlag.INPUT_PAUSED | SlotFlag.CONDEMNED)) !== SlotFlag.INPUT_PAUSED) return;
+    if ((slab.flags[slot]! & (SlotFlag.INPUT_PAUSED | SlotFlag.CONDEMNED | SlotFlag.YIELDED)) !== SlotFlag.INPUT_PAUSED) return;
     const output = this.#outputs[slot]!;
     const socket = this.#sockets[slot];
     if (socket === undefined || output.unsentBytes > this.#resumeAt || slab.inflight[slot]! >= MAX_INFLIGHT / 2) return;
     if (output.reservedBytes > 0 && output.committedBytes >= this.#options.maxOutput / 2) return;
     slab.flags[slot]! &= ~SlotFlag.INPUT_PAUSED;
     output.cork();
+    this.#turnStartedAt = performance.now();
+    this.#turnRequests = 0;
     try {
       this.#reader.resume(slot);
     } finally {

@@ -46,7 +46,7 @@ export class RequestReader {
 
   /** Keeps input that arrived while the connection is paused, for resume(). */
   hold(slot: number, chunk: Uint8Array): void {
-    this.#keep(slot, chunk, 0);
+    this.#keep(slot, chunk, 0, false);
   }
 
   /**
@@ -58,7 +58,7 @@ export class RequestReader {
     this.runBuffered(slot);
     const backlog = this.#backlogs[slot];
     this.#backlogs[slot] = undefined;
-    if (backlog !== undefined) this.feed(slot, backlog);
+    if (backlog !== undefined) this.#feed(slot, backlog, true);
     else this.#timeRequest(slot);
   }
 
@@ -72,13 +72,18 @@ export class RequestReader {
 
   /** Feeds one read into the slot, a slot-full at a time, and runs what is complete. */
   feed(slot: number, chunk: Uint8Array): void {
+    this.#feed(slot, chunk, false);
+  }
+
+  /** `owned`: the chunk is the reader's own (a backlog), so what is left of it is kept without a copy. */
+  #feed(slot: number, chunk: Uint8Array, owned: boolean): void {
     const slab = this.#slab;
     const base = slab.messageBase(slot);
     let offset = 0;
     while (offset < chunk.byteLength) {
       if (this.#host.stopped(slot)) return;
       if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) {
-        this.#keep(slot, chunk, offset);
+        this.#keep(slot, chunk, offset, owned);
         return;
       }
       if (slab.flags[slot]! & SlotFlag.BODY_OUTSIDE) {
@@ -199,9 +204,10 @@ export class RequestReader {
     return take;
   }
 
-  #keep(slot: number, chunk: Uint8Array, offset: number): void {
+  #keep(slot: number, chunk: Uint8Array, offset: number, owned: boolean): void {
     if (offset >= chunk.byteLength) return;
-    const rest = chunk.slice(offset);
+    // Bun's read buffer is not ours to keep: copy it. A backlog being fed again is ours.
+    const rest = owned ? chunk.subarray(offset) : chunk.slice(offset);
     const kept = this.#backlogs[slot];
     if (kept === undefined) {
       this.#backlogs[slot] = rest;

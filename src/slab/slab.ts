@@ -45,6 +45,8 @@ export const SlotFlag = {
   PEER_ENDED: 1 << 11,
   /** Counted in the handshake budget: opened, not admitted and not closed yet. */
   HANDSHAKING: 1 << 12,
+  /** Input paused until the next turn of the event loop: this connection used up its turn. */
+  YIELDED: 1 << 13,
 } as const;
 
 /**
