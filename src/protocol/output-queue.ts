@@ -10,6 +10,9 @@ export type Writable = { write(data: string | Uint8Array): number };
 
 const encoder = new TextEncoder();
 
+/** A binary chunk this large is written as it is, not copied into one buffer with its neighbours. */
+const LARGE_CHUNK = 64 * 1024;
+
 /** Where a queue adds the bytes the socket took: the server's metrics. */
 export type ByteCounter = { bytesOut: number };
 
@@ -17,6 +20,8 @@ export class OutputQueue {
   readonly #counter: ByteCounter;
   /** Chunks produced while corked, not yet offered to the socket. */
   #corked: (string | Uint8Array)[] = [];
+  /** The corked chunks the caller gave with `shared`: kept by reference if not taken at once. */
+  #sharedCorked = new Set<Uint8Array>();
   /** Their size; strings counted in UTF-16 units, close enough to bytes for a threshold. */
   #corkedBytes = 0;
   #isCorked = false;
@@ -66,24 +71,54 @@ export class OutputQueue {
     this.#isCorked = true;
   }
 
-  /** Queues `data`; it leaves at once unless corked or blocked. */
-  write(socket: Writable, data: string | Uint8Array): void {
+  /**
+   * Queues `data`; it leaves at once unless corked or blocked. What the socket does not take is
+   * copied, since the caller may reuse its buffer, unless `shared` says the caller will never
+   * change it (a reply body a handler returned, a stored value pushed to many watchers).
+   */
+  write(socket: Writable, data: string | Uint8Array, shared = false): void {
     if (this.#isCorked) {
       this.#corked.push(data);
+      if (shared && typeof data !== "string") this.#sharedCorked.add(data);
       this.#corkedBytes += typeof data === "string" ? data.length : data.byteLength;
       return;
     }
-    this.#send(socket, data);
+    this.#send(socket, data, shared);
   }
 
-  /** Ends a cork: everything written meanwhile leaves in one write. */
+  /**
+   * Ends a cork: what was written meanwhile leaves in one write, except that a large binary
+   * chunk (a big reply body) goes in a write of its own rather than being copied first.
+   */
   uncork(socket: Writable): void {
     this.#isCorked = false;
     const chunks = this.#corked;
     if (chunks.length === 0) return;
+    const shared = this.#sharedCorked;
     this.#corked = [];
     this.#corkedBytes = 0;
-    this.#send(socket, chunks.length === 1 ? chunks[0]! : join(chunks));
+    if (shared.size > 0) this.#sharedCorked = new Set();
+    const isShared = (chunk: string | Uint8Array) => typeof chunk !== "string" && shared.has(chunk);
+    if (chunks.length === 1) {
+      this.#send(socket, chunks[0]!, isShared(chunks[0]!));
+      return;
+    }
+    let run: (string | Uint8Array)[] = [];
+    const sendRun = () => {
+      if (run.length === 0) return;
+      if (run.length === 1) this.#send(socket, run[0]!, isShared(run[0]!));
+      else this.#send(socket, join(run), true);
+      run = [];
+    };
+    for (const chunk of chunks) {
+      if (typeof chunk !== "string" && chunk.byteLength >= LARGE_CHUNK) {
+        sendRun();
+        this.#send(socket, chunk, isShared(chunk));
+      } else {
+        run.push(chunk);
+      }
+    }
+    sendRun();
   }
 
   /** Called on drain: offers the kept bytes again. Returns true when nothing is left. */
@@ -106,6 +141,7 @@ export class OutputQueue {
   /** Forgets everything, for a slot that is given back. */
   reset(): void {
     this.#corked = [];
+    this.#sharedCorked = new Set();
     this.#corkedBytes = 0;
     this.#isCorked = false;
     this.#unsent = [];
@@ -113,9 +149,10 @@ export class OutputQueue {
     this.#reservedBytes = 0;
   }
 
-  #send(socket: Writable, data: string | Uint8Array): void {
+  /** `owned`: the queue made `data` (a join), or the caller shares it: what the socket does not take is kept without a copy. */
+  #send(socket: Writable, data: string | Uint8Array, owned: boolean): void {
     if (this.#unsent.length > 0) {
-      this.#keep(typeof data === "string" ? encoder.encode(data) : data.slice());
+      this.#keep(typeof data === "string" ? encoder.encode(data) : owned ? data : data.slice());
       return;
     }
     const written = socket.write(data);
@@ -123,8 +160,8 @@ export class OutputQueue {
     this.#counter.bytesOut += written;
     const bytes = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
     if (written >= bytes) return;
-    // A copy: the caller may reuse its buffer once write() returns.
-    const rest = typeof data === "string" ? encoder.encode(data).subarray(written) : data.slice(written);
+    // A copy of what the caller gave: it may reuse its buffer once write() returns.
+    const rest = typeof data === "string" ? encoder.encode(data).subarray(written) : owned ? data.subarray(written) : data.slice(written);
     this.#keep(rest);
   }
 

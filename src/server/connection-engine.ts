@@ -517,7 +517,8 @@ export class ConnectionEngine implements ConnectionHost {
     if (socket === undefined) return;
     const output = this.#outputs[slot]!;
     output.write(socket, head);
-    if (size > 0) output.write(socket, body);
+    // Shared, not copied: a handler's reply body (or a pushed value) is not changed once given.
+    if (size > 0) output.write(socket, body, true);
   }
 
   #write(slot: number, data: string): void {

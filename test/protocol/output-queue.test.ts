@@ -73,6 +73,33 @@ describe("OutputQueue", () => {
     expect(socket.taken).toEqual([1, 2, 3, 4]);
   });
 
+  test("a large binary chunk leaves in a write of its own instead of being copied into one buffer with its neighbours", () => {
+    const queue = new OutputQueue();
+    const socket = stingySocket(1 << 20);
+    const body = new Uint8Array(64 * 1024).fill(7);
+    const written: (string | Uint8Array)[] = [];
+    const recording = { write: (data: string | Uint8Array) => (written.push(data), socket.write(data)) };
+    queue.cork();
+    queue.write(recording, "OK\r\n");
+    queue.write(recording, "Size: 65536\r\n\r\n");
+    queue.write(recording, body);
+    queue.write(recording, "PUSH\r\n");
+    queue.uncork(recording);
+    expect(written.map((data) => (typeof data === "string" ? data : data.byteLength))).toEqual(["OK\r\nSize: 65536\r\n\r\n", 65536, "PUSH\r\n"]);
+    expect(written[1]).toBe(body);
+  });
+
+  test("a shared buffer is kept as it is, not copied, when the socket does not take it all", () => {
+    const queue = new OutputQueue();
+    const socket = stingySocket(2);
+    const shared = Uint8Array.of(1, 2, 3, 4);
+    queue.write(socket, shared, true);
+    shared[3] = 5; // only to show that the queue kept a view of the caller's buffer
+    socket.room = 100;
+    expect(queue.drain(socket)).toBe(true);
+    expect(socket.taken).toEqual([1, 2, 3, 5]);
+  });
+
   test("drops nothing and writes nothing twice when the socket is closed (write returns -1)", () => {
     const queue = new OutputQueue();
     queue.write({ write: () => -1 }, "PING\r\n\r\n");
