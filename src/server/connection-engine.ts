@@ -471,7 +471,7 @@ export class ConnectionEngine implements ConnectionHost {
       if (slab.flags[slot]! & SlotFlag.LINE_PENDING) this.#sendErrorLine(slot);
       else if (slab.flags[slot]! & SlotFlag.DRAINING) this.#finishDraining(slot);
     }
-    this.#maybeResume(slot);
+    this.#resumeNextTurn(slot);
   }
 
   /** Writes the OK reply; returns false when the result could not be sent and an ERR went instead. */
@@ -730,13 +730,25 @@ export class ConnectionEngine implements ConnectionHost {
 
   /** Pauses a connection that used up its turn; it is read again at the next turn of the loop. */
   #yield(slot: number, socket: Socket<SocketData>): void {
-    this.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED | SlotFlag.YIELDED;
+    this.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
     socket.pause();
-    const handle = socket.data;
+    this.#resumeNextTurn(slot);
+  }
+
+  /**
+   * Resumes a paused connection at the next turn of the loop, not now. Settles run as
+   * microtasks: resuming there would read and run more requests, whose writes the store commits
+   * in the same microtask checkpoint, and so on, without the loop ever reading anyone else.
+   */
+  #resumeNextTurn(slot: number): void {
+    const slab = this.slab;
+    if ((slab.flags[slot]! & (SlotFlag.INPUT_PAUSED | SlotFlag.CONDEMNED | SlotFlag.YIELDED)) !== SlotFlag.INPUT_PAUSED) return;
+    slab.flags[slot]! |= SlotFlag.YIELDED;
+    const handle = this.#connections[slot]!.id;
     setImmediate(() => {
-      const current = this.slab.slotOf(handle);
+      const current = slab.slotOf(handle);
       if (current < 0) return;
-      this.slab.flags[current]! &= ~SlotFlag.YIELDED;
+      slab.flags[current]! &= ~SlotFlag.YIELDED;
       this.#maybeResume(current);
     });
   }
@@ -792,7 +804,7 @@ export class ConnectionEngine implements ConnectionHost {
       if (socket === undefined) return;
       this.#outputs[current]!.uncork(socket);
       this.#afterWrite(current);
-      this.#maybeResume(current);
+      this.#resumeNextTurn(current);
     });
   }
 
