@@ -125,13 +125,13 @@ export function flagMistake(error: unknown, argv: readonly string[]): string {
 
 /** --help lines for `names` of a table (all by default): `  --name ARG` then the help text. */
 export function flagHelp(table: FlagTable, names: readonly string[] = Object.keys(table)): string {
-  return names
-    .map((name) => {
-      const flag = table[name]!;
-      const arg = flag.type === "string" ? ` ${flag.arg ?? "VALUE"}` : "";
-      return `  --${name}${arg}`.padEnd(30) + flag.help;
-    })
-    .join("\n");
+  const lefts = names.map((name) => {
+    const flag = table[name]!;
+    return `  --${name}${flag.type === "string" ? ` ${flag.arg ?? "VALUE"}` : ""}`;
+  });
+  // One column for the help texts, wide enough that the longest flag keeps a space before its text.
+  const width = Math.max(30, ...lefts.map((left) => left.length + 2));
+  return names.map((name, index) => lefts[index]!.padEnd(width) + table[name]!.help).join("\n");
 }
 
 /** The settings file's values as the reader takes them: flag name to flag text. */
