@@ -4,7 +4,8 @@
 // instead of hiding in fewer samples; plus a fresh connect-and-PING every 500 ms), and runs each
 // attack of bench/hostile-attacks.ts in a process of its own. For every attack it prints the
 // legitimate PING's p50/p99/max and the server's RSS before, during and after. Bounded in time.
-//   bun bench/hostile.ts [--attacks amplification,burst,...] [--before 2] [--during 6] [--after 4] [--info-keys 200000] [-- serve flags]
+//   bun bench/hostile.ts [--attacks amplification,burst,...] [--before 2] [--during 6] [--after 4] [--info-keys 200000]
+//                        [--cli OTHER/src/cli.ts] [-- serve flags]
 
 import type { Socket, Subprocess, TLSOptions } from "bun";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -21,7 +22,7 @@ const TARGET_P99_MS = 50;
 const TARGET_RSS_ABOVE_IDLE_MIB = 256;
 const TARGET_AFTER_RATIO = 1.2;
 
-type Args = { attacks: AttackName[]; beforeS: number; duringS: number; afterS: number; infoKeys: number; serveFlags: string[] };
+type Args = { attacks: AttackName[]; beforeS: number; duringS: number; afterS: number; infoKeys: number; cli: string; serveFlags: string[] };
 
 function parseArgs(argv: string[]): Args {
   const value = (flag: string, fallback: number, max: number) => {
@@ -37,7 +38,10 @@ function parseArgs(argv: string[]): Args {
   // Everything after "--" goes to gnp serve as is (e.g. -- --store memory:).
   const rest = argv.indexOf("--");
   const serveFlags = rest < 0 ? [] : argv.slice(rest + 1);
-  return { attacks, beforeS: value("--before", 2, 60), duringS: value("--during", 6, 60), afterS: value("--after", 4, 60), infoKeys: value("--info-keys", 200_000, 1_000_000), serveFlags };
+  // --cli: another checkout's src/cli.ts, to measure the code before a change side by side.
+  const cliIndex = argv.indexOf("--cli");
+  const cli = cliIndex < 0 ? CLI : resolve(argv[cliIndex + 1] ?? "");
+  return { attacks, beforeS: value("--before", 2, 60), duringS: value("--during", 6, 60), afterS: value("--after", 4, 60), infoKeys: value("--info-keys", 200_000, 1_000_000), cli, serveFlags };
 }
 
 // ── Measuring the server ──────────────────────────────────────────────────────────────
@@ -189,7 +193,7 @@ async function main(args: Args): Promise<void> {
     process.exit(1);
   }, budgetMs);
   try {
-    const server = Bun.spawn([process.execPath, CLI, "serve", "--port", "0", "--data", dataDir, "--log-level", "error", ...args.serveFlags], { stdout: "pipe", stderr: "inherit" });
+    const server = Bun.spawn([process.execPath, args.cli, "serve", "--port", "0", "--data", dataDir, "--log-level", "error", ...args.serveFlags], { stdout: "pipe", stderr: "inherit" });
     children.push(server);
     const port = await listeningPort(server);
     const pki = join(dataDir, "pki");
@@ -199,7 +203,7 @@ async function main(args: Args): Promise<void> {
     await legit.start();
     await Bun.sleep(1000);
     const startRss = rssMiB(server.pid);
-    console.log(`gnp serve ${args.serveFlags.join(" ") || "(default limits, sqlite store)"} pid ${server.pid}; RSS at start ${startRss.toFixed(1)} MiB`);
+    console.log(`${args.cli} serve ${args.serveFlags.join(" ") || "(default limits, sqlite store)"} pid ${server.pid}; RSS at start ${startRss.toFixed(1)} MiB`);
     console.log(`phases: before ${args.beforeS} s, during ${args.duringS} s, after ${args.afterS} s; PING p50/p99/max in ms; RSS in MiB (during: the highest sample)\n`);
     console.log(["attack".padEnd(16), "before p50/p99/max".padStart(19), "during p50/p99/max".padStart(19), "after p50/p99/max".padStart(19), "connect p99".padStart(12), "RSS before".padStart(11), "during".padStart(8), "after".padStart(8), "CPU s".padStart(6), "  verdict"].join(" "));
     // The attacker runs at the lowest priority: on a real network it would not share the
