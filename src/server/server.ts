@@ -236,7 +236,10 @@ export class GnpServer {
         // validates the certificate itself so that it can say what is wrong (PROTOCOL.md 1).
         requestCert: true,
         rejectUnauthorized: false,
-        secureOptions: constants.SSL_OP_NO_SSLv3 | constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1,
+        // No session tickets: a TLS 1.3 ticket holds the client's certificate chain, and with a
+        // chain past about 32 KB BoringSSL fails the connection's first write (so not even an
+        // ERR: line could go out). Every connection makes a full handshake instead.
+        secureOptions: constants.SSL_OP_NO_SSLv3 | constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1 | constants.SSL_OP_NO_TICKET,
       },
       socket: engine.socketHandler(),
     });
