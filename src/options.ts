@@ -7,7 +7,13 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { GnpError } from "./errors.ts";
 import { normalizeThumbprint } from "./certs/thumbprint.ts";
-import type { TrustPolicy } from "./certs/trust-policy.ts";
+import {
+  DEFAULT_MAX_CHAIN_DEPTH,
+  DEFAULT_MAX_PRESENTED_CERTIFICATES,
+  MAX_CHAIN_DEPTH,
+  MAX_PRESENTED_CERTIFICATES,
+  type TrustPolicy,
+} from "./certs/trust-policy.ts";
 import { MAX_SLAB_CAPACITY } from "./slab/slab.ts";
 
 export const DEFAULT_HOST = "127.0.0.1";
@@ -55,6 +61,10 @@ export const LIMITS = {
   requestTimeout: seconds(0, MAX_TIMEOUT_S),
   abortTimeout: positiveSeconds(MAX_TIMEOUT_S),
   shutdownTimeout: seconds(0, 86_400),
+  /** Intermediate CAs between a client certificate and a trusted CA. */
+  maxChainDepth: whole(0, MAX_CHAIN_DEPTH),
+  /** Certificates a client may send, its own included. */
+  maxPresentedCertificates: whole(1, MAX_PRESENTED_CERTIFICATES),
   /** Server processes of `gnp serve --workers`: more is a typo, not a deployment (each holds its own slab). */
   workers: whole(1, 256),
 } as const satisfies Record<string, Limit>;
@@ -86,6 +96,10 @@ export type ServerOptions = {
   allow?: readonly string[];
   /** PEM certificates of CAs whose client certificates are admitted. */
   trustedCas?: readonly string[];
+  /** Intermediate CAs allowed between a client certificate and a trusted CA. Default 8. */
+  maxChainDepth?: number;
+  /** Certificates a client may send, its own included. Default 10. */
+  maxPresentedCertificates?: number;
   maxConnections?: number;
   /**
    * Slots connections still in their TLS handshake may hold at once; when they are all taken,
@@ -119,7 +133,7 @@ export type ResolvedOptions = Readonly<{
   host: string;
   port: number;
   tls: Readonly<{ cert: string; key: string }>;
-  /** `allow` (normalized) and `trustedCas`, as one value (src/certs/trust-policy.ts). */
+  /** `allow` (normalized), `trustedCas` and the chain limits, as one value (src/certs/trust-policy.ts). */
   trust: TrustPolicy;
   maxConnections: number;
   maxHandshakes: number;
@@ -163,7 +177,12 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
     host: input.host ?? DEFAULT_HOST,
     port: checked("port", input.port ?? DEFAULT_PORT),
     tls: Object.freeze({ cert: tls.cert, key: tls.key }),
-    trust: Object.freeze({ allow: Object.freeze(allow), trustedCas: Object.freeze(trustedCas) }),
+    trust: Object.freeze({
+      allow: Object.freeze(allow),
+      trustedCas: Object.freeze(trustedCas),
+      maxChainDepth: checked("maxChainDepth", input.maxChainDepth ?? DEFAULT_MAX_CHAIN_DEPTH),
+      maxPresentedCertificates: checked("maxPresentedCertificates", input.maxPresentedCertificates ?? DEFAULT_MAX_PRESENTED_CERTIFICATES),
+    }),
     maxConnections,
     maxHandshakes: Math.min(checked("maxHandshakes", input.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES), maxConnections),
     maxHandshakesPerAddress: checked("maxHandshakesPerAddress", input.maxHandshakesPerAddress ?? DEFAULT_MAX_HANDSHAKES_PER_ADDRESS),

@@ -1,31 +1,17 @@
-// The configured trusted CAs and the walk from a client certificate up to
-// them. A path ends at a self-signed configured CA, or at a configured CA whose
-// own issuer is not configured (an intermediate trusted on its own); when the
-// issuer is configured the path must go on through it, as openssl's would.
-import { X509Certificate as NodeX509, createPublicKey, type KeyObject } from "node:crypto";
+// The configured trusted CAs, indexed by canonical subject for path building. A configured CA
+// ends a path when it is self-signed or when its own issuer is not configured (an
+// intermediate trusted on its own); when its issuer is configured the path goes on through
+// it, as openssl's would. Each is checked once, when loaded: a CA that may not sign
+// certificates is a RangeError.
+import { parseCertificate, type CertificateFacts } from "./certificate-facts.ts";
 import { x509 } from "./x509.ts";
-import type * as X509 from "@peculiar/x509";
 
-/** The instants between which every CA on one path is valid, and who bounds them. */
-export type TrustWindow = { from: number; fromCa: string; to: number; toCa: string };
-
-type Anchor = {
-  subject: string;
-  issuer: string;
-  keyId: string | undefined;
-  authorityKeyId: string | undefined;
-  key: KeyObject;
-  node: NodeX509;
-  notBefore: number;
-  notAfter: number;
-  selfSigned: boolean;
-};
-
-// Guards against pathological bundles; real deployments use 2 or 3 levels.
-const MAX_DEPTH = 8;
+export type TrustAnchor = CertificateFacts & { selfSigned: boolean };
 
 export class TrustAnchors {
-  readonly #bySubject = new Map<string, Anchor[]>();
+  readonly #bySubject = new Map<string, TrustAnchor[]>();
+  readonly #all: TrustAnchor[] = [];
+  readonly #digests = new Set<string>();
 
   /** Parses every CERTIFICATE block of every PEM text; throws RangeError on a bad one. */
   constructor(pemTexts: readonly string[]) {
@@ -41,100 +27,75 @@ export class TrustAnchors {
   }
 
   get size(): number {
-    let count = 0;
-    for (const anchors of this.#bySubject.values()) count += anchors.length;
-    return count;
+    return this.#all.length;
   }
 
-  /**
-   * Every path from `leaf` to a trust anchor whose signatures verify, as the
-   * window in which all CAs on it are valid. Empty when there is no path.
-   * Signatures are checked with node:crypto because it is synchronous (WebCrypto,
-   * behind @peculiar/x509's verify, is not) and admission is decided in one turn.
-   */
-  windowsFor(leaf: NodeX509, issuer: string, authorityKeyId: string | undefined): TrustWindow[] {
-    const windows: TrustWindow[] = [];
-    const open: TrustWindow = { from: -Infinity, fromCa: "", to: Infinity, toCa: "" };
-    this.#walk(leaf, issuer, authorityKeyId, open, new Set(), windows);
-    return windows;
+  /** Every configured CA, in the order given. */
+  get all(): readonly TrustAnchor[] {
+    return this.#all;
   }
 
-  #walk(
-    cert: NodeX509,
-    issuer: string,
-    authorityKeyId: string | undefined,
-    window: TrustWindow,
-    path: Set<Anchor>,
-    out: TrustWindow[],
-  ): void {
-    for (const anchor of this.#bySubject.get(issuer) ?? []) {
-      if (path.has(anchor)) continue;
-      if (authorityKeyId && anchor.keyId && authorityKeyId !== anchor.keyId) continue;
-      if (!verifies(cert, anchor.key)) continue;
-      const narrowed = narrow(window, anchor);
-      const endsHere = anchor.selfSigned || !this.#bySubject.has(anchor.issuer);
-      if (endsHere) {
-        out.push(narrowed);
-      } else if (path.size + 1 < MAX_DEPTH) {
-        path.add(anchor);
-        this.#walk(anchor.node, anchor.issuer, anchor.authorityKeyId, narrowed, path, out);
-        path.delete(anchor);
-      }
-    }
+  /** Configured CAs whose subject is `cert`'s issuer and whose key id does not contradict its AKI. */
+  issuersOf(cert: CertificateFacts): readonly TrustAnchor[] {
+    const candidates = this.#bySubject.get(cert.issuerKey);
+    if (!candidates) return NONE;
+    return candidates.filter((anchor) => keyIdsAgree(cert.authorityKeyId, anchor));
+  }
+
+  /** True when the certificate with this SHA-256 is a configured CA. */
+  has(sha256: string): boolean {
+    return this.#digests.has(sha256);
+  }
+
+  /** True when a path that reaches `anchor` ends there (see the header). */
+  endsPath(anchor: TrustAnchor): boolean {
+    return anchor.selfSigned || !this.#bySubject.has(anchor.issuerKey);
   }
 
   #add(der: Uint8Array): void {
-    let cert: X509.X509Certificate;
-    let node: NodeX509;
+    let anchor: CertificateFacts;
     try {
-      cert = new x509.X509Certificate(der);
-      node = new NodeX509(der);
+      anchor = parseCertificate(der, { identity: true });
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
       throw new RangeError(`invalid trusted CA certificate: ${detail}`, { cause: error });
     }
-    const constraints = cert.getExtension(x509.BasicConstraintsExtension);
-    if (constraints && !constraints.ca) {
-      throw new RangeError(`invalid trusted CA ${cert.subject}: basicConstraints cA is false`);
+    if (anchor.ca === false) {
+      throw new RangeError(`invalid trusted CA ${anchor.subject}: basicConstraints cA is false`);
     }
-    const usage = cert.getExtension(x509.KeyUsagesExtension);
-    if (usage && (usage.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
-      throw new RangeError(`invalid trusted CA ${cert.subject}: keyUsage lacks keyCertSign`);
+    if (anchor.keyUsage !== undefined && (anchor.keyUsage & x509.KeyUsageFlags.keyCertSign) === 0) {
+      throw new RangeError(`invalid trusted CA ${anchor.subject}: keyUsage lacks keyCertSign`);
     }
-    const key = createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: "der", type: "spki" });
-    const anchor: Anchor = {
-      subject: cert.subject,
-      issuer: cert.issuer,
-      keyId: cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId,
-      authorityKeyId: cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId,
-      key,
-      node,
-      notBefore: cert.notBefore.getTime(),
-      notAfter: cert.notAfter.getTime(),
-      selfSigned: cert.subject === cert.issuer && verifies(node, key),
-    };
-    const list = this.#bySubject.get(anchor.subject);
-    if (list) list.push(anchor);
-    else this.#bySubject.set(anchor.subject, [anchor]);
+    if (this.#digests.has(anchor.sha256)) return;
+    const entry: TrustAnchor = Object.freeze({
+      ...anchor,
+      selfSigned: anchor.subjectKey === anchor.issuerKey && signedBy(anchor, anchor),
+    });
+    this.#all.push(entry);
+    this.#digests.add(entry.sha256);
+    const list = this.#bySubject.get(entry.subjectKey);
+    if (list) list.push(entry);
+    else this.#bySubject.set(entry.subjectKey, [entry]);
   }
 }
 
-function verifies(cert: NodeX509, key: KeyObject): boolean {
+const NONE: readonly TrustAnchor[] = Object.freeze([]);
+
+/** False when both key identifiers are present and differ: not this issuer (CAs may share a name). */
+export function keyIdsAgree(authorityKeyId: string | undefined, issuer: Pick<CertificateFacts, "keyId">): boolean {
+  return !authorityKeyId || !issuer.keyId || authorityKeyId === issuer.keyId;
+}
+
+/**
+ * True when `issuer`'s key verifies `cert`'s signature. node:crypto, because it is
+ * synchronous (WebCrypto, behind @peculiar/x509's verify, is not) and admission is decided
+ * in one turn of the event loop.
+ */
+export function signedBy(cert: CertificateFacts, issuer: CertificateFacts): boolean {
   try {
-    return cert.verify(key);
+    return cert.node.verify(issuer.key);
   } catch {
     // A key of another type (RSA key, ECDSA signature) is a mismatch, not a fault.
     return false;
   }
-}
-
-function narrow(window: TrustWindow, anchor: Anchor): TrustWindow {
-  const later = anchor.notBefore > window.from;
-  const earlier = anchor.notAfter < window.to;
-  return {
-    from: later ? anchor.notBefore : window.from,
-    fromCa: later ? anchor.subject : window.fromCa,
-    to: earlier ? anchor.notAfter : window.to,
-    toCa: earlier ? anchor.subject : window.toCa,
-  };
 }

@@ -1,264 +1,255 @@
-// The server's own client-certificate check (PROTOCOL.md section 1): presented,
-// within its validity, and admitted by the thumbprint allow-list or a chain to a
-// trusted CA. Parsing and chain building are cached by SHA-256 digest; the
-// clock is compared at every call, cached or not, so expiry is never cached.
-import { X509Certificate as NodeX509 } from "node:crypto";
+// The server's own client-certificate check (PROTOCOL.md section 1): presented, within its
+// validity, and admitted by the thumbprint allow-list or by a path through the certificates
+// the client sent to a trusted CA (chain-paths.ts).
+// Facts of each certificate and the paths of each presented chain are cached; the clock is
+// read at every call, cached or not, so nothing that expires is ever cached as valid.
+import { refuse, type Admission, type AdmissionCode, type Refusal } from "./admission.ts";
+import { parseCertificate, type CertificateFacts } from "./certificate-facts.ts";
+import { searchPaths, type PathSearch } from "./chain-paths.ts";
+import { formatInstant, printable } from "./reason-text.ts";
 import { normalizeThumbprint, thumbprints } from "./thumbprint.ts";
-import { TrustAnchors, type TrustWindow } from "./trust-anchors.ts";
-import type { TrustPolicy } from "./trust-policy.ts";
-import type { RefusalCode } from "../errors.ts";
-import { x509 } from "./x509.ts";
-import type * as X509 from "@peculiar/x509";
+import { TrustAnchors } from "./trust-anchors.ts";
+import {
+  DEFAULT_MAX_CHAIN_DEPTH,
+  DEFAULT_MAX_PRESENTED_CERTIFICATES,
+  MAX_CHAIN_DEPTH,
+  MAX_PRESENTED_CERTIFICATES,
+  type TrustPolicy,
+} from "./trust-policy.ts";
 
-/** The shape of Bun's `socket.getPeerCertificate()`; `{}` when none was presented. */
-export type PeerCertificate = { raw?: Uint8Array; fingerprint?: string; fingerprint256?: string };
+export { certificateIdentity } from "./certificate-facts.ts";
+export { formatInstant } from "./reason-text.ts";
+export type { Admission, AdmissionCode };
 
-/** The validator's refusals: the catalog's codes with `refusal: "certificate"` (src/errors.ts). */
-export type AdmissionCode = RefusalCode<"certificate">;
-
-export type Admission =
-  | {
-      ok: true;
-      /** Subject CN, else first SAN value, else SHA-256 thumbprint. */
-      identity: string;
-      subject: string;
-      commonName: string | undefined;
-      sans: string[];
-      sha1: string;
-      sha256: string;
-      notBefore: Date;
-      notAfter: Date;
-      /** True when admitted by a trusted CA, false when by the allow-list. */
-      viaCa: boolean;
-    }
-  | { ok: false; code: AdmissionCode; reason: string };
+/**
+ * The shape of Bun's `socket.getPeerCertificate(false)`: the client's certificate, and through
+ * `issuerCertificate` each further certificate it sent, in the order sent. `{}` when none.
+ */
+export type PeerCertificate = { raw?: Uint8Array; fingerprint?: string; fingerprint256?: string; issuerCertificate?: PeerCertificate };
 
 export type CertificateValidatorOptions = {
-  /** Certificates whose parse result is kept; 0 turns caching off. */
+  /** Chains whose verdict is kept; 0 turns caching off. */
   cacheSize?: number;
 };
 
 export const DEFAULT_CACHE_SIZE = 10_000;
+/** Certificate facts kept for reuse by many chains (intermediates, mostly). */
+const FACTS_CACHE_LIMIT = 4096;
+/** How far a chain is walked to count it; Bun's TLS layer caps it near 100 KiB anyway. */
+const COUNT_LIMIT = 1000;
 
-// What is known about one certificate whatever the clock says.
-type Entry =
-  | { parsed: false; reason: string }
-  | {
-      parsed: true;
-      name: string; // how reasons name it: CN=<cn>, else the identity
-      identity: string;
-      subject: string;
-      commonName: string | undefined;
-      sans: readonly string[];
-      sha1: string;
-      sha256: string;
-      notBefore: number;
-      notAfter: number;
-      allowed: boolean;
-      /** False when an extended key usage is present without clientAuth (a server certificate, say). */
-      forClients: boolean;
-      windows: readonly TrustWindow[];
-    };
+// What is known about one presented chain whatever the clock says.
+type Verdict = { refusal: Refusal } | { refusal?: undefined; leaf: LeafSummary; allowed: boolean; search: PathSearch | undefined };
+type LeafSummary = Pick<CertificateFacts, "name" | "identity" | "subject" | "commonName" | "sans" | "sha1" | "sha256" | "notBefore" | "notAfter">;
 
-const MISSING: Admission = Object.freeze({
-  ok: false,
-  code: "CERT_MISSING",
-  reason: "no client certificate was presented",
-});
+const MISSING: Refusal = Object.freeze(refuse("CERT_MISSING", "no client certificate was presented"));
 
 /**
- * Decides whether a client certificate is admitted, and who it is.
+ * Decides whether a client certificate (with the certificates sent along) is admitted, and who it is.
  *
  * @example
- * const validator = new CertificateValidator({ allow: [], trustedCas: [caPem] }, { cacheSize: 1000 })
- * const admission = validator.validate(socket.getPeerCertificate())
+ * const validator = new CertificateValidator({ allow: [], trustedCas: [rootPem] }, { cacheSize: 1000 })
+ * const admission = validator.validate(socket.getPeerCertificate(false))
  * if (!admission.ok) socket.end(`ERR: ${admission.reason}\r\n`)
  */
 export class CertificateValidator {
   readonly #allow: ReadonlySet<string>;
   readonly #anchors: TrustAnchors;
+  readonly #rules: { maxChainDepth: number };
+  readonly #maxPresented: number;
   readonly #cacheSize: number;
-  readonly #cache = new Map<string, Entry>();
+  readonly #verdicts = new Map<string, Verdict>();
+  readonly #facts = new Map<string, CertificateFacts | string>();
   #hits = 0;
   #misses = 0;
 
   constructor(policy: TrustPolicy, options: CertificateValidatorOptions = {}) {
-    const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
-    if (!Number.isInteger(cacheSize) || cacheSize < 0) {
-      throw new RangeError(`invalid cacheSize ${JSON.stringify(cacheSize)}: expected a whole number >= 0`);
-    }
-    this.#cacheSize = cacheSize;
+    this.#cacheSize = whole("cacheSize", options.cacheSize ?? DEFAULT_CACHE_SIZE, 0, Number.MAX_SAFE_INTEGER);
+    const maxChainDepth = whole("maxChainDepth", policy.maxChainDepth ?? DEFAULT_MAX_CHAIN_DEPTH, 0, MAX_CHAIN_DEPTH);
+    this.#maxPresented = whole("maxPresentedCertificates", policy.maxPresentedCertificates ?? DEFAULT_MAX_PRESENTED_CERTIFICATES, 1, MAX_PRESENTED_CERTIFICATES);
+    this.#rules = Object.freeze({ maxChainDepth });
     this.#allow = new Set(policy.allow.map(normalizeThumbprint));
     this.#anchors = new TrustAnchors(policy.trustedCas);
   }
 
   get cacheStats(): { hits: number; misses: number; size: number } {
-    return { hits: this.#hits, misses: this.#misses, size: this.#cache.size };
+    return { hits: this.#hits, misses: this.#misses, size: this.#verdicts.size };
   }
 
   /** `now` is in milliseconds since the epoch; it defaults to the clock. */
   validate(peer: PeerCertificate | null | undefined, now: number = Date.now()): Admission {
-    const raw = peer?.raw;
-    if (!raw || raw.length === 0) return MISSING;
-    const entry = this.#lookup(raw, peer.fingerprint256);
-    if (!entry.parsed) return refuse("CERT_INVALID", entry.reason);
-    if (now > entry.notAfter) {
-      return refuse("CERT_EXPIRED", `certificate ${entry.name} expired at ${formatInstant(entry.notAfter)}`);
-    }
-    if (now < entry.notBefore) {
-      return refuse("CERT_NOT_YET_VALID", `certificate ${entry.name} is not valid before ${formatInstant(entry.notBefore)}`);
-    }
-    if (entry.allowed) return admit(entry, false);
-    if (entry.windows.some((w) => w.from <= now && now <= w.to)) {
-      // A CA issues server certificates too; one of those is not a client login. An allow-listed
-      // thumbprint names one certificate on purpose, so it is exempt.
-      if (!entry.forClients) {
-        return refuse("CERT_WRONG_USAGE", `certificate ${entry.name} is not for client authentication: its extended key usage lacks clientAuth`);
+    const chain = presented(peer);
+    if (chain.length === 0) return MISSING;
+    if (chain.length > this.#maxPresented) return this.#tooMany(chain);
+    const verdict = this.#verdictOf(chain);
+    if (verdict.refusal) return verdict.refusal;
+    const leaf = verdict.leaf;
+    if (now > leaf.notAfter) return refuse("CERT_EXPIRED", `certificate ${leaf.name} expired at ${formatInstant(leaf.notAfter)}`);
+    if (now < leaf.notBefore) return refuse("CERT_NOT_YET_VALID", `certificate ${leaf.name} is not valid before ${formatInstant(leaf.notBefore)}`);
+    if (verdict.allowed) return admit(leaf, false);
+    const search = verdict.search!;
+    let first: Refusal | undefined;
+    for (const path of search.paths) {
+      let refusal: Refusal | undefined;
+      for (const check of path) {
+        if (check.kind === "fail") refusal = check.refusal;
+        else if (now < check.from) refusal = check.early;
+        else if (now > check.to) refusal = check.late;
+        if (refusal) break;
       }
-      return admit(entry, true);
+      if (!refusal) return admit(leaf, true);
+      first ??= refusal;
     }
-    // Reason format: `unknown certificate CN=eve, SHA-1 <40 upper-case hex digits>`,
-    // the thumbprint an operator can paste into the allow-list as it is.
-    let reason = `unknown certificate ${entry.name}, SHA-1 ${entry.sha1}`;
-    const window = entry.windows[0];
-    if (window) {
-      reason += now > window.to
-        ? `: issuer ${window.toCa} expired at ${formatInstant(window.to)}`
-        : `: issuer ${window.fromCa} is not valid before ${formatInstant(window.from)}`;
-    }
-    return refuse("CERT_UNKNOWN", reason);
+    // Reason format: `unknown certificate CN=eve, SHA-1 <40 upper-case hex digits>`, the
+    // thumbprint an operator can paste into the allow-list as it is, then any detail.
+    return first ?? refuse("CERT_UNKNOWN", `unknown certificate ${leaf.name}, SHA-1 ${leaf.sha1}${search.deadEnd ?? ""}`);
   }
 
-  #lookup(raw: Uint8Array, fingerprint256: string | undefined): Entry {
-    // Bun computes fingerprint256 from these very bytes, so it can key the
-    // cache without hashing; anything unexpected falls back to hashing raw.
-    const key = fingerprint256?.replaceAll(":", "").toUpperCase();
-    if (key && key.length === 64) {
-      const cached = this.#cache.get(key);
-      if (cached) {
-        this.#hits++;
-        return cached;
-      }
+  #tooMany(chain: readonly PeerCertificate[]): Refusal {
+    const leaf = this.#factsOf(chain[0]!, true);
+    const name = typeof leaf === "string" ? "the client's certificate" : `certificate ${leaf.name}`;
+    const count = chain.length >= COUNT_LIMIT ? `${COUNT_LIMIT - 1} or more` : String(chain.length - 1);
+    return refuse("CERT_CHAIN_TOO_LONG", `${name} was sent with ${count} more certificates: at most ${this.#maxPresented} in all are accepted`);
+  }
+
+  #verdictOf(chain: readonly PeerCertificate[]): Verdict {
+    // Bun computes fingerprint256 from these very bytes, so it keys the cache without hashing;
+    // anything unexpected falls back to hashing each certificate.
+    const quickKey = chain.map((cert) => fingerprintOf(cert) ?? "?").join(",");
+    const cached = this.#cached(this.#verdicts, quickKey);
+    if (cached) {
+      this.#hits++;
+      return cached;
     }
-    const digests = thumbprints(raw);
-    if (key !== digests.sha256) {
-      const cached = this.#cache.get(digests.sha256);
-      if (cached) {
-        this.#hits++;
-        return cached;
-      }
+    const facts = chain.map((cert, index) => this.#factsOf(cert, index === 0));
+    const key = facts.map((fact, i) => (typeof fact === "string" ? thumbprints(chain[i]!.raw!).sha256 : fact.sha256)).join(",");
+    const again = key === quickKey ? undefined : this.#cached(this.#verdicts, key);
+    if (again) {
+      this.#hits++;
+      return again;
     }
     this.#misses++;
-    const entry = this.#parse(raw, digests);
-    if (this.#cacheSize > 0) {
-      // Map iteration order is insertion order: the first key is the oldest.
-      if (this.#cache.size >= this.#cacheSize) {
-        const oldest = this.#cache.keys().next();
-        if (!oldest.done) this.#cache.delete(oldest.value);
-      }
-      this.#cache.set(digests.sha256, entry);
-    }
-    return entry;
+    const verdict = this.#judge(facts);
+    this.#remember(this.#verdicts, key, verdict, this.#cacheSize);
+    return verdict;
   }
 
-  #parse(raw: Uint8Array, digests: { sha1: string; sha256: string }): Entry {
-    // @peculiar/x509 reads bytes that do not start with a DER SEQUENCE as
-    // PEM/hex/base64 text; refuse them so the parsed certificate is the hashed one.
-    if (raw[0] !== 0x30) return { parsed: false, reason: "certificate could not be parsed: not a DER SEQUENCE" };
-    try {
-      const der = new Uint8Array(raw);
-      const cert = new x509.X509Certificate(der);
-      const node = new NodeX509(der);
-      const { identity, commonName, sans } = certificateIdentity(cert, digests.sha256);
-      const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
-      return {
-        parsed: true,
-        name: printable(commonName === undefined ? identity : `CN=${commonName}`),
-        identity,
-        subject: cert.subject,
-        commonName,
-        sans: Object.freeze(sans),
-        ...digests,
-        notBefore: cert.notBefore.getTime(),
-        notAfter: cert.notAfter.getTime(),
-        allowed: this.#allow.has(digests.sha1) || this.#allow.has(digests.sha256),
-        forClients: allowsClientAuth(cert),
-        windows: Object.freeze(this.#anchors.windowsFor(node, cert.issuer, aki)),
-      };
-    } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
-      return { parsed: false, reason: `certificate could not be parsed: ${printable(detail)}` };
+  /** Everything about the chain that does not depend on the clock. */
+  #judge(facts: readonly (CertificateFacts | string)[]): Verdict {
+    const [leaf, ...rest] = facts;
+    if (typeof leaf === "string") return { refusal: refuse("CERT_INVALID", `certificate could not be parsed: ${leaf}`) };
+    const summary = summarize(leaf!);
+    // An allow-listed thumbprint names one certificate on purpose: no path or key usage rule applies to it.
+    if (this.#allow.has(leaf!.sha1) || this.#allow.has(leaf!.sha256)) return { leaf: summary, allowed: true, search: undefined };
+    const others: CertificateFacts[] = [];
+    for (const [index, fact] of rest.entries()) {
+      if (typeof fact === "string") {
+        return { refusal: refuse("CERT_INVALID", `certificate ${index + 2} of those sent with ${leaf!.name} could not be parsed: ${fact}`) };
+      }
+      others.push(fact);
     }
+    return { leaf: summary, allowed: false, search: searchPaths(leaf!, others, this.#anchors, this.#rules) };
+  }
+
+  /**
+   * A certificate's facts, or why it could not be parsed. Only the client's own certificate is
+   * parsed for its identity (see parseCertificate), so the two kinds are cached apart.
+   */
+  #factsOf(cert: PeerCertificate, identity: boolean): CertificateFacts | string {
+    const raw = cert.raw!;
+    const kind = identity ? "leaf:" : "";
+    const quick = fingerprintOf(cert);
+    const known = quick && this.#cached(this.#facts, kind + quick);
+    if (known) return known;
+    const digests = thumbprints(raw);
+    const again = digests.sha256 === quick ? undefined : this.#cached(this.#facts, kind + digests.sha256);
+    if (again) return again;
+    let facts: CertificateFacts | string;
+    try {
+      facts = parseCertificate(raw, { identity, digests });
+    } catch (error) {
+      facts = printable(error instanceof Error ? error.message : String(error));
+    }
+    this.#remember(this.#facts, kind + digests.sha256, facts, Math.min(this.#cacheSize, FACTS_CACHE_LIMIT));
+    return facts;
+  }
+
+  // Least recently used first out: Map iteration order is insertion order, and a hit re-inserts.
+  #cached<T>(cache: Map<string, T>, key: string): T | undefined {
+    const value = cache.get(key);
+    if (value !== undefined) {
+      cache.delete(key);
+      cache.set(key, value);
+    }
+    return value;
+  }
+
+  #remember<T>(cache: Map<string, T>, key: string, value: T, limit: number): void {
+    if (limit === 0) return;
+    if (cache.size >= limit) {
+      const oldest = cache.keys().next();
+      if (!oldest.done) cache.delete(oldest.value);
+    }
+    cache.set(key, value);
   }
 }
 
 /**
- * Who a certificate names (PROTOCOL.md section 1): its subject CN, else its
- * first DNS/IP/e-mail/URI subjectAltName, else its SHA-256 thumbprint.
+ * The certificates the client sent, leaf first, reduced to what validate() reads: a
+ * connection keeps this for re-checks after a trust change, rather than Bun's objects with
+ * every parsed field.
  *
- * @example certificateIdentity(cert, sha256).identity // "alice"
+ * @example engine.peers[slot] = keepPresented(socket.getPeerCertificate(false))
  */
-export function certificateIdentity(
-  cert: X509.X509Certificate,
-  sha256: string,
-): { identity: string; commonName: string | undefined; sans: string[] } {
-  const commonName = cert.subjectName.getField("CN")[0] || undefined;
-  const sans = subjectAltNames(cert);
-  return { identity: commonName ?? sans[0] ?? sha256, commonName, sans };
+export function keepPresented(peer: PeerCertificate | null | undefined): PeerCertificate | undefined {
+  const chain = presented(peer).slice(0, MAX_PRESENTED_CERTIFICATES + 1);
+  let kept: PeerCertificate | undefined;
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const { raw, fingerprint256 } = chain[i]!;
+    kept = { raw, fingerprint256, ...(kept ? { issuerCertificate: kept } : {}) };
+  }
+  return kept;
 }
 
-/** An instant as ISO 8601 in UTC without milliseconds: `2026-01-31T00:00:00Z`. */
-export function formatInstant(time: number | Date): string {
-  return new Date(time).toISOString().replace(/\.\d{3}Z$/, "Z");
+/** The presented chain as a list, stopping at a certificate without bytes or one seen before. */
+function presented(peer: PeerCertificate | null | undefined): PeerCertificate[] {
+  const chain: PeerCertificate[] = [];
+  for (let cert = peer; cert?.raw && cert.raw.length > 0 && chain.length < COUNT_LIMIT; cert = cert.issuerCertificate) {
+    // Node's objects make a self-signed last certificate its own issuer.
+    if (chain.includes(cert)) break;
+    chain.push(cert);
+  }
+  return chain;
 }
 
-function admit(entry: Extract<Entry, { parsed: true }>, viaCa: boolean): Admission {
+function fingerprintOf(cert: PeerCertificate): string | undefined {
+  const hex = cert.fingerprint256?.replaceAll(":", "").toUpperCase();
+  return hex && hex.length === 64 ? hex : undefined;
+}
+
+function summarize(facts: CertificateFacts): LeafSummary {
+  const { name, identity, subject, commonName, sans, sha1, sha256, notBefore, notAfter } = facts;
+  return { name, identity, subject, commonName, sans, sha1, sha256, notBefore, notAfter };
+}
+
+function admit(leaf: LeafSummary, viaCa: boolean): Admission {
   return {
     ok: true,
-    identity: entry.identity,
-    subject: entry.subject,
-    commonName: entry.commonName,
-    sans: [...entry.sans],
-    sha1: entry.sha1,
-    sha256: entry.sha256,
-    notBefore: new Date(entry.notBefore),
-    notAfter: new Date(entry.notAfter),
+    identity: leaf.identity,
+    subject: leaf.subject,
+    commonName: leaf.commonName,
+    sans: [...leaf.sans],
+    sha1: leaf.sha1,
+    sha256: leaf.sha256,
+    notBefore: new Date(leaf.notBefore),
+    notAfter: new Date(leaf.notAfter),
     viaCa,
   };
 }
 
-function refuse(code: AdmissionCode, reason: string): Admission {
-  return { ok: false, code, reason };
-}
-
-// DNS, IP, e-mail and URI values in order; other kinds name no one.
-function subjectAltNames(cert: X509.X509Certificate): string[] {
-  const extension = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  if (!extension) return [];
-  try {
-    return extension.names.items.filter((n) => SAN_KINDS.has(n.type)).map((n) => n.value);
-  } catch {
-    // @peculiar/x509 throws on SAN kinds it cannot render (X.400, EDI, unknown
-    // otherName); such a certificate is still valid, it just names no one there.
-    return [];
+function whole(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`invalid ${name} ${JSON.stringify(value)}: expected a whole number from ${min} to ${max}`);
   }
-}
-
-const SAN_KINDS: ReadonlySet<string> = new Set(["dns", "ip", "email", "url"]);
-
-// Reasons travel as one wire line (`ERR: <reason>` CRLF): a name taken from a
-// certificate must not carry a line break or run on without end.
-function printable(text: string): string {
-  const clean = text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
-  return clean.length > 200 ? `${clean.slice(0, 197)}...` : clean;
-}
-
-const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
-const ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0";
-
-/** True without an extended key usage extension, or with one that allows clientAuth. */
-function allowsClientAuth(cert: X509.X509Certificate): boolean {
-  const usage = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  if (!usage) return true;
-  return usage.usages.some((oid) => oid === CLIENT_AUTH || oid === ANY_EXTENDED_KEY_USAGE);
+  return value;
 }

@@ -9,7 +9,7 @@ import { GnpError, type ErrorCode, type RefusalCode } from "../errors.ts";
 import { encodeErrorLine, encodeReplyHead, type HeaderList } from "../protocol/encoder.ts";
 import type { Head } from "../protocol/head-scanner.ts";
 import { ConnectionSlab, SlotFlag } from "../slab/slab.ts";
-import type { CertificateValidator, PeerCertificate } from "../certs/validator.ts";
+import { keepPresented, type CertificateValidator, type PeerCertificate } from "../certs/validator.ts";
 import type { ResolvedOptions } from "../options.ts";
 import { Connection, describeClient, type ConnectionHost } from "./connection.ts";
 import { OutputQueue } from "../protocol/output-queue.ts";
@@ -257,7 +257,7 @@ export class ConnectionEngine implements ConnectionHost {
       socket.terminate();
       return;
     }
-    const peer = socket.getPeerCertificate();
+    const peer = presentedChain(socket);
     const admission = this.#validator.validate(peer, Date.now());
     if (!admission.ok) {
       this.#refuse({
@@ -271,7 +271,7 @@ export class ConnectionEngine implements ConnectionHost {
       this.#condemn(slot, admission.code, admission.reason);
       return;
     }
-    this.#peers[slot] = peer;
+    this.#peers[slot] = keepPresented(peer);
     this.slab.trustEpoch[slot] = this.#trustEpoch;
     const connection = this.#connections[slot]!;
     this.#endHandshake(slot, connection.remoteAddress);
@@ -867,6 +867,15 @@ export class ConnectionEngine implements ConnectionHost {
 
 /** An async command in flight: what its settle needs to reply and to give its reserve back. */
 type Running = { handle: number; command: string; sequence: string; started: number; reserved: number };
+
+/**
+ * The client's certificate and, through issuerCertificate, every further certificate it sent,
+ * in the order sent. Bun's argument is `abbreviated`, the opposite of Node's `detailed`: only
+ * `false` returns the chain (see docs/certificate-chains.md).
+ */
+function presentedChain(socket: Socket<SocketData>): PeerCertificate & { subject?: { CN?: string | string[] } } {
+  return (socket as unknown as { getPeerCertificate(abbreviated: boolean): PeerCertificate }).getPeerCertificate(false);
+}
 
 /** A thrown value as text, whatever it is (an object without toString included). */
 function describeThrown(error: unknown): string {

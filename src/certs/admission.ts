@@ -1,0 +1,30 @@
+// The verdict on a client certificate: admitted, with who it is, or refused, with a stable
+// code and a reason that names the certificate it is about (PROTOCOL.md section 1). Shared
+// by the validator, which decides, and the path checks, which supply the reasons.
+import type { RefusalCode } from "../errors.ts";
+
+/** The validator's refusals: the catalog's codes with `refusal: "certificate"` (src/errors.ts). */
+export type AdmissionCode = RefusalCode<"certificate">;
+
+export type Refusal = { ok: false; code: AdmissionCode; reason: string };
+
+export type Admission =
+  | {
+      ok: true;
+      /** Subject CN, else first SAN value, else SHA-256 thumbprint. */
+      identity: string;
+      subject: string;
+      commonName: string | undefined;
+      sans: string[];
+      sha1: string;
+      sha256: string;
+      notBefore: Date;
+      notAfter: Date;
+      /** True when admitted by a trusted CA, false when by the allow-list. */
+      viaCa: boolean;
+    }
+  | Refusal;
+
+export function refuse(code: AdmissionCode, reason: string): Refusal {
+  return { ok: false, code, reason };
+}
