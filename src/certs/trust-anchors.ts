@@ -2,8 +2,8 @@
 // ends a path when it is self-signed or when its own issuer is not configured (an
 // intermediate trusted on its own); when its issuer is configured the path goes on through
 // it, as openssl's would. Each is checked once, when loaded: a CA that may not sign
-// certificates is a RangeError.
-import { parseCertificate, type CertificateFacts } from "./certificate-facts.ts";
+// certificates, or that carries a critical extension gnp does not process, is a RangeError.
+import { parseCertificate, describeExtension, type CertificateFacts } from "./certificate-facts.ts";
 import { x509 } from "./x509.ts";
 
 export type TrustAnchor = CertificateFacts & { selfSigned: boolean };
@@ -65,6 +65,10 @@ export class TrustAnchors {
     }
     if (anchor.keyUsage !== undefined && (anchor.keyUsage & x509.KeyUsageFlags.keyCertSign) === 0) {
       throw new RangeError(`invalid trusted CA ${anchor.subject}: keyUsage lacks keyCertSign`);
+    }
+    const unknown = anchor.unknownCritical[0];
+    if (unknown !== undefined) {
+      throw new RangeError(`invalid trusted CA ${anchor.subject}: it has a critical extension gnp does not process, ${describeExtension(unknown)}`);
     }
     if (this.#digests.has(anchor.sha256)) return;
     const entry: TrustAnchor = Object.freeze({

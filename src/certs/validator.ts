@@ -4,7 +4,7 @@
 // Facts of each certificate and the paths of each presented chain are cached; the clock is
 // read at every call, cached or not, so nothing that expires is ever cached as valid.
 import { refuse, type Admission, type AdmissionCode, type Refusal } from "./admission.ts";
-import { parseCertificate, type CertificateFacts } from "./certificate-facts.ts";
+import { describeExtension, parseCertificate, type CertificateFacts } from "./certificate-facts.ts";
 import { searchPaths, type PathSearch } from "./chain-paths.ts";
 import { formatInstant, printable } from "./reason-text.ts";
 import { normalizeThumbprint, thumbprints } from "./thumbprint.ts";
@@ -138,9 +138,17 @@ export class CertificateValidator {
   #judge(facts: readonly (CertificateFacts | string)[]): Verdict {
     const [leaf, ...rest] = facts;
     if (typeof leaf === "string") return { refusal: refuse("CERT_INVALID", `certificate could not be parsed: ${leaf}`) };
+    if (leaf!.unknownCritical.length > 0) {
+      const list = leaf!.unknownCritical.map(describeExtension).join(", ");
+      return { refusal: refuse("CERT_INVALID", `certificate ${leaf!.name} has a critical extension gnp does not process, ${list}`) };
+    }
     const summary = summarize(leaf!);
-    // An allow-listed thumbprint names one certificate on purpose: no path or key usage rule applies to it.
+    // An allow-listed thumbprint names one certificate on purpose: no path, CA flag or key
+    // usage rule applies to it (a self-signed certificate from `openssl req -x509` is a CA).
     if (this.#allow.has(leaf!.sha1) || this.#allow.has(leaf!.sha256)) return { leaf: summary, allowed: true, search: undefined };
+    if (leaf!.ca === true) {
+      return { refusal: refuse("CERT_WRONG_USAGE", `certificate ${leaf!.name} is a CA certificate (basicConstraints cA is true): a CA does not log in`) };
+    }
     const others: CertificateFacts[] = [];
     for (const [index, fact] of rest.entries()) {
       if (typeof fact === "string") {

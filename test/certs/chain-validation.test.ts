@@ -1,11 +1,12 @@
-// CertificateValidator on chains the client sends (issue 11 section 1): the reason of each
-// refusal, word for word, the limits on depth and on what a client may send, and the cache
-// (keyed by everything presented, the clock read at every use).
+// CertificateValidator on chains the client sends (issue 11 section 1, issue 9 item 6): the
+// reason of each refusal, word for word, the limits on depth and on what a client may send,
+// the cache (keyed by everything presented, clock read at every use), and the rules an
+// allow-listed thumbprint is and is not exempt from.
 import { describe, expect, test } from "bun:test";
 import { MAX_SIGNATURE_CHECKS } from "../../src/certs/chain-paths.ts";
 import { CertificateValidator, formatInstant, keepPresented, type PeerCertificate } from "../../src/certs/validator.ts";
 import { x509 } from "../../src/certs/x509.ts";
-import { forgeCa, forgeLeaf, type Forged } from "../support/chains.ts";
+import { forge, forgeCa, forgeLeaf, type Forged } from "../support/chains.ts";
 
 const DAY_MS = 86_400_000;
 const critical = new x509.Extension("1.3.6.1.4.1.55555.99", true, new Uint8Array([0x05, 0x00]));
@@ -128,6 +129,39 @@ describe("limits on chains", () => {
   test("limits out of range are a RangeError", () => {
     expect(() => trustingRoot({ maxChainDepth: -1 })).toThrow("invalid maxChainDepth -1: expected a whole number from 0 to 16");
     expect(() => trustingRoot({ maxPresentedCertificates: 0 })).toThrow("invalid maxPresentedCertificates 0: expected a whole number from 1 to 32");
+  });
+});
+
+describe("what a certificate itself may not be (issue 9 item 6)", () => {
+  test("a certificate with an unknown critical extension is CERT_INVALID naming its OID, allow-listed or not", async () => {
+    const odd = await forgeLeaf("odd", root, { extensions: [critical, new x509.Extension("2.5.29.30", true, new Uint8Array([0x30, 0x00]))] });
+    const reason = "certificate CN=odd has a critical extension gnp does not process, 1.3.6.1.4.1.55555.99, 2.5.29.30 (nameConstraints)";
+    expect(trustingRoot().validate(sent(odd))).toEqual({ ok: false, code: "CERT_INVALID", reason });
+    expect(trustingRoot({ allow: [odd.sha256] }).validate(sent(odd))).toEqual({ ok: false, code: "CERT_INVALID", reason });
+  });
+
+  test("critical extensions gnp processes or may ignore (keyUsage, basicConstraints, certificatePolicies) are fine", async () => {
+    const policies = new x509.Extension("2.5.29.32", true, new Uint8Array([0x30, 0x06, 0x30, 0x04, 0x06, 0x02, 0x2a, 0x03]));
+    expect(trustingRoot().validate(sent(await forgeLeaf("policy", root, { extensions: [policies] }))).ok).toBe(true);
+  });
+
+  test("a CA certificate is refused as a client certificate, unless its thumbprint is allow-listed", async () => {
+    const caAsClient = await forge({ cn: "ops CA", issuer: root, ca: true, keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign });
+    expect(trustingRoot().validate(sent(caAsClient))).toEqual({
+      ok: false,
+      code: "CERT_WRONG_USAGE",
+      reason: "certificate CN=ops CA is a CA certificate (basicConstraints cA is true): a CA does not log in",
+    });
+    // `openssl req -x509` writes cA=TRUE into a self-signed certificate: pinning one is the allow-list's job.
+    const pinned = await forge({ cn: "pinned", ca: true });
+    expect(new CertificateValidator({ allow: [pinned.sha1], trustedCas: [] }).validate(sent(pinned))).toMatchObject({ ok: true, viaCa: false });
+  });
+
+  test("a trusted CA with an unknown critical extension is refused when loaded", async () => {
+    const odd = await forgeCa("odd CA", undefined, { extensions: [critical] });
+    expect(() => new CertificateValidator({ allow: [], trustedCas: [odd.pem] })).toThrow(
+      "invalid trusted CA CN=odd CA: it has a critical extension gnp does not process, 1.3.6.1.4.1.55555.99",
+    );
   });
 });
 
