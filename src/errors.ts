@@ -24,7 +24,9 @@ export const ERROR_CATALOG = {
   CERT_UNKNOWN: { kind: "abort", refusal: "certificate", summary: "the certificate is neither on the allow-list nor linked by a valid path to a trusted CA" },
   CERT_INVALID: { kind: "abort", refusal: "certificate", summary: "a certificate could not be parsed, has a critical extension gnp does not process, or its chain breaks a CA rule (not a CA, no keyCertSign, pathLenConstraint)" },
   CERT_WRONG_USAGE: { kind: "abort", refusal: "certificate", summary: "a CA-issued certificate not meant for client authentication (extended key usage, key usage, a CA certificate), or a CA on its path that may not issue for it" },
+  CERT_REVOKED: { kind: "abort", refusal: "certificate", summary: "the certificate, or a CA on its path, is listed in its issuer's CRL" },
   CERT_CHAIN_TOO_LONG: { kind: "abort", refusal: "certificate", summary: "the client sent more certificates than allowed, or its path to a trusted CA has more intermediates than allowed" },
+  CRL_STALE: { kind: "abort", refusal: "certificate", summary: "a CRL needed to check the certificate is past its nextUpdate (or before its thisUpdate), and stale CRLs are not served on" },
   // Framing faults (PROTOCOL.md section 4): ERR: <reason>, then abort.
   HEAD_TOO_LARGE: { kind: "abort", summary: "a request head exceeded 8064 bytes without its CRLF CRLF" },
   EMPTY_COMMAND: { kind: "abort", summary: "a request began with an empty command line" },

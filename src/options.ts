@@ -14,6 +14,7 @@ import {
   MAX_PRESENTED_CERTIFICATES,
   type TrustPolicy,
 } from "./certs/trust-policy.ts";
+import type { CrlInput } from "./certs/revocation-lists.ts";
 import { MAX_SLAB_CAPACITY } from "./slab/slab.ts";
 
 export const DEFAULT_HOST = "127.0.0.1";
@@ -96,10 +97,14 @@ export type ServerOptions = {
   allow?: readonly string[];
   /** PEM certificates of CAs whose client certificates are admitted. */
   trustedCas?: readonly string[];
+  /** Revocation lists of trusted CAs, PEM text or DER bytes; each must be signed by one of trustedCas. */
+  crls?: readonly CrlInput[];
   /** Intermediate CAs allowed between a client certificate and a trusted CA. Default 8. */
   maxChainDepth?: number;
   /** Certificates a client may send, its own included. Default 10. */
   maxPresentedCertificates?: number;
+  /** Serve on when a CA's CRL is past its nextUpdate (the admission carries a warning) instead of refusing its clients. Default false. */
+  allowStaleCrls?: boolean;
   maxConnections?: number;
   /**
    * Slots connections still in their TLS handshake may hold at once; when they are all taken,
@@ -133,7 +138,7 @@ export type ResolvedOptions = Readonly<{
   host: string;
   port: number;
   tls: Readonly<{ cert: string; key: string }>;
-  /** `allow` (normalized), `trustedCas` and the chain limits, as one value (src/certs/trust-policy.ts). */
+  /** `allow` (normalized), `trustedCas`, the CRLs and the chain limits, as one value (src/certs/trust-policy.ts). */
   trust: TrustPolicy;
   maxConnections: number;
   maxHandshakes: number;
@@ -169,6 +174,15 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
       throw new GnpError("CONFIG_INVALID", "trusted CA is not a PEM certificate");
     }
   }
+  const crls = [...(input.crls ?? [])];
+  for (const crl of crls) {
+    if (typeof crl !== "string" && !(crl instanceof Uint8Array)) {
+      throw new GnpError("CONFIG_INVALID", "a CRL must be PEM text or DER bytes");
+    }
+  }
+  if (crls.length > 0 && trustedCas.length === 0) {
+    throw new GnpError("CONFIG_INVALID", "CRLs were given without a trusted CA to check them against");
+  }
   if (allow.length === 0 && trustedCas.length === 0) {
     throw new GnpError("CONFIG_INVALID", "no client could ever be admitted: give an allow-list thumbprint or a trusted CA");
   }
@@ -182,6 +196,8 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
       trustedCas: Object.freeze(trustedCas),
       maxChainDepth: checked("maxChainDepth", input.maxChainDepth ?? DEFAULT_MAX_CHAIN_DEPTH),
       maxPresentedCertificates: checked("maxPresentedCertificates", input.maxPresentedCertificates ?? DEFAULT_MAX_PRESENTED_CERTIFICATES),
+      crls: Object.freeze(crls),
+      allowStaleCrls: input.allowStaleCrls === true,
     }),
     maxConnections,
     maxHandshakes: Math.min(checked("maxHandshakes", input.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES), maxConnections),

@@ -22,6 +22,8 @@ export type Admission =
       notAfter: Date;
       /** True when admitted by a trusted CA, false when by the allow-list. */
       viaCa: boolean;
+      /** Present when admitted in spite of something an operator should hear about (a stale CRL served on). */
+      warnings?: string[];
     }
   | Refusal;
 

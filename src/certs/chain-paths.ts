@@ -1,18 +1,20 @@
 // Every path from a client certificate, through the certificates the client sent, to a
 // configured CA, each as its checks in order (RFC 5280 section 6.1 as openssl applies it
 // for `-purpose sslclient`). Names, key identifiers and signatures link a path; CA flags, key
-// usage, path length, extended key usage and depth are decided once; validity periods stay
-// windows, so that the result can be cached while the clock is still read at every use.
+// usage, path length, extended key usage, revocation and depth are decided once; validity
+// periods of certificates and CRLs stay windows, so that the result can be cached while the
+// clock is still read at every use.
 import { refuse, type AdmissionCode, type Refusal } from "./admission.ts";
 import { describeExtension, type CertificateFacts } from "./certificate-facts.ts";
 import { formatInstant } from "./reason-text.ts";
+import type { RevocationLists } from "./revocation-lists.ts";
 import { keyIdsAgree, signedBy, type TrustAnchors } from "./trust-anchors.ts";
 import { x509 } from "./x509.ts";
 
 /** One check of a path: a fixed refusal, or a window the clock must fall in. */
 export type PathCheck =
   | { kind: "fail"; refusal: Refusal }
-  | { kind: "window"; from: number; to: number; early: Refusal; late: Refusal };
+  | { kind: "window"; from: number; to: number; early: Refusal; late: Refusal; warnOnly: boolean; source?: string };
 
 export type PathSearch = {
   /** Complete paths, each ending at a configured CA, as their checks in order. */
@@ -21,7 +23,7 @@ export type PathSearch = {
   deadEnd: string | undefined;
 };
 
-export type PathRules = Readonly<{ maxChainDepth: number }>;
+export type PathRules = Readonly<{ maxChainDepth: number; allowStaleCrls: boolean }>;
 
 type Link = { facts: CertificateFacts; trusted: boolean };
 
@@ -36,10 +38,16 @@ const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
  * Finds and checks the paths from `leaf` to the configured CAs. `presented` are the other
  * certificates the client sent, in any order; a configured CA among them counts as configured.
  *
- * @example searchPaths(leaf, [intermediate], anchors, { maxChainDepth: 8 })
+ * @example searchPaths(leaf, [intermediate], anchors, crls, { maxChainDepth: 8, allowStaleCrls: false })
  */
-export function searchPaths(leaf: CertificateFacts, presented: readonly CertificateFacts[], anchors: TrustAnchors, rules: PathRules): PathSearch {
-  const search = new Search(presented, anchors, rules);
+export function searchPaths(
+  leaf: CertificateFacts,
+  presented: readonly CertificateFacts[],
+  anchors: TrustAnchors,
+  crls: RevocationLists,
+  rules: PathRules,
+): PathSearch {
+  const search = new Search(presented, anchors, crls, rules);
   try {
     search.walk([{ facts: leaf, trusted: false }]);
   } catch (error) {
@@ -56,12 +64,14 @@ class Search {
   deadEnd: { length: number; text: string | undefined } | undefined;
   readonly #presented: readonly CertificateFacts[];
   readonly #anchors: TrustAnchors;
+  readonly #crls: RevocationLists;
   readonly #rules: PathRules;
   readonly #signatures = new Map<string, boolean>();
 
-  constructor(presented: readonly CertificateFacts[], anchors: TrustAnchors, rules: PathRules) {
+  constructor(presented: readonly CertificateFacts[], anchors: TrustAnchors, crls: RevocationLists, rules: PathRules) {
     this.#presented = presented;
     this.#anchors = anchors;
+    this.#crls = crls;
     this.#rules = rules;
   }
 
@@ -107,7 +117,7 @@ class Search {
     return verdict;
   }
 
-  /** The checks of one complete path, leaf first, each certificate's structure before its dates. */
+  /** The checks of one complete path, leaf first, each certificate's structure before its dates and revocation. */
   #check(path: readonly Link[]): PathCheck[] {
     const checks: PathCheck[] = [];
     const leaf = path[0]!.facts;
@@ -123,6 +133,7 @@ class Search {
     if (leaf.keyUsage !== undefined && (leaf.keyUsage & (KU.digitalSignature | KU.keyAgreement)) === 0) {
       checks.push(fail("CERT_WRONG_USAGE", `certificate ${leaf.name} is not for client authentication: its keyUsage lacks digitalSignature`));
     }
+    this.#revocation(checks, path, 0);
     // CAs between the one checked and the leaf, as pathLenConstraint counts them (self-issued ones do not).
     let below = 0;
     for (let i = 1; i <= last; i++) {
@@ -139,9 +150,36 @@ class Search {
         checks.push(fail("CERT_WRONG_USAGE", `${role} may not issue client certificates: its extended key usage lacks clientAuth`));
       }
       checks.push(i === last ? anchorWindow(facts, leaf) : intermediateWindow(facts, role));
+      this.#revocation(checks, path, i);
       if (facts.subjectKey !== facts.issuerKey) below++;
     }
     return checks;
+  }
+
+  /** Revocation of `path[i]` by its issuer's CRL, when one is loaded: listed, and the CRL's own window. */
+  #revocation(checks: PathCheck[], path: readonly Link[], i: number): void {
+    const { facts } = path[i]!;
+    const next = path[i + 1];
+    // The end of a path is checked against its own CRL only when it issued itself (a root).
+    const issuer = next?.facts ?? (facts.subjectKey === facts.issuerKey ? facts : undefined);
+    const crl = issuer && this.#crls.of(issuer.sha256);
+    if (!crl) return;
+    const who = i === 0 ? `certificate ${facts.name}` : roleOf(path, i);
+    const revokedAt = crl.revoked.get(facts.serial);
+    if (revokedAt !== undefined) {
+      checks.push(fail("CERT_REVOKED", `${who} (serial 0x${facts.serial}) was revoked at ${formatInstant(revokedAt)}`));
+    }
+    checks.push({
+      kind: "window",
+      from: crl.thisUpdate,
+      to: crl.nextUpdate,
+      early: refuse("CRL_STALE", `${who} cannot be checked for revocation: the CRL of ${crl.issuer} is not valid before ${formatInstant(crl.thisUpdate)}`),
+      // A CRL without nextUpdate (Infinity) never goes stale: its late reason is never read.
+      late: refuse("CRL_STALE", `${who} cannot be checked for revocation: the CRL of ${crl.issuer} is stale (its nextUpdate was ${Number.isFinite(crl.nextUpdate) ? formatInstant(crl.nextUpdate) : "never"})`),
+      warnOnly: this.#rules.allowStaleCrls,
+      // One stale CRL can cover several certificates of a path: one warning says it.
+      source: crl.issuerSha256,
+    });
   }
 }
 
@@ -168,6 +206,7 @@ function intermediateWindow(facts: CertificateFacts, role: string): PathCheck {
     to: facts.notAfter,
     early: refuse("CERT_NOT_YET_VALID", `${role} is not valid before ${formatInstant(facts.notBefore)}`),
     late: refuse("CERT_EXPIRED", `${role} expired at ${formatInstant(facts.notAfter)}`),
+    warnOnly: false,
   };
 }
 
@@ -181,6 +220,7 @@ function anchorWindow(facts: CertificateFacts, leaf: CertificateFacts): PathChec
     to: facts.notAfter,
     early: refuse("CERT_UNKNOWN", `${unknown} is not valid before ${formatInstant(facts.notBefore)}`),
     late: refuse("CERT_UNKNOWN", `${unknown} expired at ${formatInstant(facts.notAfter)}`),
+    warnOnly: false,
   };
 }
 

@@ -1,7 +1,9 @@
-// Who may connect, as one value: the thumbprint allow-list, the trusted CAs and the limits on
-// the chains clients send. It travels intact from the server's options (or the settings of
+// Who may connect, as one value: the thumbprint allow-list, the trusted CAs, their revocation
+// lists and the limits on the chains clients send. It travels intact from the server's options (or the settings of
 // `gnp serve`) through the server, setTrust and the reload code to CertificateValidator, which
 // alone interprets it; a new kind of rule is a new field here and a check in the validator.
+
+import type { CrlInput } from "./revocation-lists.ts";
 
 export const DEFAULT_MAX_CHAIN_DEPTH = 8;
 export const DEFAULT_MAX_PRESENTED_CERTIFICATES = 10;
@@ -23,4 +25,8 @@ export type TrustPolicy = Readonly<{
   maxChainDepth?: number;
   /** Certificates a client may send, its own included. Default 10. */
   maxPresentedCertificates?: number;
+  /** CRLs of trusted CAs, PEM texts or DER bytes; each must be signed by a CA in trustedCas. */
+  crls?: readonly CrlInput[];
+  /** Admit clients whose CA's CRL is past its nextUpdate, with a warning, instead of refusing them. Default false. */
+  allowStaleCrls?: boolean;
 }>;

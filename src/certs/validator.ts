@@ -1,12 +1,13 @@
 // The server's own client-certificate check (PROTOCOL.md section 1): presented, within its
 // validity, and admitted by the thumbprint allow-list or by a path through the certificates
-// the client sent to a trusted CA (chain-paths.ts).
+// the client sent to a trusted CA, with revocation by the configured CRLs (chain-paths.ts).
 // Facts of each certificate and the paths of each presented chain are cached; the clock is
 // read at every call, cached or not, so nothing that expires is ever cached as valid.
 import { refuse, type Admission, type AdmissionCode, type Refusal } from "./admission.ts";
 import { describeExtension, parseCertificate, type CertificateFacts } from "./certificate-facts.ts";
 import { searchPaths, type PathSearch } from "./chain-paths.ts";
 import { formatInstant, printable } from "./reason-text.ts";
+import { RevocationLists, type CrlInput, type RevocationList } from "./revocation-lists.ts";
 import { normalizeThumbprint, thumbprints } from "./thumbprint.ts";
 import { TrustAnchors } from "./trust-anchors.ts";
 import {
@@ -19,7 +20,7 @@ import {
 
 export { certificateIdentity } from "./certificate-facts.ts";
 export { formatInstant } from "./reason-text.ts";
-export type { Admission, AdmissionCode };
+export type { Admission, AdmissionCode, CrlInput };
 
 /**
  * The shape of Bun's `socket.getPeerCertificate(false)`: the client's certificate, and through
@@ -55,7 +56,8 @@ const MISSING: Refusal = Object.freeze(refuse("CERT_MISSING", "no client certifi
 export class CertificateValidator {
   readonly #allow: ReadonlySet<string>;
   readonly #anchors: TrustAnchors;
-  readonly #rules: { maxChainDepth: number };
+  readonly #crls: RevocationLists;
+  readonly #rules: { maxChainDepth: number; allowStaleCrls: boolean };
   readonly #maxPresented: number;
   readonly #cacheSize: number;
   readonly #verdicts = new Map<string, Verdict>();
@@ -67,13 +69,25 @@ export class CertificateValidator {
     this.#cacheSize = whole("cacheSize", options.cacheSize ?? DEFAULT_CACHE_SIZE, 0, Number.MAX_SAFE_INTEGER);
     const maxChainDepth = whole("maxChainDepth", policy.maxChainDepth ?? DEFAULT_MAX_CHAIN_DEPTH, 0, MAX_CHAIN_DEPTH);
     this.#maxPresented = whole("maxPresentedCertificates", policy.maxPresentedCertificates ?? DEFAULT_MAX_PRESENTED_CERTIFICATES, 1, MAX_PRESENTED_CERTIFICATES);
-    this.#rules = Object.freeze({ maxChainDepth });
+    this.#rules = Object.freeze({ maxChainDepth, allowStaleCrls: policy.allowStaleCrls === true });
     this.#allow = new Set(policy.allow.map(normalizeThumbprint));
     this.#anchors = new TrustAnchors(policy.trustedCas);
+    this.#crls = new RevocationLists(policy.crls ?? [], this.#anchors);
   }
 
   get cacheStats(): { hits: number; misses: number; size: number } {
     return { hits: this.#hits, misses: this.#misses, size: this.#verdicts.size };
+  }
+
+  /** The CRL in use for each CA that has one, and whether it is stale at `now`: for logs and gauges. */
+  crlStatus(now: number = Date.now()): { issuer: string; thisUpdate: Date; nextUpdate: Date | undefined; revoked: number; stale: boolean }[] {
+    return this.#crls.all.map((crl: RevocationList) => ({
+      issuer: crl.issuer,
+      thisUpdate: new Date(crl.thisUpdate),
+      nextUpdate: crl.nextUpdate === Infinity ? undefined : new Date(crl.nextUpdate),
+      revoked: crl.revoked.size,
+      stale: now < crl.thisUpdate || now > crl.nextUpdate,
+    }));
   }
 
   /** `now` is in milliseconds since the epoch; it defaults to the clock. */
@@ -86,18 +100,22 @@ export class CertificateValidator {
     const leaf = verdict.leaf;
     if (now > leaf.notAfter) return refuse("CERT_EXPIRED", `certificate ${leaf.name} expired at ${formatInstant(leaf.notAfter)}`);
     if (now < leaf.notBefore) return refuse("CERT_NOT_YET_VALID", `certificate ${leaf.name} is not valid before ${formatInstant(leaf.notBefore)}`);
-    if (verdict.allowed) return admit(leaf, false);
+    if (verdict.allowed) return admit(leaf, false, []);
     const search = verdict.search!;
     let first: Refusal | undefined;
     for (const path of search.paths) {
+      const warnings = new Map<string, string>();
       let refusal: Refusal | undefined;
       for (const check of path) {
         if (check.kind === "fail") refusal = check.refusal;
-        else if (now < check.from) refusal = check.early;
-        else if (now > check.to) refusal = check.late;
+        else if (now < check.from || now > check.to) {
+          const failed = now < check.from ? check.early : check.late;
+          if (!check.warnOnly) refusal = failed;
+          else if (!warnings.has(check.source ?? failed.reason)) warnings.set(check.source ?? failed.reason, failed.reason);
+        }
         if (refusal) break;
       }
-      if (!refusal) return admit(leaf, true);
+      if (!refusal) return admit(leaf, true, [...warnings.values()]);
       first ??= refusal;
     }
     // Reason format: `unknown certificate CN=eve, SHA-1 <40 upper-case hex digits>`, the
@@ -156,7 +174,7 @@ export class CertificateValidator {
       }
       others.push(fact);
     }
-    return { leaf: summary, allowed: false, search: searchPaths(leaf!, others, this.#anchors, this.#rules) };
+    return { leaf: summary, allowed: false, search: searchPaths(leaf!, others, this.#anchors, this.#crls, this.#rules) };
   }
 
   /**
@@ -240,7 +258,7 @@ function summarize(facts: CertificateFacts): LeafSummary {
   return { name, identity, subject, commonName, sans, sha1, sha256, notBefore, notAfter };
 }
 
-function admit(leaf: LeafSummary, viaCa: boolean): Admission {
+function admit(leaf: LeafSummary, viaCa: boolean, warnings: string[]): Admission {
   return {
     ok: true,
     identity: leaf.identity,
@@ -252,6 +270,7 @@ function admit(leaf: LeafSummary, viaCa: boolean): Admission {
     notBefore: new Date(leaf.notBefore),
     notAfter: new Date(leaf.notAfter),
     viaCa,
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }
 

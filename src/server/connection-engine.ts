@@ -285,6 +285,7 @@ export class ConnectionEngine implements ConnectionHost {
       notBefore: admission.notBefore,
       notAfter: admission.notAfter,
       viaCa: admission.viaCa,
+      ...(admission.warnings ? { warnings: admission.warnings } : {}),
     });
     this.slab.flags[slot]! |= SlotFlag.ADMITTED;
     this.metrics.accepted++;

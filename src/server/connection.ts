@@ -19,6 +19,8 @@ export type ClientCertificate = Readonly<{
   notAfter: Date;
   /** True when admitted through a trusted CA, false when through the allow-list. */
   viaCa: boolean;
+  /** Present when an operator should hear about this admission: a stale CRL served on (allowStaleCrls). */
+  warnings?: readonly string[];
 }>;
 
 /** How messages name a client: `CN=<common name>` when its certificate has one, else its identity. */

@@ -115,8 +115,9 @@ export class GnpServer {
   /**
    * Replaces who may connect. New connections see the new rules at once; established ones are
    * checked again at their next command and, if now refused, get `ERR: <reason>` and close.
-   * The policy replaces the old one whole: a field left out (a chain limit) takes its default.
-   * Throws (RangeError, GnpError CONFIG_INVALID) on a bad rule, leaving the old rules in place.
+   * The policy replaces the old one whole: a field left out (CRLs, a chain limit) takes its
+   * default. Throws (RangeError, GnpError CONFIG_INVALID) on a bad rule, a bad CRL among them,
+   * leaving the old rules in place.
    */
   setTrust(trust: TrustPolicy): void {
     const validator = new CertificateValidator(trust);
