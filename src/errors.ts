@@ -22,7 +22,7 @@ export const ERROR_CATALOG = {
   CERT_EXPIRED: { kind: "abort", refusal: "certificate", summary: "the client certificate's notAfter is in the past" },
   CERT_NOT_YET_VALID: { kind: "abort", refusal: "certificate", summary: "the client certificate's notBefore is in the future" },
   CERT_UNKNOWN: { kind: "abort", refusal: "certificate", summary: "the certificate is neither on the allow-list nor linked by a valid path to a trusted CA" },
-  CERT_INVALID: { kind: "abort", refusal: "certificate", summary: "a certificate could not be parsed, has a critical extension gnp does not process, or its chain breaks a CA rule (not a CA, no keyCertSign, pathLenConstraint)" },
+  CERT_INVALID: { kind: "abort", refusal: "certificate", summary: "a certificate could not be parsed, has a critical extension gnp does not process, or its chain breaks a CA rule (not a CA, no keyCertSign, pathLenConstraint, nameConstraints)" },
   CERT_WRONG_USAGE: { kind: "abort", refusal: "certificate", summary: "a CA-issued certificate not meant for client authentication (extended key usage, key usage, a CA certificate), or a CA on its path that may not issue for it" },
   CERT_REVOKED: { kind: "abort", refusal: "certificate", summary: "the certificate, or a CA on its path, is listed in its issuer's CRL" },
   CERT_CHAIN_TOO_LONG: { kind: "abort", refusal: "certificate", summary: "the client sent more certificates than allowed, or its path to a trusted CA has more intermediates than allowed" },

@@ -1,14 +1,20 @@
-// One X.509 certificate as gnp's checks see it: how reasons name it, who it identifies, the
-// names and key identifiers that link it to its issuer, its key, validity and serial, the
-// extensions gnp acts on, and the critical extensions it does not process. Parsing is
+// One X.509 certificate as gnp's checks see it: how reasons name it, who it identifies (its
+// subject, alternative names, SPIFFE ID), the names and key identifiers that link it to its
+// issuer, its key and its pin, validity and serial, the extensions gnp acts on (name
+// constraints among them), and the critical extensions it does not process. Parsing is
 // synchronous and independent of the clock, so facts can be cached by SHA-256 and shared by
 // every chain a certificate appears in.
-import { X509Certificate as NodeX509, type KeyObject } from "node:crypto";
+import { X509Certificate as NodeX509, createHash, type KeyObject } from "node:crypto";
+import type { DistinguishedName } from "./distinguished-name.ts";
+import { formatIp, type GeneralName } from "./general-names.ts";
+import type { NameConstraints } from "./name-constraints.ts";
 import { printable } from "./reason-text.ts";
 import { readTbs } from "./tbs-reader.ts";
 import { thumbprints } from "./thumbprint.ts";
 import { x509 } from "./x509.ts";
-import type * as X509 from "@peculiar/x509";
+
+/** Alternative names by kind; IP addresses in their usual text. */
+export type AltNames = Readonly<{ dns: readonly string[]; email: readonly string[]; uri: readonly string[]; ip: readonly string[] }>;
 
 export type CertificateFacts = Readonly<{
   der: Uint8Array;
@@ -20,7 +26,19 @@ export type CertificateFacts = Readonly<{
   identity: string;
   subject: string;
   commonName: string | undefined;
+  /** DNS, IP, e-mail and URI alternative names, as text, in order. */
   sans: readonly string[];
+  /** The alternative names by kind (what [[clients]] rules match). */
+  altNames: AltNames;
+  /** The first URI alternative name that is a SPIFFE ID (spiffe://trust-domain/path). */
+  spiffeId: string | undefined;
+  /** SHA-256 of the subjectPublicKeyInfo, upper-case hex: what an SPKI pin names. */
+  spki: string;
+  /** The subject as name constraints compare it. */
+  subjectName: DistinguishedName;
+  /** Every subjectAltName entry, of every kind; undefined without the extension. */
+  generalNames: readonly GeneralName[] | undefined;
+  nameConstraints: NameConstraints | undefined;
   /** Canonical subject and issuer names (case and spacing folded), for linking a path. */
   subjectKey: string;
   issuerKey: string;
@@ -48,12 +66,13 @@ export type CertificateFacts = Readonly<{
  * Critical extensions gnp acts on, or may accept without acting on. certificatePolicies and
  * cRLDistributionPoints change nothing when no policy is required and CRLs are configured
  * rather than fetched, which is how openssl treats them too. Everything else critical
- * (nameConstraints, policy constraints and mappings among them) is refused, not ignored.
+ * (policy constraints and mappings among them) is refused, not ignored.
  */
 const KNOWN_CRITICAL: ReadonlyMap<string, string> = new Map([
   ["2.5.29.15", "keyUsage"],
   ["2.5.29.17", "subjectAltName"],
   ["2.5.29.19", "basicConstraints"],
+  ["2.5.29.30", "nameConstraints"],
   ["2.5.29.31", "cRLDistributionPoints"],
   ["2.5.29.32", "certificatePolicies"],
   ["2.5.29.37", "extKeyUsage"],
@@ -63,7 +82,6 @@ const KNOWN_CRITICAL: ReadonlyMap<string, string> = new Map([
 const EXTENSION_NAMES: ReadonlyMap<string, string> = new Map([
   ...KNOWN_CRITICAL,
   ["2.5.29.14", "subjectKeyIdentifier"],
-  ["2.5.29.30", "nameConstraints"],
   ["2.5.29.33", "policyMappings"],
   ["2.5.29.35", "authorityKeyIdentifier"],
   ["2.5.29.36", "policyConstraints"],
@@ -78,10 +96,10 @@ export function describeExtension(oid: string): string {
 }
 
 /**
- * Parses a DER certificate. Path fields come from a direct DER read (tbs-reader.ts); with
+ * Parses a DER certificate. Every field comes from a direct DER read (tbs-reader.ts); with
  * `identity` (the client's own certificate, configured CAs) @peculiar/x509 also renders its
- * subject and SANs, which costs about a hundred times more and so is never spent on the
- * other certificates a client sends: those get no SANs, and a subject of just their CN.
+ * subject as people read it, which costs about a hundred times more and so is never spent on
+ * the other certificates a client sends: their subject is the DER read's text.
  * Throws an Error whose message is the parser's detail.
  *
  * @example parseCertificate(peer.raw, { identity: true }).name // "CN=alice"
@@ -95,13 +113,13 @@ export function parseCertificate(der: Uint8Array, options: { identity: boolean; 
   // BoringSSL's parse first: what it accepts is what the TLS layer accepted and what verify() checks.
   const node = new NodeX509(bytes);
   const tbs = readTbs(bytes);
-  let who: { identity: string; commonName: string | undefined; sans: string[]; subject: string };
-  if (options.identity) {
-    const cert = new x509.X509Certificate(bytes);
-    who = { ...certificateIdentity(cert, digests.sha256), subject: cert.subject };
-  } else {
-    who = { identity: tbs.commonName ?? digests.sha256, commonName: tbs.commonName, sans: [], subject: tbs.commonName === undefined ? "" : `CN=${tbs.commonName}` };
-  }
+  const altNames = altNamesOf(tbs.altNames);
+  const spiffeId = altNames.uri.find(isSpiffeId);
+  const sans = (tbs.altNames ?? []).flatMap(sanText);
+  const commonName = tbs.commonName || undefined;
+  // Only the subject's rendering is left to @peculiar/x509, and only where someone reads it.
+  const subject = options.identity ? new x509.X509Certificate(bytes).subject : tbs.subject.text;
+  const who = { identity: commonName ?? sans[0] ?? digests.sha256, commonName, sans, subject };
   return Object.freeze({
     der: bytes,
     ...digests,
@@ -110,6 +128,12 @@ export function parseCertificate(der: Uint8Array, options: { identity: boolean; 
     subject: who.subject,
     commonName: who.commonName,
     sans: Object.freeze(who.sans),
+    altNames,
+    spiffeId,
+    spki: createHash("sha256").update(tbs.spki).digest("hex").toUpperCase(),
+    subjectName: tbs.subject,
+    generalNames: tbs.altNames,
+    nameConstraints: tbs.nameConstraints,
     subjectKey: tbs.subjectKey,
     issuerKey: tbs.issuerKey,
     keyId: tbs.keyId,
@@ -127,37 +151,30 @@ export function parseCertificate(der: Uint8Array, options: { identity: boolean; 
   });
 }
 
-/**
- * Who a certificate names (PROTOCOL.md section 1): its subject CN, else its first
- * DNS/IP/e-mail/URI subjectAltName, else its SHA-256 thumbprint.
- *
- * @example certificateIdentity(cert, sha256).identity // "alice"
- */
-export function certificateIdentity(
-  cert: X509.X509Certificate,
-  sha256: string,
-): { identity: string; commonName: string | undefined; sans: string[] } {
-  const commonName = cert.subjectName.getField("CN")[0] || undefined;
-  const sans = subjectAltNames(cert);
-  return { identity: commonName ?? sans[0] ?? sha256, commonName, sans };
-}
-
 /** A serial number as CRL entries are matched: upper-case hex without leading zeros. */
 export function normalizeSerial(hex: string): string {
   return hex.toUpperCase().replace(/^0+(?=.)/, "");
 }
 
-// DNS, IP, e-mail and URI values in order; other kinds name no one.
-function subjectAltNames(cert: X509.X509Certificate): string[] {
-  const extension = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  if (!extension) return [];
-  try {
-    return extension.names.items.filter((n) => SAN_KINDS.has(n.type)).map((n) => n.value);
-  } catch {
-    // @peculiar/x509 throws on SAN kinds it cannot render (X.400, EDI, unknown
-    // otherName); such a certificate is still valid, it just names no one there.
-    return [];
+/** Alternative names by kind; other kinds (otherName, X.400, ...) name no one. */
+function altNamesOf(names: readonly GeneralName[] | undefined): AltNames {
+  const byKind = { dns: [] as string[], email: [] as string[], uri: [] as string[], ip: [] as string[] };
+  for (const name of names ?? []) {
+    if (name.kind === "ip") byKind.ip.push(formatIp(name.bytes));
+    else if (name.kind === "dns" || name.kind === "email" || name.kind === "uri") byKind[name.kind].push(name.value);
   }
+  return Object.freeze(byKind);
 }
 
-const SAN_KINDS: ReadonlySet<string> = new Set(["dns", "ip", "email", "url"]);
+function sanText(name: GeneralName): string[] {
+  if (name.kind === "ip") return [formatIp(name.bytes)];
+  return name.kind === "dns" || name.kind === "email" || name.kind === "uri" ? [name.value] : [];
+}
+
+/**
+ * A SPIFFE ID as the X509-SVID standard writes it: `spiffe://` then a trust domain of lower-case
+ * letters, digits, ".", "-" and "_", then an optional path.
+ */
+export function isSpiffeId(uri: string): boolean {
+  return /^spiffe:\/\/[a-z0-9._-]+(\/[^?#]*)?$/.test(uri);
+}

@@ -1,12 +1,14 @@
 // Every path from a client certificate, through the certificates the client sent, to a
 // configured CA, each as its checks in order (RFC 5280 section 6.1 as openssl applies it
 // for `-purpose sslclient`). Names, key identifiers and signatures link a path; CA flags, key
-// usage, path length, extended key usage, revocation and depth are decided once; validity
+// usage, path length, extended key usage, name constraints, revocation and depth are decided
+// once; validity
 // periods of certificates and CRLs stay windows, so that the result can be cached while the
 // clock is still read at every use.
 import { refuse, type AdmissionCode, type Refusal } from "./admission.ts";
 import { describeExtension, type CertificateFacts } from "./certificate-facts.ts";
 import { formatInstant } from "./reason-text.ts";
+import { nameViolation } from "./name-constraints.ts";
 import type { RevocationLists } from "./revocation-lists.ts";
 import { keyIdsAgree, signedBy, type TrustAnchors } from "./trust-anchors.ts";
 import { x509 } from "./x509.ts";
@@ -153,6 +155,7 @@ class Search {
       this.#revocation(checks, path, i);
       if (facts.subjectKey !== facts.issuerKey) below++;
     }
+    checks.push(...nameChecks(path));
     return checks;
   }
 
@@ -195,6 +198,26 @@ function caStructure(facts: CertificateFacts, role: string): PathCheck[] {
   }
   if (facts.keyUsage !== undefined && (facts.keyUsage & KU.keyCertSign) === 0) {
     checks.push(fail("CERT_INVALID", `${role} may not sign certificates: its keyUsage lacks keyCertSign`));
+  }
+  return checks;
+}
+
+/**
+ * Each CA's nameConstraints against every certificate below it on the path: the client's own
+ * always, an intermediate unless it is self-issued (RFC 5280 section 6.1.3, as openssl skips them).
+ */
+function nameChecks(path: readonly Link[]): PathCheck[] {
+  const checks: PathCheck[] = [];
+  for (let j = path.length - 1; j >= 1; j--) {
+    const constraints = path[j]!.facts.nameConstraints;
+    if (constraints === undefined) continue;
+    for (let i = j - 1; i >= 0; i--) {
+      const facts = path[i]!.facts;
+      if (i > 0 && facts.subjectKey === facts.issuerKey) continue;
+      const names = { subject: facts.subjectName, altNames: facts.generalNames, leaf: i === 0 };
+      const violation = nameViolation(names, constraints, roleOf(path, j));
+      if (violation !== undefined) checks.push(fail("CERT_INVALID", `${i === 0 ? `certificate ${facts.name}` : roleOf(path, i)} ${violation}`));
+    }
   }
   return checks;
 }

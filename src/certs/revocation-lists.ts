@@ -6,7 +6,7 @@
 import { verify as verifySignature, constants, type KeyObject } from "node:crypto";
 import { describeExtension, normalizeSerial } from "./certificate-facts.ts";
 import { printable } from "./reason-text.ts";
-import { readName } from "./tbs-reader.ts";
+import { readName } from "./distinguished-name.ts";
 import { readOid, sequenceElements } from "./der.ts";
 import { keyIdsAgree, type TrustAnchor, type TrustAnchors } from "./trust-anchors.ts";
 import { x509 } from "./x509.ts";

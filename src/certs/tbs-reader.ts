@@ -1,9 +1,15 @@
 // Reads the fields path validation needs straight from a certificate's DER: serial, issuer
-// and subject names (canonical, and their CN), validity, and the extensions gnp acts on with
+// and subject names (canonical, and their CN), validity, the public key's bytes, and the
+// extensions gnp acts on (subject alternative names and name constraints among them) with
 // their critical flags. About a hundred times cheaper than a full parse by @peculiar/x509, so
 // a client cannot make the server spend milliseconds per certificate it sends. Anything
 // malformed, or an extension given twice, throws RangeError.
 import { readElement, readOid, sequenceElements, type DerElement } from "./der.ts";
+import { readName, type DistinguishedName } from "./distinguished-name.ts";
+import { readGeneralNames, type GeneralName } from "./general-names.ts";
+import { readNameConstraints, type NameConstraints } from "./name-constraints.ts";
+
+export { readName };
 
 export type TbsFields = {
   /** Upper-case hex without leading zeros. */
@@ -12,6 +18,12 @@ export type TbsFields = {
   issuerKey: string;
   /** The subject's first common name, if any. */
   commonName: string | undefined;
+  subject: DistinguishedName;
+  /** The subjectPublicKeyInfo, as encoded: what an SPKI pin hashes. */
+  spki: Uint8Array;
+  /** subjectAltName's names in order; undefined when the extension is absent. */
+  altNames: readonly GeneralName[] | undefined;
+  nameConstraints: NameConstraints | undefined;
   notBefore: number;
   notAfter: number;
   extensions: ReadonlyMap<string, { critical: boolean; value: Uint8Array }>;
@@ -23,8 +35,6 @@ export type TbsFields = {
   keyId: string | undefined;
   authorityKeyId: string | undefined;
 };
-
-const COMMON_NAME = "2.5.4.3";
 
 /** The fields of the DER certificate `der`. */
 export function readTbs(der: Uint8Array): TbsFields {
@@ -43,7 +53,7 @@ export function readTbs(der: Uint8Array): TbsFields {
   const issuer = take();
   const validity = take();
   const subject = take();
-  take(); // subjectPublicKeyInfo
+  const spki = take();
   const extensions = new Map<string, { critical: boolean; value: Uint8Array }>();
   for (const element of fields.slice(index)) {
     if (element.tag !== 0xa3) continue; // [1], [2] unique identifiers
@@ -71,6 +81,10 @@ export function readTbs(der: Uint8Array): TbsFields {
     subjectKey: subjectName.key,
     issuerKey: readName(tbs.subarray(issuer.start, issuer.end)).key,
     commonName: subjectName.commonName,
+    subject: subjectName,
+    spki: tbs.subarray(spki.start, spki.end),
+    altNames: optional(extensions.get("2.5.29.17")?.value, readGeneralNames, "subjectAltName"),
+    nameConstraints: optional(extensions.get("2.5.29.30")?.value, readNameConstraints, "nameConstraints"),
     notBefore,
     notAfter,
     extensions,
@@ -83,50 +97,13 @@ export function readTbs(der: Uint8Array): TbsFields {
   };
 }
 
-/**
- * A Name as a string in which two encodings of one name are equal, as RFC 5280 section 7.1
- * and openssl compare them: values trimmed, inner spaces collapsed, case folded, string types
- * ignored, the attributes of one RDN in a fixed order. Also the first CN.
- */
-export function readName(name: Uint8Array): { key: string; commonName: string | undefined } {
-  let commonName: string | undefined;
-  const rdns = sequenceElements(name).map((set) => {
-    if (set.tag !== 0x31) throw new RangeError("invalid Name: an RDN is not a SET");
-    const attributes: string[] = [];
-    for (let offset = set.contentStart; offset < set.end; ) {
-      const attribute = readElement(name, offset, set.end);
-      const [type, value] = sequenceElements(name.subarray(attribute.start, attribute.end));
-      const body = name.subarray(attribute.start, attribute.end);
-      if (!type || !value) throw new RangeError("invalid Name: an attribute lacks its type or value");
-      const oid = readOid(body, type);
-      const text = decodeString(body, value);
-      if (oid === COMMON_NAME && commonName === undefined) commonName = text;
-      attributes.push(`${oid}=${text.trim().replace(/\s+/g, " ").toLowerCase()}`);
-      offset = attribute.end;
-    }
-    return attributes.sort();
-  });
-  return { key: JSON.stringify(rdns), commonName };
-}
-
-function decodeString(bytes: Uint8Array, element: DerElement): string {
-  const content = bytes.subarray(element.contentStart, element.end);
-  switch (element.tag) {
-    case 0x0c: // UTF8String
-      return new TextDecoder("utf-8", { fatal: true }).decode(content);
-    case 0x13: // PrintableString
-    case 0x16: // IA5String
-    case 0x12: // NumericString
-    case 0x1a: // VisibleString
-    case 0x14: // TeletexString, read as Latin-1 as openssl does
-      return Buffer.from(content).toString("latin1");
-    case 0x1e: // BMPString
-      return new TextDecoder("utf-16be").decode(content);
-    case 0x1c: // UniversalString
-      return String.fromCodePoint(...Array.from({ length: content.length / 4 }, (_, i) => new DataView(content.buffer, content.byteOffset + i * 4, 4).getUint32(0)));
-    default:
-      // Other types (an OCTET STRING, say) compare by their bytes.
-      return `#${hex(content)}`;
+/** An extension's value read by `read`, with the extension named in any error. */
+function optional<T>(value: Uint8Array | undefined, read: (value: Uint8Array) => T, name: string): T | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return read(value);
+  } catch (error) {
+    throw new RangeError(`invalid ${name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }
 

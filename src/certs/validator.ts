@@ -18,7 +18,6 @@ import {
   type TrustPolicy,
 } from "./trust-policy.ts";
 
-export { certificateIdentity } from "./certificate-facts.ts";
 export { formatInstant } from "./reason-text.ts";
 export type { Admission, AdmissionCode, CrlInput };
 

@@ -9,7 +9,8 @@ import { issueClientCertificate, loadCertificateAuthority, type KeyAlgorithm } f
 import { existingFiles, localPkiPaths, PKI_FILES, writeLocalPki, writePem } from "../certs/local-pki.ts";
 import { thumbprints } from "../certs/thumbprint.ts";
 import type { TrustPolicy } from "../certs/trust-policy.ts";
-import { CertificateValidator, certificateIdentity, formatInstant } from "../certs/validator.ts";
+import { parseCertificate } from "../certs/certificate-facts.ts";
+import { CertificateValidator, formatInstant } from "../certs/validator.ts";
 import { x509 } from "../certs/x509.ts";
 import { FlagReader, parseCommandLine, type FlagSpec, type FlagTexts } from "../config/flags.ts";
 import { loadLocalServerTrust } from "../serve/local-server-trust.ts";
@@ -202,7 +203,7 @@ async function inspect(argv: string[], io: CliIo): Promise<number> {
     ["Serial", cert.serialNumber.toUpperCase()],
     ["SHA-1", digests.sha1],
     ["SHA-256", digests.sha256],
-    ["Identity", certificateIdentity(cert, digests.sha256).identity],
+    ["Identity", parseCertificate(der, { identity: true, digests }).identity],
     ["Admission", verdict],
   ];
   if (local !== undefined) {

@@ -134,8 +134,8 @@ describe("limits on chains", () => {
 
 describe("what a certificate itself may not be (issue 9 item 6)", () => {
   test("a certificate with an unknown critical extension is CERT_INVALID naming its OID, allow-listed or not", async () => {
-    const odd = await forgeLeaf("odd", root, { extensions: [critical, new x509.Extension("2.5.29.30", true, new Uint8Array([0x30, 0x00]))] });
-    const reason = "certificate CN=odd has a critical extension gnp does not process, 1.3.6.1.4.1.55555.99, 2.5.29.30 (nameConstraints)";
+    const odd = await forgeLeaf("odd", root, { extensions: [critical, new x509.Extension("2.5.29.36", true, new Uint8Array([0x30, 0x03, 0x80, 0x01, 0x00]))] });
+    const reason = "certificate CN=odd has a critical extension gnp does not process, 1.3.6.1.4.1.55555.99, 2.5.29.36 (policyConstraints)";
     expect(trustingRoot().validate(sent(odd))).toEqual({ ok: false, code: "CERT_INVALID", reason });
     expect(trustingRoot({ allow: [odd.sha256] }).validate(sent(odd))).toEqual({ ok: false, code: "CERT_INVALID", reason });
   });

@@ -4,7 +4,7 @@
 // are loaded, and the verdict RFC 5280 gives, so that gnp and openssl agreeing on a wrong
 // answer would still fail.
 import { x509 } from "../../src/certs/x509.ts";
-import { ANY_EKU, CLIENT_AUTH, SERVER_AUTH, forge, forgeCa, forgeCrl, forgeLeaf, type Forged } from "./chains.ts";
+import { ANY_EKU, CLIENT_AUTH, SERVER_AUTH, forge, forgeCa, forgeCrl, forgeLeaf, nameConstraints, type Forged } from "./chains.ts";
 
 const KU = x509.KeyUsageFlags;
 const DAY_MS = 86_400_000;
@@ -119,6 +119,35 @@ export async function buildCorpus(): Promise<ChainCase[]> {
   add({ name: "leaf whose keyUsage lacks digitalSignature", expected: "refuse", leaf: await forgeLeaf("encipher", int, { keyUsage: KU.keyEncipherment }), sent: [int], roots: [root] });
   add({ name: "unknown critical extension on the leaf", expected: "refuse", leaf: await forgeLeaf("critical leaf", int, { extensions: [unknownCritical()] }), sent: [int], roots: [root] });
   add({ name: "a CA certificate as the client's", expected: "refuse", leaf: await forgeCa("ca as client", int), sent: [int], roots: [root] });
+
+  // Name constraints (RFC 5280 section 4.2.1.10), critical as corporate CAs carry them.
+  const acme = await forgeCa("Acme Constrained CA", root, {
+    extensions: [nameConstraints({ permitted: [{ dns: "acme.example" }, { email: "acme.example" }, { uri: ".acme.example" }, { ip: "10.0.0.0/8" }], excluded: [{ dns: "secret.acme.example" }] })],
+  });
+  const under = (cn: string, more: Partial<Parameters<typeof forgeLeaf>[2]> = {}) => forgeLeaf(cn, acme, more);
+  const constrained = (name: string, expected: ChainCase["expected"], leaf: Forged) => add({ name: `nameConstraints: ${name}`, expected, leaf, sent: [acme], roots: [root] });
+  constrained("DNS name within a permitted subtree", "admit", await under("api", { sans: ["api.acme.example"] }));
+  constrained("DNS name equal to the permitted subtree", "admit", await under("apex", { sans: ["acme.example"] }));
+  constrained("DNS name outside the permitted subtrees", "refuse", await under("web", { sans: ["api.evil.example"] }));
+  constrained("DNS name that only ends like the subtree", "refuse", await under("near", { sans: ["notacme.example"] }));
+  constrained("DNS name within an excluded subtree", "refuse", await under("spy", { sans: ["db.secret.acme.example"] }));
+  constrained("e-mail address within a permitted domain", "admit", await under("alice", { altNames: [{ type: "email", value: "alice@acme.example" }] }));
+  constrained("e-mail address outside the permitted domain", "refuse", await under("bob", { altNames: [{ type: "email", value: "bob@evil.example" }] }));
+  constrained("SPIFFE ID whose trust domain is within a permitted URI subtree", "admit", await under("svc", { altNames: [{ type: "url", value: "spiffe://prod.acme.example/ns/api/sa/web" }] }));
+  constrained("SPIFFE ID of another trust domain", "refuse", await under("svc2", { altNames: [{ type: "url", value: "spiffe://evil.example/ns/api" }] }));
+  constrained("IP address within a permitted range", "admit", await under("box", { altNames: [{ type: "ip", value: "10.1.2.3" }] }));
+  constrained("IP address outside the permitted range", "refuse", await under("box2", { altNames: [{ type: "ip", value: "192.168.1.1" }] }));
+  constrained("a common name that is a host name outside them, without DNS names", "refuse", await under("api.evil.example"));
+  constrained("a common name that is no host name, without any SAN", "admit", await under("carol"));
+  const dirCa = await forgeCa("Acme Directory CA", root, { extensions: [nameConstraints({ permitted: [{ dirName: "C=US, O=Acme" }] })] });
+  add({ name: "nameConstraints: subject within a permitted directoryName", expected: "admit", leaf: await forgeLeaf("x", dirCa, { subject: "C=US, O=Acme, CN=dora" }), sent: [dirCa], roots: [root] });
+  add({ name: "nameConstraints: subject outside the permitted directoryName", expected: "refuse", leaf: await forgeLeaf("x", dirCa, { subject: "C=US, O=Evil, CN=mallory" }), sent: [dirCa], roots: [root] });
+  const strayInt = await forgeCa("stray", dirCa, { subject: "C=US, O=Elsewhere, CN=Stray CA" });
+  add({ name: "nameConstraints: an intermediate below outside them", expected: "refuse", leaf: await forgeLeaf("x", strayInt, { subject: "C=US, O=Acme, CN=erin" }), sent: [strayInt, dirCa], roots: [root] });
+  const rootNc = await forgeCa("Constrained Root", undefined, { extensions: [nameConstraints({ permitted: [{ dns: "acme.example" }] })] });
+  const rootNcInt = await forgeCa("Under Constrained Root", rootNc);
+  add({ name: "nameConstraints on the trusted root, obeyed", expected: "admit", leaf: await forgeLeaf("ok", rootNcInt, { sans: ["a.acme.example"] }), sent: [rootNcInt], roots: [rootNc] });
+  add({ name: "nameConstraints on the trusted root, broken two levels down", expected: "refuse", leaf: await forgeLeaf("far", rootNcInt, { sans: ["a.evil.example"] }), sent: [rootNcInt], roots: [rootNc] });
 
   // Revocation: a CRL for every CA on the path, as openssl's -crl_check_all needs.
   const crlRoot = await forgeCa("CRL Root");

@@ -49,7 +49,12 @@ export type ForgeOptions = {
   validFromDays?: number;
   validToDays?: number;
   extensions?: X509.Extension[];
+  /** DNS alternative names (short for altNames of type dns). */
   sans?: string[];
+  /** Alternative names of any kind @peculiar/x509 writes. */
+  altNames?: { type: "dns" | "email" | "ip" | "url"; value: string }[];
+  /** The whole subject instead of CN=<cn>, e.g. "C=US, O=Acme, CN=carol". */
+  subject?: string;
   algorithm?: "ecdsa" | "rsa";
   /** Pad the certificate to about this many bytes with a non-critical extension. */
   padTo?: number;
@@ -78,7 +83,8 @@ export async function forge(options: ForgeOptions): Promise<Forged> {
   if (options.ca !== undefined) extensions.push(new x509.BasicConstraintsExtension(options.ca, options.pathLength, true));
   if (options.keyUsage !== undefined) extensions.push(new x509.KeyUsagesExtension(options.keyUsage, true));
   if (options.eku !== undefined) extensions.push(new x509.ExtendedKeyUsageExtension(options.eku));
-  if (options.sans) extensions.push(new x509.SubjectAlternativeNameExtension(options.sans.map((value) => ({ type: "dns", value }))));
+  const altNames = [...(options.sans ?? []).map((value) => ({ type: "dns" as const, value })), ...(options.altNames ?? [])];
+  if (altNames.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(altNames));
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));
   if (options.issuer) {
     const ski = options.issuer.cert.getExtension(x509.SubjectKeyIdentifierExtension)!;
@@ -86,7 +92,7 @@ export async function forge(options: ForgeOptions): Promise<Forged> {
   }
   extensions.push(...(options.extensions ?? []));
   if (options.padTo) extensions.push(new x509.Extension("1.3.6.1.4.1.55555.1", false, new Uint8Array(options.padTo).fill(0x41)));
-  const subject = `CN=${options.cn}`;
+  const subject = options.subject ?? `CN=${options.cn}`;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject,
@@ -111,6 +117,42 @@ export async function forge(options: ForgeOptions): Promise<Forged> {
     serial: cert.serialNumber.toUpperCase().replace(/^0+(?=.)/, ""),
     name: subject,
   };
+}
+
+/** A subtree of a nameConstraints extension: one name of a kind, as RFC 5280 writes them. */
+export type SubtreeBase = { dns: string } | { email: string } | { uri: string } | { ip: string } | { dirName: string } | { registeredId: string };
+
+/**
+ * A nameConstraints extension (critical by default, as corporate CAs carry it), encoded here:
+ * @peculiar/x509 has no class for it.
+ *
+ * @example nameConstraints({ permitted: [{ dns: ".acme.example" }], excluded: [{ dns: "secret.acme.example" }] })
+ */
+export function nameConstraints(subtrees: { permitted?: SubtreeBase[]; excluded?: SubtreeBase[] }, critical = true): X509.Extension {
+  const tlv = (tag: number, content: Uint8Array): Uint8Array => {
+    const length = content.length < 0x80 ? [content.length] : content.length < 0x100 ? [0x81, content.length] : [0x82, content.length >> 8, content.length & 0xff];
+    return new Uint8Array([tag, ...length, ...content]);
+  };
+  const ascii = (text: string) => new Uint8Array(Buffer.from(text, "latin1"));
+  const base = (name: SubtreeBase): Uint8Array => {
+    if ("dns" in name) return tlv(0x82, ascii(name.dns));
+    if ("email" in name) return tlv(0x81, ascii(name.email));
+    if ("uri" in name) return tlv(0x86, ascii(name.uri));
+    if ("dirName" in name) return tlv(0xa4, new Uint8Array(new x509.Name(name.dirName).toArrayBuffer()));
+    if ("registeredId" in name) return tlv(0x88, new Uint8Array(Buffer.from(name.registeredId, "hex")));
+    // "10.0.0.0/8": address then mask.
+    const [address, bits] = name.ip.split("/") as [string, string];
+    const bytes = address.split(".").map(Number);
+    const mask = Array.from({ length: 4 }, (_, i) => (0xff << (8 - Math.min(8, Math.max(0, Number(bits) - 8 * i)))) & 0xff);
+    return tlv(0x87, new Uint8Array([...bytes, ...mask]));
+  };
+  const list = (tag: number, names: SubtreeBase[] | undefined) => (names?.length ? [tlv(tag, concat(names.map((name) => tlv(0x30, base(name)))))] : []);
+  const value = tlv(0x30, concat([...list(0xa0, subtrees.permitted), ...list(0xa1, subtrees.excluded)]));
+  return new x509.Extension("2.5.29.30", critical, value);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(parts.flatMap((part) => [...part]));
 }
 
 export type CrlOptions = {
