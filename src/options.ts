@@ -66,6 +66,8 @@ export const LIMITS = {
   maxChainDepth: whole(0, MAX_CHAIN_DEPTH),
   /** Certificates a client may send, its own included. */
   maxPresentedCertificates: whole(1, MAX_PRESENTED_CERTIFICATES),
+  /** Seconds between checks of `gnp serve`'s certificate, CA and CRL files for changes; 0 = never. */
+  pollInterval: seconds(0, 86_400),
   /** Server processes of `gnp serve --workers`: more is a typo, not a deployment (each holds its own slab). */
   workers: whole(1, 256),
 } as const satisfies Record<string, Limit>;

@@ -1,4 +1,5 @@
-// Where the first-run certificates live: six file names under DATA/pki. A module of its own,
+// Where the first-run certificates live: six file names under DATA/pki, and the CA's
+// revocation list beside them once `gnp certs revoke` has written one. A module of its own,
 // with no dependency beyond node:path, so `gnp call` can find the client certificate without
 // loading the X.509 library (which doubles its start-up time).
 
@@ -31,4 +32,12 @@ export function localPkiPaths(dir: string): LocalPkiPaths {
     clientCert: join(base, PKI_FILES.clientCert),
     clientKey: join(base, PKI_FILES.clientKey),
   };
+}
+
+/** The local CA's revocation list: written by `gnp certs revoke`, read by a first-run `gnp serve` when present. */
+export const LOCAL_CRL_FILE = "ca.crl";
+
+/** The CRL file of the CA in `dir`. */
+export function localCrlPath(dir: string): string {
+  return join(resolve(dir), LOCAL_CRL_FILE);
 }

@@ -173,7 +173,7 @@ export class FlagReader<Table extends FlagTable> {
   read<K extends keyof Table & string>(name: K): FlagValue<Table[K]> {
     const flag = this.#table[name]!;
     const found = this.#find(name);
-    if (flag.type === "boolean") return (found?.text === true) as FlagValue<Table[K]>;
+    if (flag.type === "boolean") return (found !== undefined && this.#parse(name, found.text, found.source) === true) as FlagValue<Table[K]>;
     if (found === undefined) return (flag.default ?? (flag.multiple ? [] : undefined)) as FlagValue<Table[K]>;
     return this.#parse(name, found.text, found.source) as FlagValue<Table[K]>;
   }
@@ -221,6 +221,11 @@ export class FlagReader<Table extends FlagTable> {
 
   #parse(name: string, text: string | string[] | boolean, source: SettingSource): unknown {
     const flag = this.#table[name]!;
+    // A settings file writes a switch as `allow-stale-crl = true`; anything else there is a mistake.
+    if (flag.type === "boolean" && typeof text === "string") {
+      if (text === "true" || text === "false") return text === "true";
+      throw new CliFailure(this.#word(ValueMistake.expected("true or false"), { name, text, source }), 2);
+    }
     if (typeof text === "boolean" || flag.parse === undefined) return text;
     const parse = flag.parse;
     const one = (item: string) => {

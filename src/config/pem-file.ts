@@ -1,5 +1,6 @@
-// PEM files named by a setting (--cert, --key, --ca, and their variables and keys), read with
-// one clear line for a missing, unreadable or non-PEM file, before anything listens or connects.
+// Files named by a setting (--cert, --key, --ca, --crl, and their variables and keys), read
+// with one clear line for a missing, unreadable or non-PEM file, before anything listens or
+// connects. A CRL may be DER as well as PEM, so it is read as bytes.
 
 import { readFileSync } from "node:fs";
 import { CliFailure } from "../io.ts";
@@ -19,4 +20,17 @@ export function readPemFile(flag: string, path: string): string {
   }
   if (!text.includes("-----BEGIN ")) throw new CliFailure(`--${flag} ${path} is not a PEM file`);
   return text;
+}
+
+/**
+ * Reads the file that flag `flag` names as bytes (a CRL: PEM or DER). Throws CliFailure (exit 1) with one line.
+ *
+ * @example const crl = readSettingBytes("crl", "/etc/gnp/ca.crl");
+ */
+export function readSettingBytes(flag: string, path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (error) {
+    throw new CliFailure(`cannot read --${flag} ${path}: ${systemReason(error)}`);
+  }
 }

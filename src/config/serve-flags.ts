@@ -5,6 +5,7 @@
 
 import { availableParallelism } from "node:os";
 import { normalizeThumbprint } from "../certs/thumbprint.ts";
+import { DEFAULT_MAX_CHAIN_DEPTH, DEFAULT_MAX_PRESENTED_CERTIFICATES } from "../certs/trust-policy.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../ops/logger.ts";
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_S,
@@ -25,6 +26,8 @@ import {
 import { flagHelp, numberWithin, ValueMistake, type FlagSpec, type FlagValues } from "./flags.ts";
 
 export const DEFAULT_DATA_DIR = ".gnp";
+/** How often the files trust is read from are checked for a change (a CRL a cron job rewrites, a Secret kubelet swaps). */
+export const DEFAULT_POLL_INTERVAL_S = 5;
 
 /** Every flag of `gnp serve`. The README's table is made from the same words. */
 export const SERVE_FLAGS = {
@@ -34,6 +37,36 @@ export const SERVE_FLAGS = {
   key: { type: "string", arg: "FILE", file: "path", unset: "created under DATA/pki on first run", help: "server private key, PEM file (goes with --cert)" },
   ca: { type: "string", arg: "FILE", multiple: true, file: "path", help: "trust client certificates issued by this CA, PEM file (repeatable)" },
   allow: { type: "string", arg: "THUMBPRINT", multiple: true, parse: thumbprint, help: "admit the client certificate with this SHA-1 or SHA-256 thumbprint (repeatable)" },
+  crl: {
+    type: "string",
+    arg: "FILE",
+    multiple: true,
+    file: "path",
+    unset: "none (DATA/pki/ca.crl when the local CA is in use and the file exists)",
+    help: "revocation list of a trusted CA, PEM or DER file (repeatable); reread when it changes",
+  },
+  "allow-stale-crl": { type: "boolean", help: "admit the clients of a CA whose CRL is past its nextUpdate, with a logged warning, instead of refusing them" },
+  "max-chain-depth": {
+    type: "string",
+    arg: "N",
+    default: DEFAULT_MAX_CHAIN_DEPTH,
+    parse: numberWithin(LIMITS.maxChainDepth),
+    help: `intermediate CAs allowed between a client certificate and a trusted CA (default ${DEFAULT_MAX_CHAIN_DEPTH})`,
+  },
+  "max-presented-certificates": {
+    type: "string",
+    arg: "N",
+    default: DEFAULT_MAX_PRESENTED_CERTIFICATES,
+    parse: numberWithin(LIMITS.maxPresentedCertificates),
+    help: `certificates a client may send, its own included (default ${DEFAULT_MAX_PRESENTED_CERTIFICATES})`,
+  },
+  "poll-interval": {
+    type: "string",
+    arg: "S",
+    default: DEFAULT_POLL_INTERVAL_S,
+    parse: numberWithin(LIMITS.pollInterval),
+    help: `seconds between checks of the certificate, key, CA and CRL files; a change reloads them, as SIGHUP does; 0 = never (default ${DEFAULT_POLL_INTERVAL_S})`,
+  },
   data: { type: "string", arg: "DIR", file: "path", default: DEFAULT_DATA_DIR, help: `data directory (default ${DEFAULT_DATA_DIR}); first-run certificates go to DATA/pki` },
   store: {
     type: "string",
@@ -116,6 +149,12 @@ export type ServeSettings = {
   keyFile: string | undefined;
   caFiles: string[];
   allow: string[];
+  crlFiles: string[];
+  allowStaleCrls: boolean;
+  maxChainDepth: number;
+  maxPresentedCertificates: number;
+  /** Seconds; 0 = the files are read again only on reload. */
+  pollInterval: number;
   dataDir: string;
   store: string | undefined;
   handlersFile: string | undefined;
@@ -140,6 +179,11 @@ export function serveSettingsOf(values: ServeValues): ServeSettings {
     keyFile: values.key,
     caFiles: values.ca,
     allow: values.allow,
+    crlFiles: values.crl,
+    allowStaleCrls: values["allow-stale-crl"],
+    maxChainDepth: values["max-chain-depth"],
+    maxPresentedCertificates: values["max-presented-certificates"],
+    pollInterval: values["poll-interval"],
     dataDir: values.data,
     store: values.store,
     handlersFile: values.handlers,

@@ -1,11 +1,37 @@
 // Which server events reach the log, at which level, with which fields. Every refused client
 // is a warning with its reason code and text, remote address, certificate CN when it had one
 // and both thumbprints (public digests, never key material); handler and socket errors are
-// errors; opens and closes are debug, and their hooks are registered only when debug is on.
+// errors; an admission that carries a warning (a stale CRL served on) is a warning, once per
+// warning per interval rather than once per connection; opens and closes are debug, and their
+// hooks are registered only when debug is on.
 
 import { GnpError } from "../errors.ts";
 import type { GnpServer } from "../server/server.ts";
 import type { Logger } from "./logger.ts";
+
+/** How often one admission warning is repeated while it lasts. */
+const WARNING_INTERVAL_MS = 10 * 60_000;
+/** Warnings remembered at once; past it, the oldest is forgotten (and may be logged again). */
+const REMEMBERED = 1024;
+
+/** Says whether a key is due again: the first time, then once per interval. */
+class OncePer {
+  readonly #intervalMs: number;
+  readonly #last = new Map<string, number>();
+
+  constructor(intervalMs: number) {
+    this.#intervalMs = intervalMs;
+  }
+
+  due(key: string, now: number): boolean {
+    const last = this.#last.get(key);
+    if (last !== undefined && now - last < this.#intervalMs) return false;
+    this.#last.delete(key);
+    if (this.#last.size >= REMEMBERED) this.#last.delete(this.#last.keys().next().value!);
+    this.#last.set(key, now);
+    return true;
+  }
+}
 
 /**
  * Sends a server's refuse, error, and (at debug) open and close events to `logger`.
@@ -13,6 +39,12 @@ import type { Logger } from "./logger.ts";
  * @example logServerEvents(server, new Logger({ format: "json", write: (l) => process.stderr.write(l) }));
  */
 export function logServerEvents(server: GnpServer, logger: Logger): void {
+  const admissionWarnings = new OncePer(WARNING_INTERVAL_MS);
+  server.on("open", (connection) => {
+    for (const warning of connection.certificate?.warnings ?? []) {
+      if (admissionWarnings.due(warning, Date.now())) logger.warn("admitted with a warning", { identity: connection.identity, warning });
+    }
+  });
   server.on("refuse", (info) => {
     logger.warn("refused", {
       code: info.code,

@@ -1,5 +1,5 @@
-// Reloading a running server's trust without downtime: the allow-list, the trusted CAs, the
-// [[clients]] permissions and the server certificate and key. A new configuration is prepared
+// Reloading a running server's trust without downtime: the allow-list, the trusted CAs and
+// their CRLs, the chain limits, the [[clients]] permissions and the server certificate and key. A new configuration is prepared
 // and checked in full before anything changes; one with a mistake is refused whole and the
 // old one stays. New connections see the new state at once; established ones are re-checked
 // at their next command (GnpServer.setTrust) and keep their TLS session (setTlsCertificate).
@@ -19,6 +19,8 @@ export type TrustConfig = Readonly<{
   clients: ClientRules;
   /** Worth a log line but not a refusal: a certificate near expiry, a setting that needs a restart. */
   warnings: readonly string[];
+  /** The files all this was read from: a change to one of them reloads (file-polling.ts). */
+  files: readonly string[];
 }>;
 
 export type ReloadOutcome =
@@ -104,11 +106,16 @@ export class ReloadController {
     }
     const allowChanged = !sameList(next.trust.allow, current.trust.allow);
     const casChanged = !sameList(next.trust.trustedCas, current.trust.trustedCas);
+    const crlsChanged = !sameCrls(next.trust, current.trust);
+    const limitsChanged = next.trust.maxChainDepth !== current.trust.maxChainDepth || next.trust.maxPresentedCertificates !== current.trust.maxPresentedCertificates;
     // Unchanged rules keep the validator and its warm cache; changed ones re-check every
-    // established connection at its next command.
-    if (allowChanged || casChanged) this.#server.setTrust(next.trust);
+    // established connection at once (a watcher is cut off before its next push) and every
+    // other one at its next command. A CRL alone goes the same way as a new CA.
+    if (allowChanged || casChanged || crlsChanged || limitsChanged) this.#server.setTrust(next.trust);
     if (allowChanged) changed.push("allow-list");
     if (casChanged) changed.push("trusted CAs");
+    if (crlsChanged) changed.push("CRLs");
+    if (limitsChanged) changed.push("chain limits");
     if (JSON.stringify(next.clients.rules) !== JSON.stringify(current.clients.rules)) changed.push("clients");
     // Always installed: even identical rules are a new object, and the old one must not outlive it.
     this.#server.authorize(next.clients.isEmpty ? undefined : next.clients.authorizer);
@@ -120,4 +127,16 @@ export class ReloadController {
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((item, index) => item === b[index]);
+}
+
+/** Same CRL bytes in the same order, and the same stale-CRL rule. */
+function sameCrls(a: TrustPolicy, b: TrustPolicy): boolean {
+  const left = (a.crls ?? []).map(bytesOf);
+  const right = (b.crls ?? []).map(bytesOf);
+  if ((a.allowStaleCrls ?? false) !== (b.allowStaleCrls ?? false) || left.length !== right.length) return false;
+  return left.every((crl, index) => crl.equals(right[index]!));
+}
+
+function bytesOf(crl: string | Uint8Array): Buffer {
+  return typeof crl === "string" ? Buffer.from(crl) : Buffer.from(crl.buffer, crl.byteOffset, crl.byteLength);
 }

@@ -14,6 +14,7 @@ import { logServerEvents } from "../ops/server-log.ts";
 import { workerRoleOf } from "../ops/worker-ipc.ts";
 import { createServer, type GnpServer } from "../server/server.ts";
 import { describe, formatHostPort, systemReason } from "../wording.ts";
+import { pollFiles } from "./file-polling.ts";
 import { ReloadController } from "./reload-controller.ts";
 import { startReloading } from "./reloading.ts";
 import { createServeLogger, serveUntilSignal, ShutdownSignals, type RunningServer, type ServeProcess } from "./runtime.ts";
@@ -103,12 +104,18 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
   // The pid and reload-status files belong to the process a user signals, not to a worker.
   // Written before the listening line, which a supervisor may answer with a signal at once.
   const reloading = startReloading(reloader, { logger, dataDir: worker === undefined ? settings.dataDir : undefined });
+  // CRLs are rewritten by cron jobs and sidecars, Secrets by kubelet: a change needs no signal.
+  const polling = pollFiles(() => reloader.current.files, {
+    intervalMs: settings.pollInterval * 1000,
+    reload: (changed) => reloading.reload(`file changed: ${changed.join(", ")}`),
+  });
   if (worker === undefined) {
     io.stdout(`gnp listening on ${formatHostPort(settings.host, server.port)} (mutual TLS; ${settings.maxConnections} connection slots)\n`);
     if (tls.hint !== undefined) io.stdout(tls.hint.replaceAll("PORT", String(server.port)));
   }
   let storeOpen = true;
   const stop = async () => {
+    polling.close();
     reloading.close();
     await server.close();
     storeOpen = false;

@@ -1,13 +1,18 @@
 // From resolved `gnp serve` settings to the TLS material they name (the certificate files, or
-// on a first run a local CA, server and admin client certificate created once under DATA/pki)
-// and to the TrustConfig a server starts or reloads with, checked in full: the key matches the
-// certificate, the certificate is in its validity (a warning within 14 days of expiry), subject
-// rules have a CA to vouch for them, and on reload, settings only a restart changes are named.
+// on a first run a local CA, server and admin client certificate created once under DATA/pki,
+// with the CA's CRL there once one is written) and to the TrustConfig a server starts or
+// reloads with, checked in full: the key matches the certificate, the certificate is in its
+// validity (a warning within 14 days of expiry), each CRL is signed by a trusted CA (named by
+// its file), subject rules have a CA to vouch for them, and on reload, settings only a restart
+// changes are named. It also lists the files whose change reloads the trust.
 
+import { existsSync } from "node:fs";
 import { ensureLocalPki } from "../certs/local-pki.ts";
-import { pkiDir } from "../certs/pki-paths.ts";
+import { localCrlPath, pkiDir } from "../certs/pki-paths.ts";
+import type { TrustPolicy } from "../certs/trust-policy.ts";
+import { CertificateValidator, formatInstant } from "../certs/validator.ts";
 import { admissionSettings, settingValue, type ServeConfig } from "../config/serve-config.ts";
-import { readPemFile } from "../config/pem-file.ts";
+import { readPemFile, readSettingBytes } from "../config/pem-file.ts";
 import { DEFAULT_DATA_DIR, type ServeSettings } from "../config/serve-flags.ts";
 import { CliFailure, type CliIo } from "../io.ts";
 import { checkKeyPair, DEFAULT_HOST, DEFAULT_PORT } from "../options.ts";
@@ -16,10 +21,17 @@ import type { TrustConfig } from "./reload-controller.ts";
 import { checkServerCertificate } from "./server-certificate.ts";
 
 /** Settings a reload applies; every other change waits for a restart. */
-const RELOADABLE = new Set(["cert", "key", "ca", "allow"]);
+const RELOADABLE = new Set(["cert", "key", "ca", "allow", "crl", "allow-stale-crl", "max-chain-depth", "max-presented-certificates"]);
 
-/** The server's pair and the CAs it trusts; `hint` (first run only) says how to connect. */
-export type TlsMaterial = { cert: string; key: string; trustedCas: string[]; hint: string | undefined };
+/** A CRL as read, with the file it came from (messages name it). */
+export type CrlFile = { path: string; bytes: Uint8Array };
+
+/**
+ * The server's pair, the CAs it trusts and their CRLs; `files`, every file these were read
+ * from (and the local CA's CRL, present or not), for the poll that reloads on a change; `hint`
+ * (first run only) says how to connect.
+ */
+export type TlsMaterial = { cert: string; key: string; trustedCas: string[]; crls: CrlFile[]; files: string[]; hint: string | undefined };
 
 /**
  * The trust to run with. `running` (on reload) is the configuration the server started with.
@@ -41,6 +53,17 @@ export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, reload: { r
   if (bySubject !== undefined && tls.trustedCas.length === 0) {
     throw new CliFailure(`${config.file?.path}: client ${JSON.stringify(bySubject.name)} matches by subject, but no trusted CA is configured (ca): only a CA vouches for a subject`);
   }
+  const settings = admissionSettings(config);
+  const trust: TrustPolicy = Object.freeze({
+    allow: Object.freeze([...settings.allow]),
+    trustedCas: Object.freeze([...tls.trustedCas]),
+    crls: Object.freeze(tls.crls.map((crl) => crl.bytes)),
+    allowStaleCrls: settings.allowStaleCrls,
+    maxChainDepth: settings.maxChainDepth,
+    maxPresentedCertificates: settings.maxPresentedCertificates,
+  });
+  checkCrls(trust, tls.crls);
+  warnings.push(...crlWarnings(trust));
   if (running !== undefined) {
     for (const name of Object.keys(config.sources)) {
       if (RELOADABLE.has(name)) continue;
@@ -51,10 +74,45 @@ export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, reload: { r
   }
   return Object.freeze({
     tls: Object.freeze({ cert: tls.cert, key: tls.key }),
-    trust: Object.freeze({ allow: Object.freeze([...admissionSettings(config).allow]), trustedCas: Object.freeze([...tls.trustedCas]) }),
+    trust,
     clients: config.clients,
     warnings: Object.freeze(warnings),
+    files: Object.freeze([...tls.files]),
   });
+}
+
+/** A CRL that warns when it is this close to its nextUpdate: time for its CA to sign the next. */
+const CRL_WARNING_DAYS = 7;
+
+/** What an operator should hear about the CRLs in use: one stale, or about to be. */
+function crlWarnings(trust: TrustPolicy, now: number = Date.now()): string[] {
+  if ((trust.crls ?? []).length === 0) return [];
+  return new CertificateValidator(trust, { cacheSize: 0 }).crlStatus(now).flatMap((crl) => {
+    if (crl.nextUpdate === undefined) return [];
+    const when = formatInstant(crl.nextUpdate);
+    if (crl.stale) {
+      const then = trust.allowStaleCrls ? "its clients are admitted with a warning (allow-stale-crl)" : "its clients are refused until a current one is loaded";
+      return [now < crl.thisUpdate.getTime() ? `the CRL of ${crl.issuer} is not valid before ${formatInstant(crl.thisUpdate)}: ${then}` : `the CRL of ${crl.issuer} is stale (its nextUpdate was ${when}): ${then}`];
+    }
+    return crl.nextUpdate.getTime() - now < CRL_WARNING_DAYS * 86_400_000 ? [`the CRL of ${crl.issuer} goes stale at ${when}: its CA should sign the next one before then`] : [];
+  });
+}
+
+/**
+ * Each CRL on its own against the trusted CAs, so that a mistake names its file: one that does
+ * not parse, or that no trusted CA signed. Throws CliFailure.
+ */
+function checkCrls(trust: TrustPolicy, crls: readonly CrlFile[]): void {
+  if (crls.length > 0 && trust.trustedCas.length === 0) {
+    throw new CliFailure(`--crl ${crls[0]!.path}: a CRL needs the trusted CA that signed it (--ca)`);
+  }
+  for (const crl of crls) {
+    try {
+      new CertificateValidator({ allow: [], trustedCas: trust.trustedCas, crls: [crl.bytes] }, { cacheSize: 0 });
+    } catch (error) {
+      throw new CliFailure(`--crl ${crl.path}: ${describe(error)}`);
+    }
+  }
 }
 
 /**
@@ -63,13 +121,17 @@ export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, reload: { r
  */
 export async function loadTls(settings: ServeSettings, io: CliIo): Promise<TlsMaterial> {
   const trustedCas = settings.caFiles.map((file) => readPemFile("ca", file));
+  const crls = settings.crlFiles.map((path) => ({ path, bytes: readSettingBytes("crl", path) }));
+  const files = [...settings.caFiles, ...settings.crlFiles];
   if (settings.certFile !== undefined || settings.keyFile !== undefined) {
     if (settings.certFile === undefined) throw new CliFailure("--key was given without --cert");
     if (settings.keyFile === undefined) throw new CliFailure("--cert was given without --key");
     if (trustedCas.length === 0 && settings.allow.length === 0) {
       throw new CliFailure("no client could ever be admitted: give --ca FILE or --allow THUMBPRINT");
     }
-    return { cert: readPemFile("cert", settings.certFile), key: readPemFile("key", settings.keyFile), trustedCas, hint: undefined };
+    const cert = readPemFile("cert", settings.certFile);
+    const key = readPemFile("key", settings.keyFile);
+    return { cert, key, trustedCas, crls, files: [settings.certFile, settings.keyFile, ...files], hint: undefined };
   }
   // First run with nothing configured: a local CA of our own, trusted, and an admin client.
   const dir = pkiDir(settings.dataDir);
@@ -90,10 +152,15 @@ export async function loadTls(settings: ServeSettings, io: CliIo): Promise<TlsMa
     `connect:\n` +
     `  gnp call PING${callFlags}\n` +
     `  openssl s_client -connect ${target} -cert ${pki.clientCert} -key ${pki.clientKey} -CAfile ${pki.caCert} -crlf -quiet\n`;
+  // The local CA's CRL, once `gnp certs revoke` has written one; watched before it exists.
+  const localCrl = localCrlPath(dir);
+  if (existsSync(localCrl)) crls.push({ path: localCrl, bytes: readSettingBytes("crl", localCrl) });
   return {
     cert: readPemFile("cert", pki.serverCert),
     key: readPemFile("key", pki.serverKey),
     trustedCas: [...trustedCas, readPemFile("ca", pki.caCert)],
+    crls,
+    files: [pki.serverCert, pki.serverKey, pki.caCert, localCrl, ...files],
     hint,
   };
 }

@@ -29,7 +29,8 @@ export function writeServerPair(dir: string, server: IssuedCertificate): void {
  * in-memory store and text logs; `extra` lines follow (top-level keys, then [[clients]]).
  */
 export function baseToml(...extra: string[]): string {
-  return ['port = 0', 'cert = "server.pem"', 'key = "server-key.pem"', 'ca = "ca.pem"', 'store = "memory:"', 'log-format = "text"', ...extra].join("\n") + "\n";
+  // No file polling: these tests reload by signal and must see exactly one reload per change.
+  return ['port = 0', 'cert = "server.pem"', 'key = "server-key.pem"', 'ca = "ca.pem"', 'store = "memory:"', 'log-format = "text"', 'poll-interval = 0', ...extra].join("\n") + "\n";
 }
 
 export function writeToml(dir: string, text: string, name = "gnp.toml"): void {

@@ -133,3 +133,37 @@ describe("ops flags", () => {
     expect(failure(() => parse(values))).toEqual([2, message]);
   });
 });
+
+describe("trust flags", () => {
+  const settings = (argv: string[], where: { env?: Record<string, string>; toml?: string } = {}) => {
+    const cwd = freshDir();
+    if (where.toml !== undefined) writeToml(cwd, where.toml);
+    return resolveServeConfig(argv, { env: where.env ?? {}, cwd }).settings;
+  };
+  const trustOf = (s: ReturnType<typeof settings>) => [s.crlFiles, s.allowStaleCrls, s.maxChainDepth, s.maxPresentedCertificates, s.pollInterval];
+
+  test("the defaults: no CRL, stale CRLs refuse, 8 intermediates, 10 certificates sent, a poll every 5 s", () => {
+    expect(trustOf(settings([]))).toEqual([[], false, 8, 10, 5]);
+  });
+
+  test("each from its flag, its variable and the file; crl paths in the file are relative to it", () => {
+    const cwd = freshDir();
+    writeToml(cwd, 'crl = ["a.crl", "/etc/b.crl"]\nallow-stale-crl = true\nmax-chain-depth = 3\nmax-presented-certificates = 4\npoll-interval = 0.5\n');
+    expect(trustOf(resolveServeConfig([], { env: {}, cwd }).settings)).toEqual([[`${cwd}/a.crl`, "/etc/b.crl"], true, 3, 4, 0.5]);
+    expect(trustOf(settings(["--crl", "x.crl", "--crl", "y.crl", "--allow-stale-crl", "--max-chain-depth", "0", "--poll-interval", "0"]))).toEqual([["x.crl", "y.crl"], true, 0, 10, 0]);
+    expect(trustOf(settings([], { env: { GNP_CRL: "x.crl,y.crl", GNP_ALLOW_STALE_CRL: "1", GNP_MAX_PRESENTED_CERTIFICATES: "32" } }))).toEqual([["x.crl", "y.crl"], true, 8, 32, 5]);
+  });
+
+  test.each([
+    [["--max-chain-depth", "17"], 'invalid --max-chain-depth "17": expected a whole number from 0 to 16'],
+    [["--max-presented-certificates", "0"], 'invalid --max-presented-certificates "0": expected a whole number from 1 to 32'],
+    [["--poll-interval", "1e6"], 'invalid --poll-interval "1e6": expected a number of seconds from 0 to 86400'],
+  ])("%p is one line with exit code 2", (argv, message) => {
+    expect(failure(() => settings(argv))).toEqual([2, message]);
+  });
+
+  test("a switch in the file is true or false; anything else is a mistake named with the file", () => {
+    expect(settings([], { toml: "allow-stale-crl = false\n" }).allowStaleCrls).toBe(false);
+    expect(failure(() => settings([], { toml: 'allow-stale-crl = "yes"\n' }))).toEqual([2, 'gnp.toml: invalid --allow-stale-crl "yes": expected true or false']);
+  });
+});

@@ -68,7 +68,7 @@ test("a server certificate that is not valid yet is refused", async () => {
 });
 
 test("a TOML syntax error gives the file and line", async () => {
-  expect(await failing(baseToml("max-body = \nport = 1"))).toBe("gnp: gnp.toml:7: Missing value after '='; values must be on the same line");
+  expect(await failing(baseToml("max-body = \nport = 1"))).toBe("gnp: gnp.toml:8: Missing value after '='; values must be on the same line");
 });
 
 test("a value out of range in the file is named with the file", async () => {
