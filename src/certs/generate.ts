@@ -49,6 +49,8 @@ export interface CertificateAuthorityOptions extends ValidityOptions {
   algorithm?: KeyAlgorithm;
   /** Makes an intermediate CA signed by this one; self-signed (a root) without it. */
   issuer?: CertificateAuthority;
+  /** basicConstraints pathLenConstraint: how many CAs may stand below this one. None by default. */
+  pathLength?: number;
 }
 
 export interface ServerCertificateOptions extends ValidityOptions {
@@ -91,13 +93,17 @@ export async function createCertificateAuthority(
   options: CertificateAuthorityOptions,
 ): Promise<CertificateAuthority> {
   const algorithm = options.algorithm ?? "ecdsa";
+  const pathLength = options.pathLength;
+  if (pathLength !== undefined && (!Number.isInteger(pathLength) || pathLength < 0 || pathLength > 16)) {
+    throw new RangeError(`invalid pathLength ${JSON.stringify(pathLength)}: expected a whole number from 0 to 16`);
+  }
   return build({
     commonName: requireName(options.commonName),
     algorithm,
     issuer: options.issuer,
     validity: resolveValidity(options, DEFAULT_CA_DAYS),
     extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.BasicConstraintsExtension(true, pathLength, true),
       new x509.KeyUsagesExtension(KU.keyCertSign | KU.cRLSign, true),
     ],
   });
@@ -249,7 +255,8 @@ async function build(input: BuildInput): Promise<IssuedCertificate> {
   return issued(certificate, { keys, algorithm: input.algorithm, privateKeyPem: await pkcs8Pem(keys.privateKey) });
 }
 
-async function authorityKeyIdentifier(ca: CertificateAuthority): Promise<X509.Extension> {
+/** The authorityKeyIdentifier a certificate issued by `ca` carries. */
+export async function authorityKeyIdentifier(ca: CertificateAuthority): Promise<X509.Extension> {
   // Reuse the CA's own subjectKeyIdentifier: a CA made by another tool may
   // compute it differently from the SHA-1-of-key default.
   const ski = ca.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
@@ -305,7 +312,8 @@ async function pkcs8Pem(privateKey: CryptoKey): Promise<string> {
   return withNewline(x509.PemConverter.encode(pkcs8, "PRIVATE KEY"));
 }
 
-function resolveValidity(options: ValidityOptions, defaultDays: number): { notBefore: Date; notAfter: Date } {
+/** notBefore (a little in the past) and notAfter from `days`, or the dates given; throws RangeError. */
+export function resolveValidity(options: ValidityOptions, defaultDays: number): { notBefore: Date; notAfter: Date } {
   const days = options.days ?? defaultDays;
   if (!Number.isInteger(days) || days < 1) {
     throw new RangeError(`invalid days ${JSON.stringify(days)}: expected a positive whole number`);
@@ -321,7 +329,8 @@ function resolveValidity(options: ValidityOptions, defaultDays: number): { notBe
   return { notBefore, notAfter };
 }
 
-function sanExtension(sans: readonly string[] | undefined): X509.Extension[] {
+/** A subjectAltName extension for `sans` (IP, URI with ://, e-mail with @, else DNS), or none. */
+export function sanExtension(sans: readonly string[] | undefined): X509.Extension[] {
   return sans && sans.length > 0 ? [new x509.SubjectAlternativeNameExtension(sans.map(toGeneralName))] : [];
 }
 
