@@ -6,7 +6,7 @@
 
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { GnpError } from "./errors.ts";
-import { normalizeThumbprint } from "./certs/thumbprint.ts";
+import { normalizeAllowEntry } from "./certs/thumbprint.ts";
 import {
   DEFAULT_MAX_CHAIN_DEPTH,
   DEFAULT_MAX_PRESENTED_CERTIFICATES,
@@ -95,7 +95,7 @@ export type ServerOptions = {
   port?: number;
   /** The server's certificate chain and private key, PEM. */
   tls: { cert: string; key: string };
-  /** Client certificate thumbprints (SHA-1 or SHA-256 hex; case and ':' ignored). */
+  /** Client certificate thumbprints (SHA-1 or SHA-256 hex; case and ':' ignored), or SPKI pins (`sha256/BASE64`: any certificate of that key). */
   allow?: readonly string[];
   /** PEM certificates of CAs whose client certificates are admitted. */
   trustedCas?: readonly string[];
@@ -165,7 +165,7 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
   checkKeyPair(tls.cert, tls.key);
   const allow = (input.allow ?? []).map((thumbprint) => {
     try {
-      return normalizeThumbprint(thumbprint);
+      return normalizeAllowEntry(thumbprint);
     } catch (error) {
       throw new GnpError("CONFIG_INVALID", (error as Error).message, { cause: error });
     }

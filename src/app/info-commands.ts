@@ -1,5 +1,5 @@
-// What a server says about itself and its client: WHOAMI (the client's identity,
-// thumbprints and permissions), INFO (version, uptime, connections, commands served, store;
+// What a server says about itself and its client: WHOAMI (the client's identity, SANs and
+// SPIFFE ID, thumbprints and SPKI pin, the CA that vouched for it, and its permissions), INFO (version, uptime, connections, commands served, store;
 // a JSON body) and TIME (the server's clock, ISO 8601 UTC with milliseconds).
 
 import { json } from "../server/request.ts";
@@ -26,10 +26,14 @@ export function registerInfoCommands(
         identity: conn.identity,
         subject: certificate?.subject,
         sans: certificate?.sans,
+        spiffeId: certificate?.spiffeId,
+        altNames: certificate?.altNames,
         sha1: certificate?.sha1,
         sha256: certificate?.sha256,
+        spki: certificate && `sha256/${Buffer.from(certificate.spki, "hex").toString("base64")}`,
         notAfter: certificate?.notAfter.toISOString(),
         admittedBy: certificate?.viaCa ? "trusted CA" : "thumbprint allow-list",
+        trustedCa: certificate?.trustedCa,
         permissions: permissionsOf(conn),
         remoteAddress: conn.remoteAddress,
       });

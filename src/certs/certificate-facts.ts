@@ -22,7 +22,7 @@ export type CertificateFacts = Readonly<{
   sha256: string;
   /** How reasons name it: `CN=<cn>`, else its identity. Printable, at most 200 characters. */
   name: string;
-  /** Subject CN, else first SAN, else SHA-256 (PROTOCOL.md section 1). */
+  /** Subject CN, else SPIFFE ID, else first SAN, else SHA-256 (docs/protocol.md section 1). */
   identity: string;
   subject: string;
   commonName: string | undefined;
@@ -100,6 +100,7 @@ export function describeExtension(oid: string): string {
  * `identity` (the client's own certificate, configured CAs) @peculiar/x509 also renders its
  * subject as people read it, which costs about a hundred times more and so is never spent on
  * the other certificates a client sends: their subject is the DER read's text.
+ * Identity: the subject CN, else the SPIFFE ID, else the first SAN, else the SHA-256.
  * Throws an Error whose message is the parser's detail.
  *
  * @example parseCertificate(peer.raw, { identity: true }).name // "CN=alice"
@@ -119,7 +120,8 @@ export function parseCertificate(der: Uint8Array, options: { identity: boolean; 
   const commonName = tbs.commonName || undefined;
   // Only the subject's rendering is left to @peculiar/x509, and only where someone reads it.
   const subject = options.identity ? new x509.X509Certificate(bytes).subject : tbs.subject.text;
-  const who = { identity: commonName ?? sans[0] ?? digests.sha256, commonName, sans, subject };
+  // SPIFFE puts the identity in a URI SAN and leaves CN empty: that ID, then, not the first SAN.
+  const who = { identity: commonName ?? spiffeId ?? sans[0] ?? digests.sha256, commonName, sans, subject };
   return Object.freeze({
     der: bytes,
     ...digests,

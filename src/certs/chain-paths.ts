@@ -19,8 +19,8 @@ export type PathCheck =
   | { kind: "window"; from: number; to: number; early: Refusal; late: Refusal; warnOnly: boolean; source?: string };
 
 export type PathSearch = {
-  /** Complete paths, each ending at a configured CA, as their checks in order. */
-  paths: readonly (readonly PathCheck[])[];
+  /** Complete paths, each ending at a configured CA (named as reasons name it), as their checks in order. */
+  paths: readonly Readonly<{ anchor: string; checks: readonly PathCheck[] }>[];
   /** When no path is complete: why, to follow the leaf's name in the refusal. */
   deadEnd: string | undefined;
 };
@@ -62,7 +62,7 @@ export function searchPaths(
 const GAVE_UP = Symbol("gave up");
 
 class Search {
-  readonly paths: PathCheck[][] = [];
+  readonly paths: { anchor: string; checks: PathCheck[] }[] = [];
   deadEnd: { length: number; text: string | undefined } | undefined;
   readonly #presented: readonly CertificateFacts[];
   readonly #anchors: TrustAnchors;
@@ -90,7 +90,7 @@ class Search {
       }
       extended = true;
       const next = [...path, { facts: anchor, trusted: true }];
-      if (this.#anchors.endsPath(anchor)) this.paths.push(this.#check(next));
+      if (this.#anchors.endsPath(anchor)) this.paths.push({ anchor: anchor.name, checks: this.#check(next) });
       else this.walk(next);
     }
     for (const candidate of this.#presented) {

@@ -8,7 +8,7 @@ import { describeExtension, parseCertificate, type CertificateFacts } from "./ce
 import { searchPaths, type PathSearch } from "./chain-paths.ts";
 import { formatInstant, printable } from "./reason-text.ts";
 import { RevocationLists, type CrlInput, type RevocationList } from "./revocation-lists.ts";
-import { normalizeThumbprint, thumbprints } from "./thumbprint.ts";
+import { normalizeAllowEntry, spkiPinHex, thumbprints } from "./thumbprint.ts";
 import { TrustAnchors } from "./trust-anchors.ts";
 import {
   DEFAULT_MAX_CHAIN_DEPTH,
@@ -40,7 +40,7 @@ const COUNT_LIMIT = 1000;
 
 // What is known about one presented chain whatever the clock says.
 type Verdict = { refusal: Refusal } | { refusal?: undefined; leaf: LeafSummary; allowed: boolean; search: PathSearch | undefined };
-type LeafSummary = Pick<CertificateFacts, "name" | "identity" | "subject" | "commonName" | "sans" | "sha1" | "sha256" | "notBefore" | "notAfter">;
+type LeafSummary = Pick<CertificateFacts, "name" | "identity" | "subject" | "commonName" | "sans" | "altNames" | "spiffeId" | "spki" | "sha1" | "sha256" | "notBefore" | "notAfter">;
 
 const MISSING: Refusal = Object.freeze(refuse("CERT_MISSING", "no client certificate was presented"));
 
@@ -54,6 +54,8 @@ const MISSING: Refusal = Object.freeze(refuse("CERT_MISSING", "no client certifi
  */
 export class CertificateValidator {
   readonly #allow: ReadonlySet<string>;
+  /** SPKI pins of the allow-list, as SHA-256 hex. */
+  readonly #pins: ReadonlySet<string>;
   readonly #anchors: TrustAnchors;
   readonly #crls: RevocationLists;
   readonly #rules: { maxChainDepth: number; allowStaleCrls: boolean };
@@ -69,7 +71,9 @@ export class CertificateValidator {
     const maxChainDepth = whole("maxChainDepth", policy.maxChainDepth ?? DEFAULT_MAX_CHAIN_DEPTH, 0, MAX_CHAIN_DEPTH);
     this.#maxPresented = whole("maxPresentedCertificates", policy.maxPresentedCertificates ?? DEFAULT_MAX_PRESENTED_CERTIFICATES, 1, MAX_PRESENTED_CERTIFICATES);
     this.#rules = Object.freeze({ maxChainDepth, allowStaleCrls: policy.allowStaleCrls === true });
-    this.#allow = new Set(policy.allow.map(normalizeThumbprint));
+    const entries = policy.allow.map(normalizeAllowEntry);
+    this.#allow = new Set(entries.filter((entry) => !entry.startsWith("sha256/")));
+    this.#pins = new Set(entries.filter((entry) => entry.startsWith("sha256/")).map(spkiPinHex));
     this.#anchors = new TrustAnchors(policy.trustedCas);
     this.#crls = new RevocationLists(policy.crls ?? [], this.#anchors);
   }
@@ -99,13 +103,13 @@ export class CertificateValidator {
     const leaf = verdict.leaf;
     if (now > leaf.notAfter) return refuse("CERT_EXPIRED", `certificate ${leaf.name} expired at ${formatInstant(leaf.notAfter)}`);
     if (now < leaf.notBefore) return refuse("CERT_NOT_YET_VALID", `certificate ${leaf.name} is not valid before ${formatInstant(leaf.notBefore)}`);
-    if (verdict.allowed) return admit(leaf, false, []);
+    if (verdict.allowed) return admit(leaf, { viaCa: false, warnings: [] });
     const search = verdict.search!;
     let first: Refusal | undefined;
     for (const path of search.paths) {
       const warnings = new Map<string, string>();
       let refusal: Refusal | undefined;
-      for (const check of path) {
+      for (const check of path.checks) {
         if (check.kind === "fail") refusal = check.refusal;
         else if (now < check.from || now > check.to) {
           const failed = now < check.from ? check.early : check.late;
@@ -114,7 +118,7 @@ export class CertificateValidator {
         }
         if (refusal) break;
       }
-      if (!refusal) return admit(leaf, true, [...warnings.values()]);
+      if (!refusal) return admit(leaf, { viaCa: true, trustedCa: path.anchor, warnings: [...warnings.values()] });
       first ??= refusal;
     }
     // Reason format: `unknown certificate CN=eve, SHA-1 <40 upper-case hex digits>`, the
@@ -160,9 +164,10 @@ export class CertificateValidator {
       return { refusal: refuse("CERT_INVALID", `certificate ${leaf!.name} has a critical extension gnp does not process, ${list}`) };
     }
     const summary = summarize(leaf!);
-    // An allow-listed thumbprint names one certificate on purpose: no path, CA flag or key
-    // usage rule applies to it (a self-signed certificate from `openssl req -x509` is a CA).
-    if (this.#allow.has(leaf!.sha1) || this.#allow.has(leaf!.sha256)) return { leaf: summary, allowed: true, search: undefined };
+    // An allow-listed thumbprint names one certificate on purpose, an SPKI pin one key: no
+    // path, CA flag or key usage rule applies (a self-signed certificate from `openssl req
+    // -x509` is a CA).
+    if (this.#allow.has(leaf!.sha1) || this.#allow.has(leaf!.sha256) || this.#pins.has(leaf!.spki)) return { leaf: summary, allowed: true, search: undefined };
     if (leaf!.ca === true) {
       return { refusal: refuse("CERT_WRONG_USAGE", `certificate ${leaf!.name} is a CA certificate (basicConstraints cA is true): a CA does not log in`) };
     }
@@ -253,23 +258,27 @@ function fingerprintOf(cert: PeerCertificate): string | undefined {
 }
 
 function summarize(facts: CertificateFacts): LeafSummary {
-  const { name, identity, subject, commonName, sans, sha1, sha256, notBefore, notAfter } = facts;
-  return { name, identity, subject, commonName, sans, sha1, sha256, notBefore, notAfter };
+  const { name, identity, subject, commonName, sans, altNames, spiffeId, spki, sha1, sha256, notBefore, notAfter } = facts;
+  return { name, identity, subject, commonName, sans, altNames, spiffeId, spki, sha1, sha256, notBefore, notAfter };
 }
 
-function admit(leaf: LeafSummary, viaCa: boolean, warnings: string[]): Admission {
+function admit(leaf: LeafSummary, by: { viaCa: boolean; trustedCa?: string; warnings: string[] }): Admission {
   return {
     ok: true,
     identity: leaf.identity,
     subject: leaf.subject,
     commonName: leaf.commonName,
     sans: [...leaf.sans],
+    altNames: leaf.altNames,
+    spiffeId: leaf.spiffeId,
+    spki: leaf.spki,
     sha1: leaf.sha1,
     sha256: leaf.sha256,
     notBefore: new Date(leaf.notBefore),
     notAfter: new Date(leaf.notAfter),
-    viaCa,
-    ...(warnings.length > 0 ? { warnings } : {}),
+    viaCa: by.viaCa,
+    ...(by.trustedCa !== undefined ? { trustedCa: by.trustedCa } : {}),
+    ...(by.warnings.length > 0 ? { warnings: by.warnings } : {}),
   };
 }
 

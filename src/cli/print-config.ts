@@ -39,8 +39,8 @@ function formatClients(clients: ClientRules, path: string | undefined): string[]
   const lines = [`# [[clients]] from ${path}; a client matching none may run only WHOAMI`];
   for (const rule of clients.rules) {
     lines.push("[[clients]]", `name = ${tomlValue(rule.name)}`);
-    if (rule.thumbprint !== undefined) lines.push(`thumbprint = ${tomlValue(rule.thumbprint)}`);
-    if (rule.subject !== undefined) lines.push(`subject = ${tomlValue(rule.subject)}`);
+    const { match } = rule;
+    lines.push(`${match.by} = ${tomlValue(match.by === "thumbprint" ? match.thumbprint : match.by === "spki" ? match.pin : match.value)}`);
     lines.push(`allow = ${tomlValue(rule.allow === "*" ? "*" : [...rule.allow])}`, "");
   }
   return lines;

@@ -1,11 +1,14 @@
-// `[[clients]]`: who may run which commands. An entry names a client by thumbprint (which also
-// admits it) or by subject (`"CN=reporting, O=Acme"`, matched only on certificates a trusted CA
-// vouched for), and lists its commands (`allow = ["GET", "PING"]` or `"*"`). A client gets the
-// union of the entries it matches. No entries: everyone may run everything; with entries, a
-// client that matches none may run only WHOAMI (so it can see why).
+// `[[clients]]`: who may run which commands. An entry names a client by one of: `thumbprint`
+// (one certificate) or `spki` (one key, SHA-256 of its SubjectPublicKeyInfo, hex or
+// `sha256/BASE64`), either of which also admits it; or by what a trusted CA vouched for, which
+// only CA-admitted certificates match: `subject` ("CN=reporting, O=Acme"), `uri` (a SPIFFE ID,
+// exact or a prefix ending in `*`), `dns` (`*.` for one label) or `email`. It lists its
+// commands (`allow = ["GET", "PING"]` or `"*"`). A client gets the union of the entries it
+// matches. No entries: everyone may run everything; with entries, a client that matches none
+// may run only WHOAMI (so it can see why).
 
 import { GnpError } from "../errors.ts";
-import { normalizeThumbprint } from "../certs/thumbprint.ts";
+import { normalizeSpkiPin, normalizeThumbprint, spkiPinHex } from "../certs/thumbprint.ts";
 import { x509 } from "../certs/x509.ts";
 import type { ClientCertificate, Connection } from "../server/connection.ts";
 
@@ -13,16 +16,23 @@ import type { ClientCertificate, Connection } from "../server/connection.ts";
 export const ALWAYS_ALLOWED: ReadonlySet<string> = new Set(["WHOAMI"]);
 
 const COMMAND_NAME = /^[\x21-\x7e]+$/;
-const ENTRY_KEYS = ["name", "thumbprint", "subject", "allow"];
+/** The ways an entry can name its client; exactly one per entry. */
+const MATCHERS = ["thumbprint", "spki", "subject", "uri", "dns", "email"] as const;
+const ENTRY_KEYS: readonly string[] = ["name", ...MATCHERS, "allow"];
+
+/** How an entry names its client, checked and in canonical form; `value` is as written. */
+export type ClientMatch = Readonly<
+  | { by: "thumbprint"; value: string; thumbprint: string }
+  | { by: "spki"; value: string; pin: string; hex: string }
+  | { by: "subject"; value: string; attributes: ReadonlyMap<string, string> }
+  | { by: "uri"; value: string; uri: string; prefix: boolean }
+  | { by: "dns"; value: string; dns: string; wildcard: boolean }
+  | { by: "email"; value: string; local: string; domain: string }
+>;
 
 export type ClientRule = Readonly<{
   name: string;
-  /** Canonical: upper-case hex, no separators. */
-  thumbprint: string | undefined;
-  /** As written, for messages and --print-config. */
-  subject: string | undefined;
-  /** Attribute type to the value it must have. */
-  attributes: ReadonlyMap<string, string> | undefined;
+  match: ClientMatch;
   /** "*" or upper-cased command names. */
   allow: "*" | readonly string[];
 }>;
@@ -37,7 +47,7 @@ const NOTHING: Grant = { all: false, commands: new Set() };
  *
  * @example
  * const rules = ClientRules.parse(file.clients, "gnp.toml");
- * server.setTrust({ allow: [...allow, ...rules.thumbprints], trustedCas });
+ * server.setTrust({ allow: [...allow, ...rules.pins], trustedCas });
  * server.authorize(rules.isEmpty ? undefined : rules.authorizer);
  */
 export class ClientRules {
@@ -66,14 +76,14 @@ export class ClientRules {
     return this.rules.length === 0;
   }
 
-  /** Thumbprints of the thumbprint entries: these clients are admitted as well as authorized. */
-  get thumbprints(): string[] {
-    return this.rules.flatMap((rule) => (rule.thumbprint === undefined ? [] : [rule.thumbprint]));
+  /** The thumbprints and SPKI pins (`sha256/BASE64`) of the entries that name one certificate or key: these clients are admitted as well as authorized. */
+  get pins(): string[] {
+    return this.rules.flatMap(({ match }) => (match.by === "thumbprint" ? [match.thumbprint] : match.by === "spki" ? [match.pin] : []));
   }
 
-  /** Entries that match by subject, which only a trusted CA can vouch for. */
-  get subjectRules(): ClientRule[] {
-    return this.rules.filter((rule) => rule.attributes !== undefined);
+  /** Entries that match what a trusted CA vouched for (subject, uri, dns, email). */
+  get caRules(): ClientRule[] {
+    return this.rules.filter((rule) => rule.match.by !== "thumbprint" && rule.match.by !== "spki");
   }
 
   /** For server.authorize(): may this connection run `command` (upper case)? */
@@ -118,17 +128,10 @@ export class ClientRules {
 
   #match(certificate: ClientCertificate | undefined): Grant {
     if (certificate === undefined) return NOTHING;
-    let subject: Map<string, string[]> | undefined;
     const commands = new Set<string>();
+    const subject = lazy(() => certificateAttributes(certificate.subject));
     for (const rule of this.rules) {
-      let matches = false;
-      if (rule.thumbprint !== undefined) {
-        matches = rule.thumbprint === certificate.sha1 || rule.thumbprint === certificate.sha256;
-      } else if (rule.attributes !== undefined && certificate.viaCa) {
-        subject ??= certificateAttributes(certificate.subject);
-        matches = [...rule.attributes].every(([type, value]) => subject!.get(type)?.includes(value) === true);
-      }
-      if (!matches) continue;
+      if (!matches(rule.match, certificate, subject)) continue;
       if (rule.allow === "*") return EVERYTHING;
       for (const command of rule.allow) commands.add(command);
     }
@@ -136,35 +139,98 @@ export class ClientRules {
   }
 }
 
+/** Does `match` name this certificate? Names a CA vouches for match only CA-admitted certificates. */
+function matches(match: ClientMatch, certificate: ClientCertificate, subject: () => Map<string, string[]>): boolean {
+  switch (match.by) {
+    case "thumbprint":
+      return match.thumbprint === certificate.sha1 || match.thumbprint === certificate.sha256;
+    case "spki":
+      return match.hex === certificate.spki;
+    default:
+      if (!certificate.viaCa) return false;
+  }
+  const names = certificate.altNames;
+  switch (match.by) {
+    case "subject":
+      return [...match.attributes].every(([type, value]) => subject().get(type)?.includes(value) === true);
+    case "uri":
+      return names.uri.some((uri) => (match.prefix ? uri.startsWith(match.uri) : uri === match.uri));
+    case "dns":
+      return names.dns.some((dns) => {
+        const name = dns.toLowerCase();
+        if (!match.wildcard) return name === match.dns;
+        const dot = name.indexOf(".");
+        return dot > 0 && name.slice(dot + 1) === match.dns;
+      });
+    case "email":
+      return names.email.some((email) => {
+        const at = email.lastIndexOf("@");
+        return email.slice(0, at) === match.local && email.slice(at + 1).toLowerCase() === match.domain;
+      });
+  }
+}
+
 function parseEntry(table: Record<string, unknown>, where: string): ClientRule {
   const unknown = Object.keys(table).find((key) => !ENTRY_KEYS.includes(key));
   const label = typeof table.name === "string" ? `${where} (${JSON.stringify(table.name)})` : where;
-  if (unknown !== undefined) throw invalid(label, `unknown key ${JSON.stringify(unknown)} (expected name, thumbprint or subject, allow)`);
+  if (unknown !== undefined) throw invalid(label, `unknown key ${JSON.stringify(unknown)} (expected name, one of ${MATCHERS.join(", ")}, and allow)`);
   const name = table.name;
   if (typeof name !== "string" || name.trim() === "") throw invalid(label, "name is required: a string naming the client");
-  if (table.thumbprint === undefined && table.subject === undefined) throw invalid(label, "give thumbprint or subject to say which certificate this is");
-  if (table.thumbprint !== undefined && table.subject !== undefined) throw invalid(label, "give thumbprint or subject, not both");
-  let thumbprint: string | undefined;
-  if (table.thumbprint !== undefined) {
-    if (typeof table.thumbprint !== "string") throw invalid(label, "thumbprint must be a string");
-    try {
-      thumbprint = normalizeThumbprint(table.thumbprint);
-    } catch {
-      throw invalid(label, `malformed thumbprint ${JSON.stringify(table.thumbprint)}: expected 40 (SHA-1) or 64 (SHA-256) hex digits`);
+  const given = MATCHERS.filter((key) => table[key] !== undefined);
+  if (given.length === 0) throw invalid(label, `give one of ${MATCHERS.join(", ")} to say which certificate this is`);
+  if (given.length > 1) throw invalid(label, `give one of ${MATCHERS.join(", ")}, not ${given.join(" and ")}`);
+  const by = given[0]!;
+  const value = table[by];
+  if (typeof value !== "string") throw invalid(label, `${by} must be a string`);
+  return Object.freeze({ name, match: Object.freeze(parseMatch(by, value, label)), allow: parseAllow(table.allow, label) });
+}
+
+function parseMatch(by: (typeof MATCHERS)[number], value: string, label: string): ClientMatch {
+  switch (by) {
+    case "thumbprint":
+      try {
+        return { by, value, thumbprint: normalizeThumbprint(value) };
+      } catch {
+        throw invalid(label, `malformed thumbprint ${JSON.stringify(value)}: expected 40 (SHA-1) or 64 (SHA-256) hex digits`);
+      }
+    case "spki":
+      try {
+        return { by, value, pin: normalizeSpkiPin(value), hex: spkiPinHex(value) };
+      } catch (error) {
+        throw invalid(label, (error as Error).message.replace(/^invalid SPKI pin/, "malformed spki pin"));
+      }
+    case "subject":
+      return { by, value, attributes: parseSubject(value, label) };
+    case "uri":
+      return parseUri(value, label);
+    case "dns": {
+      const wildcard = value.startsWith("*.");
+      const dns = (wildcard ? value.slice(2) : value).toLowerCase();
+      if (!/^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/.test(dns)) {
+        throw invalid(label, `malformed dns ${JSON.stringify(value)}: expected a DNS name such as "api.example.org", or "*.example.org" for one label under it`);
+      }
+      return { by, value, dns, wildcard };
+    }
+    case "email": {
+      const at = value.lastIndexOf("@");
+      if (at < 1 || at === value.length - 1 || /\s/.test(value)) throw invalid(label, `malformed email ${JSON.stringify(value)}: expected an address such as "alice@example.org"`);
+      return { by, value, local: value.slice(0, at), domain: value.slice(at + 1).toLowerCase() };
     }
   }
-  let attributes: Map<string, string> | undefined;
-  if (table.subject !== undefined) {
-    if (typeof table.subject !== "string") throw invalid(label, "subject must be a string");
-    attributes = parseSubject(table.subject, label);
-  }
-  return Object.freeze({
-    name,
-    thumbprint,
-    subject: typeof table.subject === "string" ? table.subject : undefined,
-    attributes,
-    allow: parseAllow(table.allow, label),
-  });
+}
+
+/**
+ * `spiffe://example.org/ns/prod/sa/api` (that ID only), `spiffe://example.org/ns/prod/*`
+ * (every ID under that path) or `spiffe://example.org/ns/prod*` (every ID that starts so).
+ */
+function parseUri(value: string, label: string): ClientMatch {
+  const prefix = value.endsWith("*");
+  const uri = prefix ? value.slice(0, -1) : value;
+  const expected = `expected a URI such as "spiffe://example.org/ns/prod/sa/api", with * at the end for a prefix ("spiffe://example.org/ns/prod/*")`;
+  if (uri.includes("*") || /\s/.test(uri) || !/^[a-zA-Z][a-zA-Z0-9+.-]*:\S/.test(uri)) throw invalid(label, `uri ${JSON.stringify(value)} is not a URI: ${expected}`);
+  // A prefix cut inside the authority (`spiffe://exa*`) is still checked as far as it goes.
+  if (!URL.canParse(prefix && !uri.includes("/", uri.indexOf("//") + 2) ? `${uri}x` : uri)) throw invalid(label, `uri ${JSON.stringify(value)} is not a URI: ${expected}`);
+  return { by: "uri", value, uri, prefix };
 }
 
 function parseAllow(value: unknown, label: string): "*" | readonly string[] {
@@ -215,6 +281,11 @@ function certificateAttributes(subject: string): Map<string, string[]> {
   } catch {
     return new Map();
   }
+}
+
+function lazy<T>(make: () => T): () => T {
+  let value: { made: T } | undefined;
+  return () => (value ??= { made: make() }).made;
 }
 
 function invalid(label: string, message: string): GnpError {

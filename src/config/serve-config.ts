@@ -90,8 +90,8 @@ export function settingValue(config: ServeConfig, name: string): unknown {
   return Array.isArray(value) && value.length === 0 ? undefined : value;
 }
 
-/** Settings for admission: the allow-list grows by the thumbprints of [[clients]] entries. */
+/** Settings for admission: the allow-list grows by the thumbprints and SPKI pins of [[clients]] entries. */
 export function admissionSettings(config: ServeConfig): ServeSettings {
-  const thumbprints = config.clients.thumbprints;
-  return thumbprints.length === 0 ? config.settings : { ...config.settings, allow: [...config.settings.allow, ...thumbprints] };
+  const pins = config.clients.pins;
+  return pins.length === 0 ? config.settings : { ...config.settings, allow: [...config.settings.allow, ...pins] };
 }

@@ -4,7 +4,7 @@
 // serveSettingsOf gives the values the shape the running process (src/serve/) uses.
 
 import { availableParallelism } from "node:os";
-import { normalizeThumbprint } from "../certs/thumbprint.ts";
+import { normalizeAllowEntry } from "../certs/thumbprint.ts";
 import { DEFAULT_MAX_CHAIN_DEPTH, DEFAULT_MAX_PRESENTED_CERTIFICATES } from "../certs/trust-policy.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../ops/logger.ts";
 import {
@@ -36,7 +36,7 @@ export const SERVE_FLAGS = {
   cert: { type: "string", arg: "FILE", file: "path", unset: "created under DATA/pki on first run", help: "server certificate chain, PEM file (default: created under --data)" },
   key: { type: "string", arg: "FILE", file: "path", unset: "created under DATA/pki on first run", help: "server private key, PEM file (goes with --cert)" },
   ca: { type: "string", arg: "FILE", multiple: true, file: "path", help: "trust client certificates issued by this CA, PEM file (repeatable)" },
-  allow: { type: "string", arg: "THUMBPRINT", multiple: true, parse: thumbprint, help: "admit the client certificate with this SHA-1 or SHA-256 thumbprint (repeatable)" },
+  allow: { type: "string", arg: "THUMBPRINT", multiple: true, parse: thumbprint, help: "admit the client certificate with this SHA-1 or SHA-256 thumbprint, or any certificate of the key with this SPKI pin, sha256/BASE64 (repeatable)" },
   crl: {
     type: "string",
     arg: "FILE",
@@ -213,9 +213,10 @@ export function serveUsage(): string {
 /** Kept as written (resolveOptions normalizes it); only its form is checked here. */
 function thumbprint(text: string): string {
   try {
-    normalizeThumbprint(text);
-  } catch {
-    throw ValueMistake.phrase(`malformed thumbprint ${JSON.stringify(text)}: expected 40 (SHA-1) or 64 (SHA-256) hex digits`);
+    normalizeAllowEntry(text);
+  } catch (error) {
+    if (text.trim().toLowerCase().startsWith("sha256/")) throw ValueMistake.phrase((error as Error).message.replace(/^invalid SPKI pin/, "malformed SPKI pin"));
+    throw ValueMistake.phrase(`malformed thumbprint ${JSON.stringify(text)}: expected 40 (SHA-1) or 64 (SHA-256) hex digits, or an SPKI pin sha256/BASE64`);
   }
   return text;
 }

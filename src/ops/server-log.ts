@@ -55,6 +55,7 @@ export function logServerEvents(server: GnpServer, logger: Logger): void {
       sha256: info.sha256,
       // A summary: this many more refusals of the code from the address since the first.
       repeated: info.repeated,
+      sans: info.sans,
     });
   });
   server.on("error", (error, connection) => {
@@ -74,6 +75,7 @@ export function logServerEvents(server: GnpServer, logger: Logger): void {
       identity: connection.identity,
       remote: `${connection.remoteAddress}:${connection.remotePort}`,
       via: connection.certificate?.viaCa ? "ca" : "allow-list",
+      sans: connection.certificate?.sans.join(", ") || undefined,
       sha256: connection.certificate?.sha256,
     });
   });

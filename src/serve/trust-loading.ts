@@ -49,9 +49,10 @@ export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, reload: { r
   } catch (error) {
     throw new CliFailure((error as Error).message);
   }
-  const bySubject = config.clients.subjectRules[0];
-  if (bySubject !== undefined && tls.trustedCas.length === 0) {
-    throw new CliFailure(`${config.file?.path}: client ${JSON.stringify(bySubject.name)} matches by subject, but no trusted CA is configured (ca): only a CA vouches for a subject`);
+  const byCa = config.clients.caRules[0];
+  if (byCa !== undefined && tls.trustedCas.length === 0) {
+    const what = byCa.match.by === "subject" ? "a subject" : "a SAN";
+    throw new CliFailure(`${config.file?.path}: client ${JSON.stringify(byCa.name)} matches by ${byCa.match.by}, but no trusted CA is configured (ca): only a CA vouches for ${what}`);
   }
   const settings = admissionSettings(config);
   const trust: TrustPolicy = Object.freeze({

@@ -267,6 +267,7 @@ export class ConnectionEngine implements ConnectionHost {
         identity: [peer?.subject?.CN ?? []].flat()[0] || undefined, // Node types CN as string | string[]
         sha1: peer?.fingerprint?.replaceAll(":", ""),
         sha256: peer?.fingerprint256?.replaceAll(":", ""),
+        sans: peer?.subjectaltname || undefined,
       });
       this.#condemn(slot, admission.code, admission.reason);
       return;
@@ -280,11 +281,15 @@ export class ConnectionEngine implements ConnectionHost {
       subject: admission.subject,
       commonName: admission.commonName,
       sans: admission.sans,
+      altNames: admission.altNames,
+      spiffeId: admission.spiffeId,
+      spki: admission.spki,
       sha1: admission.sha1,
       sha256: admission.sha256,
       notBefore: admission.notBefore,
       notAfter: admission.notAfter,
       viaCa: admission.viaCa,
+      ...(admission.trustedCa !== undefined ? { trustedCa: admission.trustedCa } : {}),
       ...(admission.warnings ? { warnings: admission.warnings } : {}),
     });
     this.slab.flags[slot]! |= SlotFlag.ADMITTED;
@@ -874,7 +879,7 @@ type Running = { handle: number; command: string; sequence: string; started: num
  * in the order sent. Bun's argument is `abbreviated`, the opposite of Node's `detailed`: only
  * `false` returns the chain (see docs/certificate-chains.md).
  */
-function presentedChain(socket: Socket<SocketData>): PeerCertificate & { subject?: { CN?: string | string[] } } {
+function presentedChain(socket: Socket<SocketData>): PeerCertificate & { subject?: { CN?: string | string[] }; subjectaltname?: string } {
   return (socket as unknown as { getPeerCertificate(abbreviated: boolean): PeerCertificate }).getPeerCertificate(false);
 }
 

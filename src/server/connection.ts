@@ -3,6 +3,7 @@
 // the connection has closed every use is refused (STALE_CONNECTION) even after the slot
 // serves another client.
 
+import type { AltNames } from "../certs/certificate-facts.ts";
 import { GnpError } from "../errors.ts";
 import type { HeaderList } from "../protocol/encoder.ts";
 import { isValidSequence } from "../protocol/head-scanner.ts";
@@ -12,6 +13,12 @@ export type ClientCertificate = Readonly<{
   subject: string;
   commonName: string | undefined;
   sans: readonly string[];
+  /** The alternative names by kind (DNS, e-mail, URI, IP). */
+  altNames: AltNames;
+  /** The SPIFFE ID (a spiffe:// URI SAN), when the certificate has one. */
+  spiffeId: string | undefined;
+  /** SHA-256 of the SubjectPublicKeyInfo, upper-case hex: what an SPKI pin names. */
+  spki: string;
   /** Upper-case hex, no separators. */
   sha1: string;
   sha256: string;
@@ -19,6 +26,8 @@ export type ClientCertificate = Readonly<{
   notAfter: Date;
   /** True when admitted through a trusted CA, false when through the allow-list. */
   viaCa: boolean;
+  /** The trusted CA that vouched for it (`CN=Acme Root`); absent when admitted by the allow-list. */
+  trustedCa?: string;
   /** Present when an operator should hear about this admission: a stale CRL served on (allowStaleCrls). */
   warnings?: readonly string[];
 }>;
@@ -42,7 +51,7 @@ export class Connection {
   readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  /** The client's identity: certificate CN, else its first SAN, else its SHA-256 thumbprint. */
+  /** The client's identity: certificate CN, else its SPIFFE ID, else its first SAN, else its SHA-256 thumbprint. */
   identity = "";
   /** Set once the certificate is admitted. */
   certificate: ClientCertificate | undefined;

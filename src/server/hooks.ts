@@ -21,6 +21,8 @@ export type RefusalInfo = {
    * and this many more came in that time (the fields are the last one's).
    */
   repeated?: number | undefined;
+  /** Its subjectAltNames as OpenSSL writes them (`DNS:api.example, URI:spiffe://...`), when it had any. */
+  sans?: string | undefined;
 };
 
 export type CloseInfo = { code: ErrorCode; reason: string } | undefined;

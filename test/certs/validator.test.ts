@@ -2,7 +2,7 @@
 // text, chains through intermediates, forged issuers, and the cache (which
 // must never make an expired certificate pass).
 import { describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import {
   createCertificateAuthority,
   issueClientCertificate,
@@ -104,11 +104,15 @@ describe("CertificateValidator rule 3: allow-list or trusted CA", () => {
       subject: "CN=alice",
       commonName: "alice",
       sans: [],
+      altNames: { dns: [], email: [], uri: [], ip: [] },
+      spiffeId: undefined,
+      spki: createHash("sha256").update(new X509Certificate(pki.good.certificatePem).publicKey.export({ type: "spki", format: "der" })).digest("hex").toUpperCase(),
       sha1: pki.good.sha1,
       sha256: pki.good.sha256,
       notBefore: pki.good.notBefore,
       notAfter: pki.good.notAfter,
       viaCa: true,
+      trustedCa: "CN=gnp test CA",
     });
   });
 

@@ -164,3 +164,17 @@ test("gnp reload with no server running is one line and exit 2; the pid file goe
   expect(isOneLine(run.stderr)).toBe(true);
   expect(run.stderr).toStartWith("gnp: no running server found: .gnp/gnp.pid does not exist");
 });
+
+test("gnp reload: a uri rule that is not a URI, or a pin of the wrong length, is refused and the old rules stay", async () => {
+  const { server, cwd, port } = await serve(baseToml(alice));
+  await using a = await connectAdmitted(port, { certificate: pki.good });
+  writeToml(cwd, baseToml(alice, '[[clients]]\nname = "mesh"\nuri = "not a uri"\nallow = "*"\n'));
+  const badUri = await runCli(reloadCommand(), { cwd });
+  expect([badUri.exitCode, badUri.stderr]).toEqual([1, 'gnp: reload refused, the old configuration stays: gnp.toml: clients[2] ("mesh"): uri "not a uri" is not a URI: expected a URI such as "spiffe://example.org/ns/prod/sa/api", with * at the end for a prefix ("spiffe://example.org/ns/prod/*")\n']);
+  writeToml(cwd, baseToml(alice, '[[clients]]\nname = "pinned"\nspki = "ABCD"\nallow = "*"\n'));
+  const badPin = await runCli(reloadCommand(), { cwd });
+  expect(badPin.exitCode).toBe(1);
+  expect(badPin.stderr).toStartWith('gnp: reload refused, the old configuration stays: gnp.toml: clients[2] ("pinned"): malformed spki pin "ABCD"');
+  await server.waitForStdout(/ERROR\s+reload refused cause=SIGHUP reason=.*malformed spki pin/);
+  await ping(a, "1");
+});

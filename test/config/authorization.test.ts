@@ -29,7 +29,7 @@ const rules = ClientRules.parse(
 );
 
 async function startWithRules(ran: string[]): Promise<GnpServer & AsyncDisposable> {
-  return startServer({ allow: [...rules.thumbprints, fakeAlice.sha256] }, (server) => {
+  return startServer({ allow: [...rules.pins, fakeAlice.sha256] }, (server) => {
     for (const name of ["GET", "PUT", "DEL", "PING"]) server.command(name, () => void ran.push(name));
     registerInfoCommands(server, new MemoryStore(), { permissionsOf: rules.permissionsOf });
     server.authorize(rules.authorizer);
@@ -95,8 +95,8 @@ test("with no [[clients]] every admitted client may run everything", async () =>
 });
 
 test.each([
-  [{ name: "x", allow: "*" }, 'gnp.toml: clients[1] ("x"): give thumbprint or subject to say which certificate this is'],
-  [{ name: "x", subject: "CN=x", thumbprint: pki.good.sha1, allow: "*" }, 'gnp.toml: clients[1] ("x"): give thumbprint or subject, not both'],
+  [{ name: "x", allow: "*" }, 'gnp.toml: clients[1] ("x"): give one of thumbprint, spki, subject, uri, dns, email to say which certificate this is'],
+  [{ name: "x", subject: "CN=x", thumbprint: pki.good.sha1, allow: "*" }, 'gnp.toml: clients[1] ("x"): give one of thumbprint, spki, subject, uri, dns, email, not thumbprint and subject'],
   [{ name: "x", subject: "alice", allow: "*" }, 'gnp.toml: clients[1] ("x"): malformed subject "alice": expected TYPE=VALUE pairs such as "CN=reporting, O=Acme" (types CN, O, OU, C, L, ST, ... in upper case)'],
   [{ name: "x", subject: "CN=x" }, 'gnp.toml: clients[1] ("x"): allow is required: "*" or a list of command names, e.g. ["GET", "PING"]'],
   [{ name: "x", subject: "CN=x", allow: "GET" }, 'gnp.toml: clients[1] ("x"): allow must be "*" or a list of command names, e.g. ["GET", "PING"]'],

@@ -73,7 +73,7 @@ describe("a bad value names where it came from", () => {
   test("a thumbprint in a list, by flag, variable or file", () => {
     const cwd = freshDir();
     writeToml(cwd, 'allow = ["zz"]\n');
-    const malformed = 'malformed thumbprint "zz": expected 40 (SHA-1) or 64 (SHA-256) hex digits';
+    const malformed = 'malformed thumbprint "zz": expected 40 (SHA-1) or 64 (SHA-256) hex digits, or an SPKI pin sha256/BASE64';
     expect([
       failure(() => resolveServeConfig(["--allow", "zz"], { env: {}, cwd: freshDir() })),
       failure(() => resolveServeConfig([], { env: { GNP_ALLOW: "zz" }, cwd: freshDir() })),

@@ -40,11 +40,11 @@ test("an unknown key is named, with the key it probably meant", async () => {
 
 test("an unknown key inside [[clients]] names the entry", async () => {
   const toml = baseToml('[[clients]]\nname = "ops"\nsubject = "CN=ops"\nalow = "*"');
-  expect(await failing(toml)).toBe('gnp: gnp.toml: clients[1] ("ops"): unknown key "alow" (expected name, thumbprint or subject, allow)');
+  expect(await failing(toml)).toBe('gnp: gnp.toml: clients[1] ("ops"): unknown key "alow" (expected name, one of thumbprint, spki, subject, uri, dns, email, and allow)');
 });
 
 test("a malformed thumbprint in allow is named with the file", async () => {
-  expect(await failing(baseToml('allow = ["E1:BB:9F"]'))).toBe('gnp: gnp.toml: malformed thumbprint "E1:BB:9F": expected 40 (SHA-1) or 64 (SHA-256) hex digits');
+  expect(await failing(baseToml('allow = ["E1:BB:9F"]'))).toBe('gnp: gnp.toml: malformed thumbprint "E1:BB:9F": expected 40 (SHA-1) or 64 (SHA-256) hex digits, or an SPKI pin sha256/BASE64');
 });
 
 test("a malformed thumbprint in [[clients]] names the entry", async () => {
@@ -100,4 +100,21 @@ test("a server certificate expiring within 14 days starts, with a warning naming
   await server.listeningPort();
   const warning = await server.waitForStdout(/WARN\s+config warning message="(server certificate CN=localhost expires at [^"]+)"/);
   expect(warning[1]).toMatch(/expires at \S+Z, in [45] days: renew it, then reload \(SIGHUP or gnp reload\)$/);
+});
+
+test("a uri rule that is not a URI, and an SPKI pin of the wrong length, are named with their entry", async () => {
+  expect(await failing(baseToml('[[clients]]\nname = "mesh"\nuri = "spiffe//acme.example/api"\nallow = "*"'))).toBe(
+    'gnp: gnp.toml: clients[1] ("mesh"): uri "spiffe//acme.example/api" is not a URI: expected a URI such as "spiffe://example.org/ns/prod/sa/api", with * at the end for a prefix ("spiffe://example.org/ns/prod/*")',
+  );
+  expect(await failing(baseToml('[[clients]]\nname = "pinned"\nspki = "sha256/3q2+7w=="\nallow = "*"'))).toBe(
+    'gnp: gnp.toml: clients[1] ("pinned"): malformed spki pin "sha256/3q2+7w==": expected sha256/ and the base64 of a 32-byte SHA-256 digest (44 characters), got 4 bytes',
+  );
+  expect(await failing(baseToml('allow = ["sha256/3q2+7w=="]'))).toBe(
+    'gnp: gnp.toml: malformed SPKI pin "sha256/3q2+7w==": expected sha256/ and the base64 of a 32-byte SHA-256 digest (44 characters), got 4 bytes',
+  );
+});
+
+test("a SAN rule with no trusted CA to vouch for it is refused", async () => {
+  const toml = ['port = 0', 'cert = "server.pem"', 'key = "server-key.pem"', 'allow = ["' + pki.selfSignedAllowed.sha256 + '"]', 'store = "memory:"', '[[clients]]', 'name = "mesh"', 'uri = "spiffe://acme.example/*"', 'allow = "*"'].join("\n");
+  expect(await failing(toml)).toBe('gnp: gnp.toml: client "mesh" matches by uri, but no trusted CA is configured (ca): only a CA vouches for a SAN');
 });

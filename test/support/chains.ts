@@ -53,7 +53,7 @@ export type ForgeOptions = {
   sans?: string[];
   /** Alternative names of any kind @peculiar/x509 writes. */
   altNames?: { type: "dns" | "email" | "ip" | "url"; value: string }[];
-  /** The whole subject instead of CN=<cn>, e.g. "C=US, O=Acme, CN=carol". */
+  /** The whole subject instead of CN=<cn>, e.g. "C=US, O=Acme, CN=carol"; "" for none (a SPIFFE SVID). */
   subject?: string;
   algorithm?: "ecdsa" | "rsa";
   /** Pad the certificate to about this many bytes with a non-critical extension. */
@@ -95,8 +95,8 @@ export async function forge(options: ForgeOptions): Promise<Forged> {
   const subject = options.subject ?? `CN=${options.cn}`;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
-    subject,
-    issuer: options.issuerName ?? (options.issuer ? options.issuer.cert.subjectName : subject),
+    subject: subject === "" ? [] : subject,
+    issuer: options.issuerName ?? (options.issuer ? options.issuer.cert.subjectName : subject === "" ? [] : subject),
     publicKey: keys.publicKey,
     signingKey: options.signingKey ?? (options.issuer ? options.issuer.keys.privateKey : keys.privateKey),
     signingAlgorithm: options.issuer ? signingAlgorithmOf(options.issuer) : algorithm,
