@@ -1,10 +1,11 @@
-// Every metric of a gnp server as one descriptor: how to read it from a server, its empty
-// value and how it merges across workers, whether a gone worker's value stays in the totals
+// Every metric of a gnp server as one descriptor (connections, commands, bytes, latency, the
+// certificate cache, revocation refusals and the expiry of CRLs and certificates): how to read
+// it from a server, its empty value and how it merges across workers, whether a gone worker's value stays in the totals
 // (a counter) or leaves with it (a gauge), and the Prometheus families it is exposed as. The
 // snapshot, the supervisor's merge and the exposition are all driven by this table, so a new
 // metric is one entry here (and its counter in src/server/metrics.ts).
 
-import { refusalCodes } from "../errors.ts";
+import { refusalCodes, type RefusalCode } from "../errors.ts";
 import { LATENCY_BUCKETS_S } from "../server/metrics.ts";
 import type { GnpServer } from "../server/server.ts";
 
@@ -63,6 +64,25 @@ function byReason(family: { name: string; help: string }, always: readonly strin
 }
 
 const HANDSHAKE_CODES: readonly string[] = refusalCodes("handshake");
+/** The refusals that come of revocation: a listed certificate, a CRL out of date. */
+const REVOCATION_CODES: readonly RefusalCode[] = ["CERT_REVOKED", "CRL_STALE"];
+
+/** Epoch seconds by label value, merged across workers by the earliest (every worker reads the same files). */
+function earliestBy(family: { name: string; help: string; label: string }, read: (server: GnpServer, nowMs: number) => Record<string, number>): Metric<Record<string, number>> {
+  return {
+    kind: "gauge",
+    read: (server) => read(server, Date.now()),
+    zero: () => ({}),
+    merge: (a, b) => {
+      const earliest = { ...a };
+      for (const [key, value] of Object.entries(b)) earliest[key] = Math.min(earliest[key] ?? Infinity, value);
+      return earliest;
+    },
+    expose: (values) => [{ name: family.name, type: "gauge", help: family.help, samples: sortedEntries(values).map(([key, value]) => ["", value, { [family.label]: key }] as const) }],
+  };
+}
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /** The table. Its order is the exposition's. */
 export const METRICS = {
@@ -95,6 +115,44 @@ export const METRICS = {
       ),
     ],
   }),
+  /** Connections refused for revocation, `CODE new` at admission and `CODE established` when a reload cut an open one. */
+  revocations: metric<Counts>({
+    kind: "counter",
+    read: (server) =>
+      Object.fromEntries(
+        REVOCATION_CODES.flatMap((code) => [
+          [`${code} new`, server.metrics.refused.get(code) ?? 0],
+          [`${code} established`, server.metrics.closed.get(code) ?? 0],
+        ]),
+      ),
+    zero: () => ({}),
+    merge: sumCounts,
+    expose: (counts) => [
+      {
+        name: "gnp_revocation_refusals_total",
+        type: "counter",
+        help: "Clients refused for revocation, by reason (CERT_REVOKED, CRL_STALE) and connection (new: at admission; established: cut after a CRL changed).",
+        samples: REVOCATION_CODES.flatMap((code) =>
+          (["new", "established"] as const).map((connection) => ["", counts[`${code} ${connection}`] ?? 0, { reason: code, connection }] as const),
+        ),
+      },
+    ],
+  }),
+  /** Each CRL's nextUpdate, epoch seconds, by issuing CA (a CRL without one is left out). */
+  crlNextUpdate: earliestBy(
+    { name: "gnp_crl_next_update_timestamp_seconds", help: "When each CRL in use goes stale (its nextUpdate), by the CA that signed it, in seconds since the epoch.", label: "issuer" },
+    (server, nowMs) => Object.fromEntries(server.crlStatus(nowMs).flatMap((crl) => (crl.nextUpdate ? [[crl.issuer, seconds(crl.nextUpdate.getTime())]] : []))),
+  ),
+  /** The server certificate's notAfter, epoch seconds, as one sample. */
+  serverCertificateExpiry: earliestBy(
+    { name: "gnp_server_certificate_expiry_timestamp_seconds", help: "When the server certificate new connections get expires, in seconds since the epoch.", label: "subject" },
+    (server) => ({ [server.certificateSubject]: seconds(server.certificateNotAfter.getTime()) }),
+  ),
+  /** Per trusted CA, the earliest notAfter among the client certificates connected now. */
+  clientCertificateExpiry: earliestBy(
+    { name: "gnp_client_certificate_earliest_expiry_timestamp_seconds", help: "Per trusted CA, when the first of the client certificates connected now expires, in seconds since the epoch.", label: "ca" },
+    (server) => Object.fromEntries(Object.entries(server.metrics.clientCertificates.earliest()).map(([ca, ms]) => [ca, seconds(ms)])),
+  ),
   closed: metric<Counts>({
     kind: "counter",
     read: (server) => Object.fromEntries(server.metrics.closed),

@@ -2,7 +2,8 @@
 // is a warning with its reason code and text, remote address, certificate CN when it had one
 // and both thumbprints (public digests, never key material); handler and socket errors are
 // errors; an admission that carries a warning (a stale CRL served on) is a warning, once per
-// warning per interval rather than once per connection; opens and closes are debug, and their
+// warning per interval rather than once per connection, and so is a client certificate that
+// expires within 7 days, once a day per certificate; opens and closes are debug, and their
 // hooks are registered only when debug is on.
 
 import { GnpError } from "../errors.ts";
@@ -11,6 +12,9 @@ import type { Logger } from "./logger.ts";
 
 /** How often one admission warning is repeated while it lasts. */
 const WARNING_INTERVAL_MS = 10 * 60_000;
+/** A client certificate this close to its notAfter is worth a warning when it connects (once a day). */
+export const CLIENT_EXPIRY_WARNING_DAYS = 7;
+const DAY_MS = 86_400_000;
 /** Warnings remembered at once; past it, the oldest is forgotten (and may be logged again). */
 const REMEMBERED = 1024;
 
@@ -40,9 +44,23 @@ class OncePer {
  */
 export function logServerEvents(server: GnpServer, logger: Logger): void {
   const admissionWarnings = new OncePer(WARNING_INTERVAL_MS);
+  const expiring = new OncePer(DAY_MS);
   server.on("open", (connection) => {
-    for (const warning of connection.certificate?.warnings ?? []) {
-      if (admissionWarnings.due(warning, Date.now())) logger.warn("admitted with a warning", { identity: connection.identity, warning });
+    const certificate = connection.certificate;
+    if (certificate === undefined) return;
+    const now = Date.now();
+    for (const warning of certificate.warnings ?? []) {
+      if (admissionWarnings.due(warning, now)) logger.warn("admitted with a warning", { identity: connection.identity, warning });
+    }
+    const left = certificate.notAfter.getTime() - now;
+    if (left < CLIENT_EXPIRY_WARNING_DAYS * DAY_MS && expiring.due(certificate.sha256, now)) {
+      logger.warn("client certificate expires soon", {
+        identity: connection.identity,
+        not_after: certificate.notAfter.toISOString(),
+        days: Math.max(0, Math.floor(left / DAY_MS)),
+        ca: certificate.trustedCa,
+        sha256: certificate.sha256,
+      });
     }
   });
   server.on("refuse", (info) => {

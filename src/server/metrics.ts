@@ -1,5 +1,6 @@
 // Counters the server keeps for operators: connections accepted and refused by reason,
-// commands by name and outcome, bytes in and out, and a command latency histogram. Plain
+// commands by name and outcome, bytes in and out, a command latency histogram, and the
+// expiry of the client certificates connected now, by the trusted CA that admitted them. Plain
 // numbers updated in the hot path (an increment, a Map lookup). Reading, merging and exposing
 // them is the metrics table's job (src/ops/metrics-table.ts), one descriptor per metric.
 
@@ -28,6 +29,8 @@ export class ServerMetrics {
   readonly latencyBuckets = new Float64Array(LATENCY_BUCKETS_S.length + 1);
   latencySum = 0;
   latencyCount = 0;
+  /** The certificates of the open connections a trusted CA admitted, for the earliest-expiry gauge. */
+  readonly clientCertificates = new ConnectedCertificates();
 
   countRefusal(code: RefusalCode): void {
     this.refused.set(code, (this.refused.get(code) ?? 0) + 1);
@@ -55,5 +58,45 @@ export class ServerMetrics {
   /** Total commands served. */
   get commandsServed(): number {
     return this.latencyCount;
+  }
+}
+
+/**
+ * How many open connections hold each certificate, by the trusted CA that admitted it, and
+ * when each expires: the earliest per CA is what an operator watches. Updated at open and
+ * close, read at a scrape; the allow-list's certificates have no CA and are not counted.
+ */
+export class ConnectedCertificates {
+  readonly #byCa = new Map<string, Map<string, { notAfter: number; count: number }>>();
+
+  add(ca: string, sha256: string, notAfter: number): void {
+    let certificates = this.#byCa.get(ca);
+    if (certificates === undefined) {
+      certificates = new Map();
+      this.#byCa.set(ca, certificates);
+    }
+    const entry = certificates.get(sha256);
+    if (entry) entry.count++;
+    else certificates.set(sha256, { notAfter, count: 1 });
+  }
+
+  remove(ca: string, sha256: string): void {
+    const certificates = this.#byCa.get(ca);
+    const entry = certificates?.get(sha256);
+    if (certificates === undefined || entry === undefined) return;
+    if (--entry.count > 0) return;
+    certificates.delete(sha256);
+    if (certificates.size === 0) this.#byCa.delete(ca);
+  }
+
+  /** The earliest notAfter (epoch ms) among the certificates connected now, by CA. */
+  earliest(): Record<string, number> {
+    const earliest: Record<string, number> = {};
+    for (const [ca, certificates] of this.#byCa) {
+      let min = Infinity;
+      for (const { notAfter } of certificates.values()) min = Math.min(min, notAfter);
+      earliest[ca] = min;
+    }
+    return earliest;
   }
 }

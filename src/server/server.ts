@@ -4,7 +4,7 @@
 // PROTOCOL.md section 4: stop accepting, let in-flight commands reply, send
 // `ERR: server is shutting down`, and cut whatever is left at the shutdown deadline.
 
-import { constants } from "node:crypto";
+import { X509Certificate, constants } from "node:crypto";
 import type { TCPSocketListener } from "bun";
 import { GnpError } from "../errors.ts";
 import type { TrustPolicy } from "../certs/trust-policy.ts";
@@ -67,6 +67,41 @@ export class GnpServer {
     this.options = resolveOptions(options);
     this.#tls = this.options.tls;
     this.#validator = new CertificateValidator(this.options.trust);
+    // The expiry gauges of /metrics follow the clients connected now (ServerMetrics).
+    this.#hooks.on("open", (connection) => {
+      const certificate = connection.certificate;
+      if (certificate?.trustedCa !== undefined) this.metrics.clientCertificates.add(certificate.trustedCa, certificate.sha256, certificate.notAfter.getTime());
+    });
+    this.#hooks.on("close", (connection) => {
+      const certificate = connection.certificate;
+      if (certificate?.trustedCa !== undefined) this.metrics.clientCertificates.remove(certificate.trustedCa, certificate.sha256);
+    });
+  }
+
+  #served: { cert: string; notAfter: Date; subject: string } | undefined;
+
+  /** When the certificate new connections get expires (setTlsCertificate may change it). */
+  get certificateNotAfter(): Date {
+    return this.#servedCertificate().notAfter;
+  }
+
+  /** The subject of the certificate new connections get, `CN=localhost` style. */
+  get certificateSubject(): string {
+    return this.#servedCertificate().subject;
+  }
+
+  #servedCertificate(): { notAfter: Date; subject: string } {
+    const cert = this.#tls.cert;
+    if (this.#served?.cert !== cert) {
+      const parsed = new X509Certificate(cert);
+      this.#served = { cert, notAfter: new Date(parsed.validTo), subject: parsed.subject.split("\n").join(", ") };
+    }
+    return this.#served;
+  }
+
+  /** The CRLs in use, one per CA, with their dates and whether each is stale at `now`. */
+  crlStatus(now: number = Date.now()): ReturnType<CertificateValidator["crlStatus"]> {
+    return this.#validator.crlStatus(now);
   }
 
   /**
