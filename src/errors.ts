@@ -55,7 +55,7 @@ export const ERROR_CATALOG = {
   UNKNOWN_COMMAND: { kind: "reply", summary: "no handler is registered for the command" },
   BAD_ARGUMENTS: { kind: "reply", summary: "the command was given the wrong arguments" },
   NOT_FOUND: { kind: "reply", summary: "the key does not exist" },
-  NOT_ALLOWED: { kind: "reply", summary: "the client may not run this command" },
+  NOT_ALLOWED: { kind: "reply", summary: "the client may not run this command, or not on this key or prefix" },
   CONFLICT: { kind: "reply", summary: "an If-Match version did not match" },
   HANDLER_FAILED: { kind: "reply", summary: "a handler threw something that is not a GnpError" },
   STORE_FAILED: { kind: "reply", summary: "the store could not carry out a read or write (disk full, I/O error, database gone)" },

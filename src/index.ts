@@ -2,7 +2,8 @@
 // protocol's framing, for programs that embed gnp. Everything else is internal.
 
 export { createServer, GnpServer, type ServerStats, type CommandOptions } from "./server/server.ts";
-export type { Authorizer } from "./server/permissions.ts";
+export type { Authorizer, KeyAccess, KeyAuthorizer, KeyScope } from "./server/permissions.ts";
+export { inScope, narrowScope } from "./server/key-prefixes.ts";
 export { GnpRequest, json, type CommandHandler, type HandlerResult, type ReplyInit, type RequestParts } from "./server/request.ts";
 /** @deprecated The old name of GnpRequest; it shadows the Fetch API's global `Request` where imported. */
 export { GnpRequest as Request } from "./server/request.ts";

@@ -2,8 +2,12 @@
 // are ordinary handlers registered through the public API, so they double as its first
 // example. Keys are the first argument; values are request bodies, kept as bytes; every
 // document carries a version (a `Version` header) and writes may be conditional (`If-Match`).
+// Each asks the connection's key scope first (`conn.may`): GET and KEYS read, PUT and DEL
+// write; KEYS of a wider prefix lists only the keys the client may read.
 
 import { GnpError } from "../errors.ts";
+import { describeClient, type Connection } from "../server/connection.ts";
+import { narrowScope, type KeyAccess } from "../server/key-prefixes.ts";
 import type { GnpServer } from "../server/server.ts";
 import type { GnpRequest } from "../server/request.ts";
 import { DEFAULT_KEYS_LIMIT, MAX_KEYS_LIMIT, type DocumentStore } from "./document-store.ts";
@@ -21,37 +25,70 @@ export function registerBuiltinCommands(server: GnpServer, store: DocumentStore)
   return server
     .command("PING", () => "PONG")
     .command("ECHO", (req) => (req.body.byteLength > 0 ? req.body : req.args.join(" ")))
-    .command("PUT", (req) => {
-      const key = keyOf(req);
+    .command("PUT", (req, conn) => {
+      const key = scopedKey(req, conn, "write");
       return after(store.put(key, req.body, ifMatchOf(req)), (version) => ({ headers: [["Version", String(version)]] }));
     }, { maxReply: 0 })
-    .command("GET", (req) => {
-      const key = keyOf(req);
+    .command("GET", (req, conn) => {
+      const key = scopedKey(req, conn, "read");
       return after(store.get(key), (document) => {
         if (document === undefined) throw new GnpError("NOT_FOUND", `not found: ${key}`);
         return { body: document.value, headers: [["Version", String(document.version)]] };
       });
     }, { maxReply: maxBody })
-    .command("DEL", (req) => {
-      const key = keyOf(req);
+    .command("DEL", (req, conn) => {
+      const key = scopedKey(req, conn, "write");
       return after(store.delete(key, ifMatchOf(req)), (existed) => {
         if (!existed) throw new GnpError("NOT_FOUND", `not found: ${key}`);
       });
     }, { maxReply: 0 })
-    .command("KEYS", (req) => {
+    .command("KEYS", (req, conn) => {
       if (req.args.length > 2) throw new GnpError("BAD_ARGUMENTS", `KEYS takes [PREFIX [LIMIT]]: got ${req.args.length} arguments`);
       const prefix = req.args[0] ?? "";
       const limit = req.args[1] === undefined ? DEFAULT_KEYS_LIMIT : Number(req.args[1]);
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_KEYS_LIMIT) {
         throw new GnpError("BAD_ARGUMENTS", `invalid KEYS limit ${JSON.stringify(req.args[1])}: expected 1 to ${MAX_KEYS_LIMIT}`);
       }
+      const readable = narrowScope(conn.scope("read"), prefix);
+      if (readable !== "*" && readable.length === 0) throw keyRefusal("KEYS", { prefix, connection: conn });
       // One more than asked tells whether the page is complete.
-      return after(store.keys(prefix, limit + 1), (keys) => {
+      return after(readable === "*" ? store.keys(prefix, limit + 1) : keysUnder(store, readable, limit + 1), (keys) => {
         const more = keys.length > limit;
         const page = more ? keys.slice(0, limit) : keys;
         return { body: page.join("\n"), headers: [["Count", String(page.length)], ["More", String(more)]] };
       });
     }, { maxReply: MAX_KEYS_REPLY });
+}
+
+/**
+ * The first `limit` keys under any of `prefixes` (which do not overlap, in key order, so the
+ * lists follow one another in order): at most `limit` keys read in all, however many prefixes.
+ */
+async function keysUnder(store: DocumentStore, prefixes: readonly string[], limit: number): Promise<string[]> {
+  const keys: string[] = [];
+  for (const prefix of prefixes) {
+    if (keys.length >= limit) break;
+    keys.push(...(await store.keys(prefix, limit - keys.length)));
+  }
+  return keys;
+}
+
+/** The request's key, once the connection may `access` it. */
+function scopedKey(req: GnpRequest, conn: Connection, access: KeyAccess): string {
+  const key = keyOf(req);
+  if (!conn.may(access, key)) throw keyRefusal(req.command, { key, connection: conn });
+  return key;
+}
+
+/**
+ * The ERR reply of a command refused for its key or prefix: it names the command, the key and
+ * the client, and the command does not run.
+ *
+ * @example keyRefusal("PUT", { key: "users/bob/x", connection }) // command 'PUT' on key 'users/bob/x' is not allowed for CN=alice
+ */
+export function keyRefusal(command: string, on: { key?: string; prefix?: string; connection: Connection }): GnpError {
+  const what = on.key !== undefined ? `key '${on.key}'` : `prefix '${on.prefix}'`;
+  return new GnpError("NOT_ALLOWED", `command '${command}' on ${what} is not allowed for ${describeClient(on.connection)}`);
 }
 
 /** The request's key: its one argument, printable, at most 512 bytes. */

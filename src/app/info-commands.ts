@@ -1,5 +1,6 @@
 // What a server says about itself and its client: WHOAMI (the client's identity, SANs and
-// SPIFFE ID, thumbprints and SPKI pin, the CA that vouched for it, and its permissions), INFO (version, uptime, connections, commands served, store;
+// SPIFFE ID, thumbprints and SPKI pin, the CA that vouched for it, its permissions and the
+// keys it may read and write), INFO (version, uptime, connections, commands served, store;
 // a JSON body) and TIME (the server's clock, ISO 8601 UTC with milliseconds).
 
 import { json } from "../server/request.ts";
@@ -35,6 +36,8 @@ export function registerInfoCommands(
         admittedBy: certificate?.viaCa ? "trusted CA" : "thumbprint allow-list",
         trustedCa: certificate?.trustedCa,
         permissions: permissionsOf(conn),
+        read: conn.scope("read"),
+        write: conn.scope("write"),
         remoteAddress: conn.remoteAddress,
       });
     })

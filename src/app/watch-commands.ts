@@ -2,12 +2,15 @@
 // DEL under the prefix reaches the connection as a PUSH carrying the WATCH's Sequence, with
 // Key, Op and Version headers and the new value as body. Changes come from the store, so with
 // a shared store (PostgreSQL) they include the writes of every instance. A watch delivers
-// values, so it needs GET as well as WATCH, asked again at every push: one whose owner lost
-// either ends with a last PUSH (Op: END). A closed connection ends its watches; a watcher that
-// stops reading is cut off by the server's output limit.
+// values, so it needs GET as well as WATCH, and read on some of its prefix, asked again at
+// every push: one whose owner lost either command, or every key of its prefix, ends with a
+// last PUSH (Op: END); a value whose key its owner may not read is not sent. A closed
+// connection ends its watches; a watcher that stops reading is cut off by the output limit.
 
 import { GnpError } from "../errors.ts";
 import { describeClient, type Connection } from "../server/connection.ts";
+import { narrowScope } from "../server/key-prefixes.ts";
+import { keyRefusal } from "./builtin-commands.ts";
 import type { GnpServer } from "../server/server.ts";
 import type { Change, DocumentStore } from "./document-store.ts";
 
@@ -105,6 +108,15 @@ export class WatchRegistry {
           if (!watch.connection.push(watch.sequence, reason, [["Op", "END"]])) gone.add(watch.connection.id);
           continue;
         }
+        // The key rules in force now, not at the WATCH: a cached scope, so a lookup per push.
+        if (!watch.connection.may("read", change.key)) {
+          if (readsNothingUnder(watch.connection, watch.prefix)) {
+            ended.push(watch);
+            const reason = `watch ended: ${keyRefusal("WATCH", { prefix: watch.prefix, connection: watch.connection }).message}`;
+            if (!watch.connection.push(watch.sequence, reason, [["Op", "END"]])) gone.add(watch.connection.id);
+          }
+          continue;
+        }
         if (!watch.connection.push(watch.sequence, body, headers)) gone.add(watch.connection.id);
       }
     }
@@ -124,6 +136,12 @@ export class WatchRegistry {
   }
 }
 
+/** True when the client may read no key that starts with `prefix`. */
+function readsNothingUnder(connection: Connection, prefix: string): boolean {
+  const readable = narrowScope(connection.scope("read"), prefix);
+  return readable !== "*" && readable.length === 0;
+}
+
 export function registerWatchCommands(server: GnpServer, store: DocumentStore): WatchRegistry {
   const registry = new WatchRegistry({ may: (connection, command) => server.may(connection, command) });
   store.onChange((change) => registry.publish(change));
@@ -132,7 +150,9 @@ export function registerWatchCommands(server: GnpServer, store: DocumentStore): 
     .command("WATCH", (req, conn) => {
       if (req.args.length > 1) throw new GnpError("BAD_ARGUMENTS", `WATCH takes [PREFIX]: got ${req.args.length} arguments`);
       if (!server.may(conn, "GET")) throw new GnpError("NOT_ALLOWED", `WATCH delivers values: command 'GET' is not allowed for ${describeClient(conn)}`);
-      registry.add(conn, req.sequence, req.args[0] ?? "");
+      const prefix = req.args[0] ?? "";
+      if (readsNothingUnder(conn, prefix)) throw keyRefusal("WATCH", { prefix, connection: conn });
+      registry.add(conn, req.sequence, prefix);
       return "";
     })
     .command("UNWATCH", (req, conn) => {

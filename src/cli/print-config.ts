@@ -41,7 +41,10 @@ function formatClients(clients: ClientRules, path: string | undefined): string[]
     lines.push("[[clients]]", `name = ${tomlValue(rule.name)}`);
     const { match } = rule;
     lines.push(`${match.by} = ${tomlValue(match.by === "thumbprint" ? match.thumbprint : match.by === "spki" ? match.pin : match.value)}`);
-    lines.push(`allow = ${tomlValue(rule.allow === "*" ? "*" : [...rule.allow])}`, "");
+    lines.push(`allow = ${tomlValue(rule.allow === "*" ? "*" : [...rule.allow])}`);
+    if (rule.read !== undefined) lines.push(`read = ${tomlValue(rule.read === "*" ? "*" : [...rule.read])}`);
+    if (rule.write !== undefined) lines.push(`write = ${tomlValue(rule.write === "*" ? "*" : [...rule.write])}`);
+    lines.push("");
   }
   return lines;
 }

@@ -3,14 +3,17 @@
 // `sha256/BASE64`), either of which also admits it; or by what a trusted CA vouched for, which
 // only CA-admitted certificates match: `subject` ("CN=reporting, O=Acme"), `uri` (a SPIFFE ID,
 // exact or a prefix ending in `*`), `dns` (`*.` for one label) or `email`. It lists its
-// commands (`allow = ["GET", "PING"]` or `"*"`). A client gets the union of the entries it
-// matches. No entries: everyone may run everything; with entries, a client that matches none
-// may run only WHOAMI (so it can see why).
+// commands (`allow = ["GET", "PING"]` or `"*"`) and, optionally, the keys it may read and
+// write (`read = ["reports/"]`, `write = ["users/alice/"]`, key prefixes or "*"). A client gets
+// the union of the entries it matches; without read or write in any of them, every key. No
+// entries: everyone may run everything; with entries, a client that matches none may run
+// only WHOAMI (so it can see why).
 
 import { GnpError } from "../errors.ts";
 import { normalizeSpkiPin, normalizeThumbprint, spkiPinHex } from "../certs/thumbprint.ts";
 import { x509 } from "../certs/x509.ts";
 import type { ClientCertificate, Connection } from "../server/connection.ts";
+import type { KeyAccess, KeyScope } from "../server/key-prefixes.ts";
 
 /** Commands every admitted client may run, whatever the rules: it shows the client its permissions. */
 export const ALWAYS_ALLOWED: ReadonlySet<string> = new Set(["WHOAMI"]);
@@ -18,7 +21,9 @@ export const ALWAYS_ALLOWED: ReadonlySet<string> = new Set(["WHOAMI"]);
 const COMMAND_NAME = /^[\x21-\x7e]+$/;
 /** The ways an entry can name its client; exactly one per entry. */
 const MATCHERS = ["thumbprint", "spki", "subject", "uri", "dns", "email"] as const;
-const ENTRY_KEYS: readonly string[] = ["name", ...MATCHERS, "allow"];
+const ENTRY_KEYS: readonly string[] = ["name", ...MATCHERS, "allow", "read", "write"];
+/** Longest key prefix, in bytes of UTF-8: a key is at most 512 (builtin-commands.ts). */
+const MAX_PREFIX_BYTES = 512;
 
 /** How an entry names its client, checked and in canonical form; `value` is as written. */
 export type ClientMatch = Readonly<
@@ -35,12 +40,15 @@ export type ClientRule = Readonly<{
   match: ClientMatch;
   /** "*" or upper-cased command names. */
   allow: "*" | readonly string[];
+  /** Key prefixes (or "*") it may read and write; undefined when the entry does not say. */
+  read: KeyScope | undefined;
+  write: KeyScope | undefined;
 }>;
 
-type Grant = { all: boolean; commands: ReadonlySet<string> };
+type Grant = { all: boolean; commands: ReadonlySet<string>; read: KeyScope; write: KeyScope };
 
-const EVERYTHING: Grant = { all: true, commands: new Set() };
-const NOTHING: Grant = { all: false, commands: new Set() };
+const EVERYTHING: Grant = { all: true, commands: new Set(), read: "*", write: "*" };
+const NOTHING: Grant = { all: false, commands: new Set(), read: [], write: [] };
 
 /**
  * The per-client permissions of a configuration.
@@ -92,6 +100,14 @@ export class ClientRules {
     return grant.all || grant.commands.has(command) || ALWAYS_ALLOWED.has(command);
   };
 
+  /** True when an entry says which keys (read, write): then server.scopeKeys(keyScopes) applies them. */
+  get scopesKeys(): boolean {
+    return this.rules.some((rule) => rule.read !== undefined || rule.write !== undefined);
+  }
+
+  /** For server.scopeKeys(): the keys this connection may read or write. */
+  readonly keyScopes = (connection: Connection, access: KeyAccess): KeyScope => this.#grantOf(connection)[access];
+
   /** What WHOAMI reports: ["*"], or the commands granted, sorted. */
   readonly permissionsOf = (connection: Connection): readonly string[] => {
     const grant = this.#grantOf(connection);
@@ -129,13 +145,23 @@ export class ClientRules {
   #match(certificate: ClientCertificate | undefined): Grant {
     if (certificate === undefined) return NOTHING;
     const commands = new Set<string>();
+    let all = false;
+    // Entries that say which keys bound them; an entry that does not say adds none.
+    let scoped = false;
+    const read = new KeyUnion();
+    const write = new KeyUnion();
     const subject = lazy(() => certificateAttributes(certificate.subject));
     for (const rule of this.rules) {
       if (!matches(rule.match, certificate, subject)) continue;
-      if (rule.allow === "*") return EVERYTHING;
-      for (const command of rule.allow) commands.add(command);
+      if (rule.allow === "*") all = true;
+      else for (const command of rule.allow) commands.add(command);
+      if (rule.read === undefined && rule.write === undefined) continue;
+      scoped = true;
+      read.add(rule.read);
+      write.add(rule.write);
     }
-    return commands.size === 0 ? NOTHING : { all: false, commands };
+    if (!all && commands.size === 0) return NOTHING;
+    return { all, commands, read: scoped ? read.scope : "*", write: scoped ? write.scope : "*" };
   }
 }
 
@@ -173,7 +199,7 @@ function matches(match: ClientMatch, certificate: ClientCertificate, subject: ()
 function parseEntry(table: Record<string, unknown>, where: string): ClientRule {
   const unknown = Object.keys(table).find((key) => !ENTRY_KEYS.includes(key));
   const label = typeof table.name === "string" ? `${where} (${JSON.stringify(table.name)})` : where;
-  if (unknown !== undefined) throw invalid(label, `unknown key ${JSON.stringify(unknown)} (expected name, one of ${MATCHERS.join(", ")}, and allow)`);
+  if (unknown !== undefined) throw invalid(label, `unknown key ${JSON.stringify(unknown)} (expected name, one of ${MATCHERS.join(", ")}, allow, and optionally read and write)`);
   const name = table.name;
   if (typeof name !== "string" || name.trim() === "") throw invalid(label, "name is required: a string naming the client");
   const given = MATCHERS.filter((key) => table[key] !== undefined);
@@ -182,7 +208,45 @@ function parseEntry(table: Record<string, unknown>, where: string): ClientRule {
   const by = given[0]!;
   const value = table[by];
   if (typeof value !== "string") throw invalid(label, `${by} must be a string`);
-  return Object.freeze({ name, match: Object.freeze(parseMatch(by, value, label)), allow: parseAllow(table.allow, label) });
+  return Object.freeze({
+    name,
+    match: Object.freeze(parseMatch(by, value, label)),
+    allow: parseAllow(table.allow, label),
+    read: parseKeys(table.read, "read", label),
+    write: parseKeys(table.write, "write", label),
+  });
+}
+
+/** `read` / `write`: "*" or a list of key prefixes (`"users/alice/"`; "" is every key). */
+function parseKeys(value: unknown, key: "read" | "write", label: string): KeyScope | undefined {
+  if (value === undefined) return undefined;
+  if (value === "*") return "*";
+  const expected = `${key} must be "*" or a list of key prefixes, e.g. ["reports/", "users/alice/"]`;
+  if (!Array.isArray(value)) throw invalid(label, expected);
+  const prefixes: string[] = [];
+  for (const item of value) {
+    if (typeof item !== "string" || /[\s\u0000-\u001f\u007f-\u009f]/.test(item) || Buffer.byteLength(item) > MAX_PREFIX_BYTES) {
+      throw invalid(label, `${expected}; got ${JSON.stringify(item)} (no spaces or control characters, at most ${MAX_PREFIX_BYTES} bytes)`);
+    }
+    if (item === "*") return "*";
+    prefixes.push(item);
+  }
+  return Object.freeze([...new Set(prefixes)]);
+}
+
+/** The union of key scopes: "*" once any is "*". */
+class KeyUnion {
+  #all = false;
+  readonly #prefixes = new Set<string>();
+
+  add(scope: KeyScope | undefined): void {
+    if (scope === "*") this.#all = true;
+    else for (const prefix of scope ?? []) this.#prefixes.add(prefix);
+  }
+
+  get scope(): KeyScope {
+    return this.#all ? "*" : Object.freeze([...this.#prefixes]);
+  }
 }
 
 function parseMatch(by: (typeof MATCHERS)[number], value: string, label: string): ClientMatch {

@@ -1,5 +1,6 @@
 // Reloading a running server's trust without downtime: the allow-list, the trusted CAs and
-// their CRLs, the chain limits, the [[clients]] permissions and the server certificate and key. A new configuration is prepared
+// their CRLs, the chain limits, the [[clients]] permissions (commands and keys) and the
+// server certificate and key. A new configuration is prepared
 // and checked in full before anything changes; one with a mistake is refused whole and the
 // old one stays. New connections see the new state at once; established ones are re-checked
 // at their next command (GnpServer.setTrust) and keep their TLS session (setTlsCertificate).
@@ -53,6 +54,7 @@ export class ReloadController {
   static attach(server: GnpServer, trust: { initial: TrustConfig; prepare: () => Promise<TrustConfig> }): ReloadController {
     const { initial, prepare } = trust;
     server.authorize(initial.clients.isEmpty ? undefined : initial.clients.authorizer);
+    server.scopeKeys(initial.clients.scopesKeys ? initial.clients.keyScopes : undefined);
     return new ReloadController(server, trust);
   }
 
@@ -119,6 +121,7 @@ export class ReloadController {
     if (JSON.stringify(next.clients.rules) !== JSON.stringify(current.clients.rules)) changed.push("clients");
     // Always installed: even identical rules are a new object, and the old one must not outlive it.
     this.#server.authorize(next.clients.isEmpty ? undefined : next.clients.authorizer);
+    this.#server.scopeKeys(next.clients.scopesKeys ? next.clients.keyScopes : undefined);
     this.#current = next;
     this.#generation++;
     return { ok: true, generation: this.#generation, changed, warnings: next.warnings };

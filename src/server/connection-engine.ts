@@ -20,7 +20,7 @@ import { ServerMetrics } from "./metrics.ts";
 import { ReplyReserves } from "./reply-reserves.ts";
 import { HandshakeGate } from "./handshake-gate.ts";
 import { RefusalLog } from "./refusal-log.ts";
-import { Permissions, type Authorizer } from "./permissions.ts";
+import { Permissions, type Authorizer, type KeyAccess, type KeyAuthorizer, type KeyScope } from "./permissions.ts";
 
 export type { Authorizer };
 
@@ -196,6 +196,14 @@ export class ConnectionEngine implements ConnectionHost {
     if (slot < 0 || (this.slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.ADMITTED)) !== SlotFlag.ADMITTED) return false;
     if (this.slab.trustEpoch[slot] !== this.#trustEpoch && !this.#readmit(slot)) return false;
     return this.#permissions.may(slot, connection, command);
+  }
+
+  /** The keys a connection may read or write now: [] when it is closed, condemned or no longer admitted (as may()). */
+  scope(handle: number, access: KeyAccess): KeyScope {
+    const slot = this.slab.slotOf(handle);
+    if (slot < 0 || (this.slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.ADMITTED)) !== SlotFlag.ADMITTED) return [];
+    if (this.slab.trustEpoch[slot] !== this.#trustEpoch && !this.#readmit(slot)) return [];
+    return this.#permissions.scope(slot, this.#connections[slot]!, access);
   }
 
   abort(handle: number, reason: string): void {
@@ -698,6 +706,10 @@ export class ConnectionEngine implements ConnectionHost {
 
   setAuthorizer(authorize: Authorizer | undefined): void {
     this.#permissions.set(authorize);
+  }
+
+  setKeyAuthorizer(scopeKeys: KeyAuthorizer | undefined): void {
+    this.#permissions.setKeys(scopeKeys);
   }
 
   /** Checks a connection's certificate under the current rules; condemns it when they refuse it now. */

@@ -1,12 +1,13 @@
-// The handle a handler or hook gets for one connection: who the client is, its 64 bytes of
-// handler data in the slab, push and close. It holds the slab handle, not the slot, so once
-// the connection has closed every use is refused (STALE_CONNECTION) even after the slot
-// serves another client.
+// The handle a handler or hook gets for one connection: who the client is, which keys it may
+// read and write, its 64 bytes of handler data in the slab, push and close. It holds the slab
+// handle, not the slot, so once the connection has closed every use is refused
+// (STALE_CONNECTION) even after the slot serves another client.
 
 import type { AltNames } from "../certs/certificate-facts.ts";
 import { GnpError } from "../errors.ts";
 import type { HeaderList } from "../protocol/encoder.ts";
 import { isValidSequence } from "../protocol/head-scanner.ts";
+import { inScope, type KeyAccess, type KeyScope } from "./key-prefixes.ts";
 
 /** The admitted client certificate, as the server validated it. */
 export type ClientCertificate = Readonly<{
@@ -43,6 +44,8 @@ export interface ConnectionHost {
   userData(handle: number): Uint8Array;
   push(handle: number, sequence: string, body: string | Uint8Array, headers: HeaderList | undefined): boolean;
   abort(handle: number, reason: string): void;
+  /** The keys the connection may read or write now; [] once it is closed or no longer admitted. */
+  scope(handle: number, access: KeyAccess): KeyScope;
 }
 
 export class Connection {
@@ -96,6 +99,21 @@ export class Connection {
     }
     if (typeof body !== "string" && !(body instanceof Uint8Array)) throw new TypeError("a push body must be a string or a Uint8Array");
     return this.#host.push(this.id, sequence, body, headers);
+  }
+
+  /**
+   * May this client read (GET, KEYS, WATCH) or write (PUT, DEL) `key`, under the key rules in
+   * force (server.scopeKeys; `[[clients]]` read/write)? False once the connection is closed.
+   *
+   * @example if (!conn.may("write", key)) throw new GnpError("NOT_ALLOWED", `command 'SET' on key '${key}' is not allowed for ${conn.identity}`);
+   */
+  may(access: KeyAccess, key: string): boolean {
+    return inScope(this.#host.scope(this.id, access), key);
+  }
+
+  /** The keys this client may read or write: "*" for all, else the key prefixes. */
+  scope(access: KeyAccess): KeyScope {
+    return this.#host.scope(this.id, access);
   }
 
   /** Write, then abort: sends `ERR: <reason>` after the replies already queued, then closes. */

@@ -11,6 +11,7 @@ import type { TrustPolicy } from "../certs/trust-policy.ts";
 import { CertificateValidator } from "../certs/validator.ts";
 import { checkKeyPair, resolveOptions, type ResolvedOptions, type ServerOptions } from "../options.ts";
 import { ConnectionEngine, SWEEP_INTERVAL_MS, type Authorizer } from "./connection-engine.ts";
+import type { KeyAuthorizer } from "./permissions.ts";
 import { ServerHooks, type ServerEvents } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
 import type { CommandHandler } from "./request.ts";
@@ -52,6 +53,7 @@ export class GnpServer {
   readonly #hooks = new ServerHooks();
   #validator: CertificateValidator;
   #authorize: Authorizer | undefined;
+  #scopeKeys: KeyAuthorizer | undefined;
   /** Counters for operators; see ServerMetrics. */
   readonly metrics = new ServerMetrics();
   #engine: ConnectionEngine | undefined;
@@ -188,6 +190,21 @@ export class GnpServer {
     return this.#engine?.may(connection, command.toUpperCase()) ?? false;
   }
 
+  /**
+   * Sets which keys each connection may read (GET, KEYS, WATCH) and write (PUT, DEL), as key
+   * prefixes or "*"; undefined: every key. Asked once per connection and access until
+   * scopeKeys(), authorize() or setTrust() is called again, like the authorizer's verdicts.
+   * Handlers ask it with `conn.may("write", key)`.
+   *
+   * @example server.scopeKeys((conn, access) => (conn.identity === "admin" ? "*" : [`users/${conn.identity}/`]));
+   */
+  scopeKeys(scopeKeys: KeyAuthorizer | undefined): this {
+    if (scopeKeys !== undefined && typeof scopeKeys !== "function") throw new TypeError("the key authorizer must be a function");
+    this.#scopeKeys = scopeKeys;
+    this.#engine?.setKeyAuthorizer(scopeKeys);
+    return this;
+  }
+
   /** Starts listening. Rejects with LISTEN_FAILED when the address cannot be bound. */
   async listen(): Promise<this> {
     if (this.#listener !== undefined) throw new TypeError("the server is already listening");
@@ -200,6 +217,7 @@ export class GnpServer {
       throw new GnpError("LISTEN_FAILED", `cannot reserve ${slots} connection slots (${(slots * 8) / 1024} MiB of address space): ${systemReason(error)}`, { cause: error });
     }
     engine.setAuthorizer(this.#authorize);
+    engine.setKeyAuthorizer(this.#scopeKeys);
     const { host, port } = this.options;
     try {
       this.#listener = this.#bind(engine, port, this.#tls, true);

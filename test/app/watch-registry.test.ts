@@ -11,6 +11,7 @@ function recorder(id: number) {
   const connection = {
     id,
     open: true,
+    may: () => true,
     push(sequence: string, _body: unknown, headers: [string, string][]) {
       if (!this.open) return false;
       pushes.push(`${sequence}:${headers[0]![1]}`);

@@ -178,3 +178,18 @@ test("gnp reload: a uri rule that is not a URI, or a pin of the wrong length, is
   await server.waitForStdout(/ERROR\s+reload refused cause=SIGHUP reason=.*malformed spki pin/);
   await ping(a, "1");
 });
+
+test("gnp reload: narrowed read prefixes reach an open WATCH before its next push", async () => {
+  const scoped = (read: string) => `[[clients]]\nname = "alice"\nsubject = "CN=alice"\nallow = "*"\nread = [${read}]\nwrite = "*"\n`;
+  const { cwd, port } = await serve(baseToml(scoped('"a/"')));
+  await using a = await connectAdmitted(port, { certificate: pki.good });
+  a.write(request("WATCH a/", "w"));
+  await a.waitFor(okReply("w"));
+  writeToml(cwd, baseToml(scoped('"a/x"')));
+  expect((await runCli(reloadCommand(), { cwd })).stdout).toEndWith("changed: clients\n");
+  a.write(request("PUT a/y", "1", "hidden") + request("PUT a/x", "2", "shown"));
+  await a.waitFor("Key: a/x");
+  expect(a.received).not.toContain("Key: a/y");
+  a.write(request("GET a/y", "3"));
+  await a.waitFor(errReply("3", "command 'GET' on key 'a/y' is not allowed for CN=alice"));
+});

@@ -40,7 +40,7 @@ test("an unknown key is named, with the key it probably meant", async () => {
 
 test("an unknown key inside [[clients]] names the entry", async () => {
   const toml = baseToml('[[clients]]\nname = "ops"\nsubject = "CN=ops"\nalow = "*"');
-  expect(await failing(toml)).toBe('gnp: gnp.toml: clients[1] ("ops"): unknown key "alow" (expected name, one of thumbprint, spki, subject, uri, dns, email, and allow)');
+  expect(await failing(toml)).toBe('gnp: gnp.toml: clients[1] ("ops"): unknown key "alow" (expected name, one of thumbprint, spki, subject, uri, dns, email, allow, and optionally read and write)');
 });
 
 test("a malformed thumbprint in allow is named with the file", async () => {
