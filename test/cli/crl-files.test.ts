@@ -61,6 +61,16 @@ describe("--crl on a running server", () => {
     expect(await alice.untilClosed()).toBe(GREETING + okReply("1", "PONG") + revokedLine(aliceRevoked.thisUpdate));
   });
 
+  test("an open WATCH of a client the new CRL revokes ends without the client sending anything", async () => {
+    const { server, cwd, port } = await serve(baseToml('crl = "ca.crl"'), { "ca.crl": nothingRevoked.pem }, "--poll-interval", "0.2");
+    await using alice = await connectAdmitted(port, { certificate: pki.good });
+    alice.write(request("WATCH secret/", "w"));
+    await alice.waitFor(okReply("w"));
+    writeFileSync(join(cwd, "ca.crl"), aliceRevoked.pem);
+    await server.waitForStdout(/changed=CRLs/);
+    expect(await alice.untilClosed()).toBe(GREETING + okReply("w") + revokedLine(aliceRevoked.thisUpdate));
+  });
+
   test("a Kubernetes Secret updated by its ..data symlink swap is seen by the poll", async () => {
     const cwd = freshDir("gnp-secret-");
     await writeServerFiles(cwd);
