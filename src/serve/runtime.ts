@@ -14,6 +14,7 @@ import { openWorkerChannel, workerRoleOf, type WorkerRole } from "../ops/worker-
 import type { GnpServer } from "../server/server.ts";
 import { VERSION } from "../version.ts";
 import { describe, formatHostPort } from "../wording.ts";
+import { ServeBanner } from "./banner.ts";
 import type { ReloadOutcome } from "./reload-controller.ts";
 
 /** Where a process's configuration came from, so that a reload or a worker can read it again. */
@@ -103,6 +104,7 @@ export async function serveUntilSignal(
 ): Promise<number> {
   const { io, signals = new ShutdownSignals(), env = process.env } = how;
   const { server, logger, settings } = running;
+  const banner = new ServeBanner(io, logger);
   const role = workerRoleOf(env);
   const { promise: exited, resolve: exit } = Promise.withResolvers<number>();
   let admin: AdminServer | undefined;
@@ -115,7 +117,7 @@ export async function serveUntilSignal(
     admin?.markDraining();
     const stats = server.stats();
     logger.info("shutting down", { cause, connections: stats.connections, timeout_s: settings.ops.shutdownTimeout });
-    if (role === undefined) io.stdout(`${cause}: closing; in-flight commands finish, then every connection gets ERR: server is shutting down\n`);
+    if (role === undefined) banner.say(`${cause}: closing; in-flight commands finish, then every connection gets ERR: server is shutting down\n`);
     const started = performance.now();
     running.stop().then(
       async () => {
@@ -146,7 +148,7 @@ export async function serveUntilSignal(
       await running.stop();
       throw new CliFailure(describe(error));
     }
-    io.stdout(`admin on ${admin.url} (/healthz, /readyz, /metrics)\n`);
+    banner.say(`admin on ${admin.url} (/healthz, /readyz, /metrics)\n`);
   }
   logger.info("listening", {
     address: formatHostPort(server.hostname, server.port),

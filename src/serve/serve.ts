@@ -15,6 +15,7 @@ import { workerRoleOf } from "../ops/worker-ipc.ts";
 import { createServer, type GnpServer } from "../server/server.ts";
 import { describe, formatHostPort, systemReason } from "../wording.ts";
 import { pollFiles } from "./file-polling.ts";
+import { ServeBanner } from "./banner.ts";
 import { ReloadController } from "./reload-controller.ts";
 import { startReloading } from "./reloading.ts";
 import { createServeLogger, serveUntilSignal, ShutdownSignals, type RunningServer, type ServeProcess } from "./runtime.ts";
@@ -46,7 +47,8 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
   // A worker of `--workers N` shares the supervisor's port (SO_REUSEPORT) and prints no banner.
   const worker = workerRoleOf(env);
   const logger = createServeLogger(settings.ops, { io, role: worker });
-  const tls = await loadTls(settings, io);
+  const banner = new ServeBanner(io, logger);
+  const tls = await loadTls(settings, banner);
   const trust = trustConfigOf(config, tls);
   let server: GnpServer;
   try {
@@ -73,7 +75,7 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
     initial: trust,
     prepare: async () => {
       const next = resolveServeConfig(how.argv, { env });
-      const nextTrust = trustConfigOf(next, await loadTls(admissionSettings(next), io), { running: config });
+      const nextTrust = trustConfigOf(next, await loadTls(admissionSettings(next), banner), { running: config });
       next.clients.checkCommands(server.commands, next.file?.path ?? "config");
       return nextTrust;
     },
@@ -87,7 +89,12 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
   }
   try {
     const added = await installApp(server, store, { handlersFile: settings.handlersFile, permissionsOf: reloader.permissionsOf });
-    if (settings.handlersFile !== undefined) io.stdout(`loaded ${added.length} command(s) from ${settings.handlersFile}: ${added.join(", ")}\n`);
+    if (settings.handlersFile !== undefined) {
+      banner.say(`loaded ${added.length} command(s) from ${settings.handlersFile}: ${added.join(", ")}\n`, {
+        event: "handlers loaded",
+        fields: { file: settings.handlersFile, commands: added.join(",") },
+      });
+    }
     config.clients.checkCommands(server.commands, config.file?.path ?? "config");
   } catch (error) {
     await store.close();
@@ -109,9 +116,10 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
     intervalMs: settings.pollInterval * 1000,
     reload: (changed) => reloading.reload(`file changed: ${changed.join(", ")}`),
   });
+  // With JSON logs the `listening` event of serveUntilSignal says this.
   if (worker === undefined) {
-    io.stdout(`gnp listening on ${formatHostPort(settings.host, server.port)} (mutual TLS; ${settings.maxConnections} connection slots)\n`);
-    if (tls.hint !== undefined) io.stdout(tls.hint.replaceAll("PORT", String(server.port)));
+    banner.say(`gnp listening on ${formatHostPort(settings.host, server.port)} (mutual TLS; ${settings.maxConnections} connection slots)\n`);
+    if (tls.hint !== undefined) banner.say(tls.hint.replaceAll("PORT", String(server.port)));
   }
   let storeOpen = true;
   const stop = async () => {

@@ -12,6 +12,7 @@ import { Supervisor, WorkerStartFailure } from "../ops/supervisor.ts";
 import { VERSION } from "../version.ts";
 import { describe, formatHostPort } from "../wording.ts";
 import { removePidFile, writePidFile, writeReloadStatus } from "./reload-status.ts";
+import { ServeBanner } from "./banner.ts";
 import { createServeLogger, type ServeProcess, type ShutdownSignals } from "./runtime.ts";
 import { loadTls, trustConfigOf } from "./trust-loading.ts";
 
@@ -27,7 +28,9 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
   const { argv, io, env, signals } = how;
   const settings = config.settings;
   const logger = createServeLogger(settings.ops, { io, role: undefined });
-  const tls = await loadTls(admissionSettings(config), io);
+  // Banner lines are plain text beside text logs; with JSON logs the events below say the same.
+  const banner = new ServeBanner(io, logger);
+  const tls = await loadTls(admissionSettings(config), banner);
   const store = settings.store;
   if (store !== undefined && store.startsWith("memory:")) {
     logger.warn("each worker has its own memory store", { workers: settings.ops.workers, hint: "use sqlite:// or postgres:// so that every worker sees the same documents" });
@@ -47,7 +50,7 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
     if (stopping !== undefined) return stopping;
     admin?.markDraining();
     logger.info("shutting down", { cause, workers: supervisor.running, timeout_s: settings.ops.shutdownTimeout });
-    io.stdout(`${cause}: closing ${supervisor.running} workers; in-flight commands finish, then every connection gets ERR: server is shutting down\n`);
+    banner.say(`${cause}: closing ${supervisor.running} workers; in-flight commands finish, then every connection gets ERR: server is shutting down\n`);
     stopping = supervisor.stop(cause);
     stopping.then((code) => done.resolve(failure ?? code));
     return stopping;
@@ -77,7 +80,7 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
   const precheck = async (): Promise<string | undefined> => {
     try {
       const next = resolveServeConfig(argv, { env });
-      trustConfigOf(next, await loadTls(admissionSettings(next), io), { running: config });
+      trustConfigOf(next, await loadTls(admissionSettings(next), banner), { running: config });
       return undefined;
     } catch (error) {
       return describe(error);
@@ -141,9 +144,9 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
   }
   publish({ attempt, generation, ok: true, message: "started" });
   const address = formatHostPort(settings.host, port);
-  io.stdout(`gnp listening on ${address} (mutual TLS; ${settings.ops.workers} workers, ${settings.maxConnections} connection slots each)\n`);
-  if (admin !== undefined) io.stdout(`admin on ${admin.url} (/healthz, /readyz, /metrics)\n`);
-  if (tls.hint !== undefined) io.stdout(tls.hint.replaceAll("PORT", String(port)));
+  banner.say(`gnp listening on ${address} (mutual TLS; ${settings.ops.workers} workers, ${settings.maxConnections} connection slots each)\n`);
+  if (admin !== undefined) banner.say(`admin on ${admin.url} (/healthz, /readyz, /metrics)\n`);
+  if (tls.hint !== undefined) banner.say(tls.hint.replaceAll("PORT", String(port)));
   logger.info("listening", { address, workers: settings.ops.workers, pids: supervisor.pids.join(","), admin: admin?.url, pid: process.pid });
 
   return finish(await done.promise);

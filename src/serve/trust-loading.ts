@@ -14,9 +14,10 @@ import { CertificateValidator, formatInstant } from "../certs/validator.ts";
 import { admissionSettings, settingValue, type ServeConfig } from "../config/serve-config.ts";
 import { readPemFile, readSettingBytes } from "../config/pem-file.ts";
 import { DEFAULT_DATA_DIR, type ServeSettings } from "../config/serve-flags.ts";
-import { CliFailure, type CliIo } from "../io.ts";
+import { CliFailure } from "../io.ts";
 import { checkKeyPair, DEFAULT_HOST, DEFAULT_PORT } from "../options.ts";
 import { describe, formatHostPort } from "../wording.ts";
+import type { ServeBanner } from "./banner.ts";
 import type { TrustConfig } from "./reload-controller.ts";
 import { checkServerCertificate } from "./server-certificate.ts";
 
@@ -37,7 +38,7 @@ export type TlsMaterial = { cert: string; key: string; trustedCas: string[]; crl
  * The trust to run with. `running` (on reload) is the configuration the server started with.
  * Throws CliFailure with one line on a mistake.
  *
- * @example const trust = trustConfigOf(config, await loadTls(admissionSettings(config), io));
+ * @example const trust = trustConfigOf(config, await loadTls(admissionSettings(config), banner));
  */
 export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, reload: { running?: ServeConfig } = {}): TrustConfig {
   const running = reload.running;
@@ -120,7 +121,7 @@ function checkCrls(trust: TrustPolicy, crls: readonly CrlFile[]): void {
  * Reads the certificate files the settings name, or, with none named, creates (once) and
  * reads the local PKI under DATA/pki. Throws CliFailure with one line on a mistake.
  */
-export async function loadTls(settings: ServeSettings, io: CliIo): Promise<TlsMaterial> {
+export async function loadTls(settings: ServeSettings, banner: ServeBanner): Promise<TlsMaterial> {
   const trustedCas = settings.caFiles.map((file) => readPemFile("ca", file));
   const crls = settings.crlFiles.map((path) => ({ path, bytes: readSettingBytes("crl", path) }));
   const files = [...settings.caFiles, ...settings.crlFiles];
@@ -142,7 +143,12 @@ export async function loadTls(settings: ServeSettings, io: CliIo): Promise<TlsMa
   } catch (error) {
     throw new CliFailure(`cannot prepare certificates in ${dir}: ${describe(error)}`);
   }
-  if (pki.created) io.stdout(`created a local CA, a server certificate and an admin client certificate in ${dir}\n`);
+  if (pki.created) {
+    banner.say(`created a local CA, a server certificate and an admin client certificate in ${dir}\n`, {
+      event: "created certificates",
+      fields: { dir, ca: pki.caCert, client_cert: pki.clientCert, client_key: pki.clientKey },
+    });
+  }
   const host = settings.host === "0.0.0.0" || settings.host === "::" ? "127.0.0.1" : settings.host;
   const callFlags =
     (settings.dataDir === DEFAULT_DATA_DIR ? "" : ` --data ${settings.dataDir}`) +

@@ -53,7 +53,7 @@ describe("the compiled gnp binary, alone in an empty directory", () => {
   test("./gnp serve --port 0 --data ./d greets, answers PING, aborts a head without Sequence, and exits 0 on SIGTERM", async () => {
     const cwd = installAlone();
     const started = performance.now();
-    const first = new CliProcess(["./gnp", "serve", "--port", "0", "--data", "./d"], { cwd, env: BARE_ENV() });
+    const first = new CliProcess(["./gnp", "serve", "--port", "0", "--data", "./d", "--log-format", "text"], { cwd, env: BARE_ENV() });
     await first.listeningPort();
     const firstMs = performance.now() - started;
     expect(first.stdout).toContain("created a local CA");
@@ -95,7 +95,7 @@ describe("the compiled gnp binary, alone in an empty directory", () => {
          server.command("ODD", (req) => { if (Number(req.args[0]) % 2 === 0) throw new gnp.GnpError("BAD_ARGUMENTS", "even"); return "odd"; });
        }`,
     );
-    const server = new CliProcess(["./gnp", "serve", "--port", "0", "--data", "./d", "--handlers", "commands.ts"], { cwd, env: BARE_ENV() });
+    const server = new CliProcess(["./gnp", "serve", "--port", "0", "--data", "./d", "--handlers", "commands.ts", "--log-format", "text"], { cwd, env: BARE_ENV() });
     const port = await server.listeningPort();
     expect(server.stdout).toContain("loaded 2 command(s) from commands.ts: HELLO, ODD");
     const pki = join(cwd, "d", "pki");

@@ -81,10 +81,16 @@ export class CliProcess implements AsyncDisposable {
     return promise;
   }
 
-  /** Waits for `gnp listening on HOST:PORT` and returns the port. */
+  /** Waits for `gnp listening on HOST:PORT` (text logs) or the `listening` event (JSON logs) and returns the port. */
   async listeningPort(): Promise<number> {
-    const match = await this.waitForStdout(/gnp listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)/);
-    return Number(match[1]);
+    const match = await this.waitForStdout(/gnp listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)|"event":"listening","address":"(?:\[[^\]]+\]|[^\s:"]+):(\d+)"/);
+    return Number(match[1] ?? match[2]);
+  }
+
+  /** Waits for the admin listener's URL: `admin on URL` (text logs) or the `listening` event's admin field (JSON logs). */
+  async adminUrl(): Promise<string> {
+    const match = await this.waitForStdout(/admin on (http:\/\/\S+)|"event":"listening",[^\n]*"admin":"(http:\/\/[^"]+)"/);
+    return match[1] ?? match[2]!;
   }
 
   kill(signal: NodeJS.Signals): void {

@@ -53,7 +53,8 @@ async function pingPong(peer: RawClient): Promise<void> {
 describe("gnp serve with no certificate flags", () => {
   test("the first run creates DATA/pki with private keys of mode 0600 and prints how to connect", async () => {
     const cwd = freshDir();
-    const server = new CliProcess(serveCommand("--port", "0", "--data", "d"), { cwd });
+    // The banner for a person comes with text logs; JSON logs carry events only (test/ops/json-logs.test.ts).
+    const server = new CliProcess(serveCommand("--port", "0", "--data", "d", "--log-format", "text"), { cwd });
     const port = await server.listeningPort();
     await server.waitForStdout(/openssl s_client .*-crlf/);
     const pkiDir = join(cwd, "d", "pki");
@@ -210,7 +211,7 @@ describe("gnp serve configuration from the environment", () => {
 describe("gnp serve shuts down on a signal", () => {
   test.each(["SIGTERM", "SIGINT"] as const)("%s closes gracefully: the client gets ERR: server is shutting down, exit 0", async (signal) => {
     const cwd = freshDir();
-    const server = new CliProcess(serveCommand("--port", "0", "--data", "d"), { cwd });
+    const server = new CliProcess(serveCommand("--port", "0", "--data", "d", "--log-format", "text"), { cwd });
     const port = await server.listeningPort();
     await using peer = await connectWithLocalPki(port, join(cwd, "d", "pki"));
     await pingPong(peer);

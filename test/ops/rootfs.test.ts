@@ -126,7 +126,7 @@ describe.skipIf(skipReason !== undefined)("dist/gnp in a root file system of its
     const env = { GNP_HOST: "127.0.0.1", GNP_PORT: "0", GNP_DATA: "/data", GNP_ADMIN: "127.0.0.1:0", GNP_LOG_FORMAT: "json", ...extra };
     const server = new CliProcess(inRoot(["serve"]), { cwd: "/", env });
     const port = await server.listeningPort();
-    const admin = (await server.waitForStdout(/admin on (http:\/\/\S+)/))[1]!;
+    const admin = await server.adminUrl();
     const read = (name: string) => readFileSync(join(rootfs, "data", "pki", name), "utf8");
     await using client = await PipelineClient.connect(port, { cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt") });
     client.write(request("PING", "1"));

@@ -122,7 +122,7 @@ describe("gnp serve and SIGTERM", () => {
     expect(answered.every((k, i) => k <= sent[i]!)).toBe(true);
     expect(run.exitCode).toBe(0);
     const events = run.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line).event);
-    expect(events).toEqual(["listening", "shutting down", "stopped"]);
+    expect(events).toEqual(["created certificates", "listening", "shutting down", "stopped"]);
   });
 
   test("/readyz is 503 from the signal on while a held command finishes; the client gets its reply, then the line", async () => {
@@ -145,14 +145,14 @@ export default {
       { cwd },
     );
     const port = await server.listeningPort();
-    const admin = (await server.waitForStdout(/admin on (http:\/\/\S+)/))[1]!;
+    const admin = await server.adminUrl();
     expect((await fetch(`${admin}/readyz`)).status).toBe(200);
     await using client = await PipelineClient.connect(port, localTls(cwd));
     client.write(request("HOLD", "1") + request("PING", "2"));
     await client.waitFor(okReply("2", "PONG"));
 
     server.kill("SIGTERM");
-    await server.waitForStdout(/SIGTERM: closing/);
+    await server.waitForStdout(/"event":"shutting down"/);
     // Sent after the drain began: never run, and the shutdown line says so.
     client.write(request("PING", "3") + request("PING", "4"));
     const readyz = await fetch(`${admin}/readyz`);

@@ -46,8 +46,8 @@ describe("gnp serve --workers 2", () => {
       { cwd },
     );
     const port = await server.listeningPort();
-    const admin = (await server.waitForStdout(/admin on (http:\/\/\S+)/))[1]!;
-    expect(server.stdout.split("created a local CA").length - 1).toBe(1);
+    const admin = await server.adminUrl();
+    expect(events(server.stdout).filter((e) => e.event === "created certificates").length).toBe(1);
     const started = events(server.stdout).filter((e) => e.event === "worker listening");
     expect(started.map((e) => [e.slot, e.port])).toEqual([
       [1, port],
@@ -118,7 +118,7 @@ describe("gnp serve --workers 2", () => {
       { cwd },
     );
     const port = await server.listeningPort();
-    const admin = (await server.waitForStdout(/admin on (http:\/\/\S+)/))[1]!;
+    const admin = await server.adminUrl();
     const read = (name: string) => readFileSync(join(cwd, "d", "pki", name), "utf8");
     const tls = { cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt") };
     for (let i = 0; i < 12; i++) await ping(port, tls, String(i));
