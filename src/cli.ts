@@ -15,6 +15,7 @@ commands:
   bench     load-test a server (gnp bench --help)
   certs     create and inspect certificates (gnp certs --help)
   reload    make a running server re-read its configuration (gnp reload --help)
+  health    exit 0 when a running server's admin listener says ready (gnp health --help)
   version   print the version
 `;
 
@@ -31,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./cli/certs.ts")).runCerts(rest, processIo);
     case "reload":
       return (await import("./cli/reload.ts")).runReload(rest, processIo);
+    case "health":
+      return (await import("./cli/health.ts")).runHealth(rest, processIo);
     case "version":
     case "--version":
     case "-v":

@@ -184,6 +184,19 @@ export class FlagReader<Table extends FlagTable> {
   }
 
   /**
+   * How the user wrote the setting, for a line about the value it holds (a file it names that
+   * cannot be read): `--ca`, `GNP_CA`, or `ca (from gnp.toml)`; a default is named as its flag.
+   *
+   * @example `cannot read ${reader.origin("ca")} ${path}: no such file` // "cannot read GNP_CA /pki/ca.crt: ..."
+   */
+  origin(name: string): string {
+    const source = this.source(name);
+    if (source.kind === "env") return envName(name);
+    if (source.kind === "file") return `${name} (from ${this.#file!.path})`;
+    return `--${name}`;
+  }
+
+  /**
    * Parses every value the file holds, set elsewhere or not, so that a mistake in the file is
    * found (and named with the file) even while a flag or a variable overrides it.
    */
