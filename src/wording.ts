@@ -18,6 +18,7 @@ const SYSTEM_REASONS: Readonly<Record<string, string>> = {
   ENOENT: "no such file",
   EACCES: "permission denied",
   EISDIR: "is a directory",
+  EROFS: "read-only file system",
   EADDRINUSE: "address already in use",
   EADDRNOTAVAIL: "address not available on this machine",
 };

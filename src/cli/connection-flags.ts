@@ -62,8 +62,8 @@ export function resolveConnection(texts: FlagTexts, where: { env: Env; cwd?: str
   if (keyFile === undefined) throw new CliFailure("--cert was given without --key", 2);
   if (insecure && texts.ca !== undefined) throw new CliFailure("--ca and --insecure exclude each other", 2);
   const servername = reader.read("servername");
-  const cert = readPem("cert", certFile);
-  const key = readPem("key", keyFile);
+  const cert = readPem(reader.origin("cert"), certFile);
+  const key = readPem(reader.origin("key"), keyFile);
   // Said here, in words: the TLS layer would only report KEY_VALUES_MISMATCH.
   try {
     checkKeyPair(cert, key);
@@ -75,7 +75,7 @@ export function resolveConnection(texts: FlagTexts, where: { env: Env; cwd?: str
     port,
     cert,
     key,
-    ...(caFile !== undefined && !insecure ? { ca: readPem("ca", caFile) } : {}),
+    ...(caFile !== undefined && !insecure ? { ca: readPem(reader.origin("ca"), caFile) } : {}),
     insecure,
     ...(servername !== undefined ? { servername } : {}),
   };
@@ -107,9 +107,10 @@ export function connectionUsage(): string {
   return flagHelp(CONNECTION_FLAGS);
 }
 
-function readPem(flag: string, path: string): string {
+/** `origin` names the setting as the user wrote it: `--ca`, `GNP_CA`. */
+function readPem(origin: string, path: string): string {
   try {
-    return readPemFile(flag, path);
+    return readPemFile(origin, path);
   } catch (error) {
     // The same one line `gnp serve` gives, with the exit code of "could not connect".
     throw new CliFailure((error as Error).message, 2);

@@ -84,6 +84,18 @@ export function envName(flag: string): string {
 }
 
 /**
+ * How the user wrote setting `name` that came from `source`: `--ca`, `GNP_CA`, or
+ * `ca (from gnp.toml)` (`file` is the settings file's path); a default is named as its flag.
+ *
+ * @example settingOrigin("ca", { source: { kind: "env", label: "env GNP_CA" } }) // "GNP_CA"
+ */
+export function settingOrigin(name: string, where: { source: SettingSource; file?: string | undefined }): string {
+  if (where.source.kind === "env") return envName(name);
+  if (where.source.kind === "file") return `${name} (from ${where.file ?? "the settings file"})`;
+  return `--${name}`;
+}
+
+/**
  * util.parseArgs over a table. A mistake is one CliFailure line (exit 2), after `command: `
  * when one is given.
  *
@@ -190,10 +202,7 @@ export class FlagReader<Table extends FlagTable> {
    * @example `cannot read ${reader.origin("ca")} ${path}: no such file` // "cannot read GNP_CA /pki/ca.crt: ..."
    */
   origin(name: string): string {
-    const source = this.source(name);
-    if (source.kind === "env") return envName(name);
-    if (source.kind === "file") return `${name} (from ${this.#file!.path})`;
-    return `--${name}`;
+    return settingOrigin(name, { source: this.source(name), file: this.#file?.path });
   }
 
   /**

@@ -7,7 +7,7 @@
 
 import { ClientRules } from "./client-rules.ts";
 import { findConfigFile, readConfigFile, type ConfigFile, type ConfigKey } from "./config-file.ts";
-import { FlagReader, parseCommandLine, type FlagTable, type SettingSource } from "./flags.ts";
+import { FlagReader, parseCommandLine, settingOrigin, type FlagTable, type SettingSource } from "./flags.ts";
 import { SERVE_FLAGS, serveSettingsOf, type ServeSettings, type ServeValues } from "./serve-flags.ts";
 import { GnpError } from "../errors.ts";
 import { CliFailure } from "../io.ts";
@@ -88,6 +88,15 @@ export function loadSharedConfig(explicit: string | undefined, where: { env: Env
 export function settingValue(config: ServeConfig, name: string): unknown {
   const value = (config.values as Record<string, unknown>)[name];
   return Array.isArray(value) && value.length === 0 ? undefined : value;
+}
+
+/**
+ * How the user wrote setting `name` of `config`, for a line about the file it names.
+ *
+ * @example `cannot read ${originOf(config, "ca")} ...` // "cannot read GNP_CA ..."
+ */
+export function originOf(config: ServeConfig, name: string): string {
+  return settingOrigin(name, { source: config.sources[name] ?? { kind: "default", label: "default" }, file: config.file?.path });
 }
 
 /** Settings for admission: the allow-list grows by the thumbprints and SPKI pins of [[clients]] entries. */

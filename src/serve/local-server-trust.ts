@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { localCrlPath, localPkiPaths, pkiDir } from "../certs/pki-paths.ts";
 import type { TrustPolicy } from "../certs/trust-policy.ts";
 import type { ClientRules } from "../config/client-rules.ts";
-import { admissionSettings, resolveServeConfig } from "../config/serve-config.ts";
+import { admissionSettings, originOf, resolveServeConfig } from "../config/serve-config.ts";
 import { readPemFile, readSettingBytes } from "../config/pem-file.ts";
 import { CliFailure } from "../io.ts";
 
@@ -23,8 +23,8 @@ export function loadLocalServerTrust(configFile: string | undefined, where: { en
   const { env, cwd = process.cwd() } = where;
   const config = resolveServeConfig(configFile === undefined ? [] : ["--config", configFile], { env, cwd });
   const settings = admissionSettings(config);
-  const trustedCas = settings.caFiles.map((file) => readPemFile("ca", resolve(cwd, file)));
-  const crls = settings.crlFiles.map((file) => readSettingBytes("crl", resolve(cwd, file)));
+  const trustedCas = settings.caFiles.map((file) => readPemFile(originOf(config, "ca"), resolve(cwd, file)));
+  const crls = settings.crlFiles.map((file) => readSettingBytes(originOf(config, "crl"), resolve(cwd, file)));
   const sources = [config.file ? config.file.path : "", Object.values(config.sources).some((s) => s.kind === "env") ? "GNP_* variables" : ""];
   if (settings.certFile === undefined) {
     // A first-run server trusts the CA it created, if it has created one.
@@ -37,7 +37,7 @@ export function loadLocalServerTrust(configFile: string | undefined, where: { en
     // And its CRL, once `gnp certs revoke` has written one.
     const crl = localCrlPath(dir);
     if (existsSync(crl)) {
-      crls.push(readSettingBytes("crl", crl));
+      crls.push(readSettingBytes("first-run CRL", crl));
       sources.push(crl);
     }
   }

@@ -48,7 +48,7 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
   const worker = workerRoleOf(env);
   const logger = createServeLogger(settings.ops, { io, role: worker });
   const banner = new ServeBanner(io, logger);
-  const tls = await loadTls(settings, banner);
+  const tls = await loadTls(config, banner);
   const trust = trustConfigOf(config, tls);
   let server: GnpServer;
   try {
@@ -75,7 +75,7 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
     initial: trust,
     prepare: async () => {
       const next = resolveServeConfig(how.argv, { env });
-      const nextTrust = trustConfigOf(next, await loadTls(admissionSettings(next), banner), { running: config });
+      const nextTrust = trustConfigOf(next, await loadTls(next, banner), { running: config });
       next.clients.checkCommands(server.commands, next.file?.path ?? "config");
       return nextTrust;
     },

@@ -4,7 +4,7 @@
 // listener with every worker's metrics added up, and turns signals into worker actions:
 // SIGTERM/SIGINT drain all and exit 0, SIGHUP replaces the workers one at a time.
 
-import { admissionSettings, resolveServeConfig, type ServeConfig } from "../config/serve-config.ts";
+import { resolveServeConfig, type ServeConfig } from "../config/serve-config.ts";
 import { CliFailure } from "../io.ts";
 import { AdminServer } from "../ops/admin-server.ts";
 import { renderPrometheus } from "../ops/prometheus.ts";
@@ -30,7 +30,7 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
   const logger = createServeLogger(settings.ops, { io, role: undefined });
   // Banner lines are plain text beside text logs; with JSON logs the events below say the same.
   const banner = new ServeBanner(io, logger);
-  const tls = await loadTls(admissionSettings(config), banner);
+  const tls = await loadTls(config, banner);
   const store = settings.store;
   if (store !== undefined && store.startsWith("memory:")) {
     logger.warn("each worker has its own memory store", { workers: settings.ops.workers, hint: "use sqlite:// or postgres:// so that every worker sees the same documents" });
@@ -80,7 +80,7 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
   const precheck = async (): Promise<string | undefined> => {
     try {
       const next = resolveServeConfig(argv, { env });
-      trustConfigOf(next, await loadTls(admissionSettings(next), banner), { running: config });
+      trustConfigOf(next, await loadTls(next, banner), { running: config });
       return undefined;
     } catch (error) {
       return describe(error);

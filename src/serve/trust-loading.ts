@@ -7,13 +7,15 @@
 // changes are named. It also lists the files whose change reloads the trust.
 
 import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { ensureLocalPki } from "../certs/local-pki.ts";
 import { localCrlPath, pkiDir } from "../certs/pki-paths.ts";
 import type { TrustPolicy } from "../certs/trust-policy.ts";
 import { CertificateValidator, formatInstant } from "../certs/validator.ts";
-import { admissionSettings, settingValue, type ServeConfig } from "../config/serve-config.ts";
+import { admissionSettings, originOf, settingValue, type ServeConfig } from "../config/serve-config.ts";
+import { describeFileError } from "../config/file-errors.ts";
 import { readPemFile, readSettingBytes } from "../config/pem-file.ts";
-import { DEFAULT_DATA_DIR, type ServeSettings } from "../config/serve-flags.ts";
+import { DEFAULT_DATA_DIR } from "../config/serve-flags.ts";
 import { CliFailure } from "../io.ts";
 import { checkKeyPair, DEFAULT_HOST, DEFAULT_PORT } from "../options.ts";
 import { describe, formatHostPort } from "../wording.ts";
@@ -38,7 +40,7 @@ export type TlsMaterial = { cert: string; key: string; trustedCas: string[]; crl
  * The trust to run with. `running` (on reload) is the configuration the server started with.
  * Throws CliFailure with one line on a mistake.
  *
- * @example const trust = trustConfigOf(config, await loadTls(admissionSettings(config), banner));
+ * @example const trust = trustConfigOf(config, await loadTls(config, banner));
  */
 export function trustConfigOf(config: ServeConfig, tls: TlsMaterial, reload: { running?: ServeConfig } = {}): TrustConfig {
   const running = reload.running;
@@ -118,12 +120,15 @@ function checkCrls(trust: TrustPolicy, crls: readonly CrlFile[]): void {
 }
 
 /**
- * Reads the certificate files the settings name, or, with none named, creates (once) and
- * reads the local PKI under DATA/pki. Throws CliFailure with one line on a mistake.
+ * Reads the certificate files the configuration names, or, with none named, creates (once)
+ * and reads the local PKI under DATA/pki. Throws CliFailure with one line on a mistake, which
+ * names each file's setting as the user wrote it (GNP_CA in a container, not --ca).
  */
-export async function loadTls(settings: ServeSettings, banner: ServeBanner): Promise<TlsMaterial> {
-  const trustedCas = settings.caFiles.map((file) => readPemFile("ca", file));
-  const crls = settings.crlFiles.map((path) => ({ path, bytes: readSettingBytes("crl", path) }));
+export async function loadTls(config: ServeConfig, banner: ServeBanner): Promise<TlsMaterial> {
+  // Listing a client in [[clients]] by thumbprint admits it: its thumbprint joins the allow-list.
+  const settings = admissionSettings(config);
+  const trustedCas = settings.caFiles.map((file) => readPemFile(originOf(config, "ca"), file));
+  const crls = settings.crlFiles.map((path) => ({ path, bytes: readSettingBytes(originOf(config, "crl"), path) }));
   const files = [...settings.caFiles, ...settings.crlFiles];
   if (settings.certFile !== undefined || settings.keyFile !== undefined) {
     if (settings.certFile === undefined) throw new CliFailure("--key was given without --cert");
@@ -131,8 +136,8 @@ export async function loadTls(settings: ServeSettings, banner: ServeBanner): Pro
     if (trustedCas.length === 0 && settings.allow.length === 0) {
       throw new CliFailure("no client could ever be admitted: give --ca FILE or --allow THUMBPRINT");
     }
-    const cert = readPemFile("cert", settings.certFile);
-    const key = readPemFile("key", settings.keyFile);
+    const cert = readPemFile(originOf(config, "cert"), settings.certFile);
+    const key = readPemFile(originOf(config, "key"), settings.keyFile);
     return { cert, key, trustedCas, crls, files: [settings.certFile, settings.keyFile, ...files], hint: undefined };
   }
   // First run with nothing configured: a local CA of our own, trusted, and an admin client.
@@ -141,7 +146,10 @@ export async function loadTls(settings: ServeSettings, banner: ServeBanner): Pro
   try {
     pki = await ensureLocalPki(dir);
   } catch (error) {
-    throw new CliFailure(`cannot prepare certificates in ${dir}: ${describe(error)}`);
+    // A file error names the path it failed on; a data volume owned by another uid is the usual cause.
+    const path = (error as { path?: string }).path;
+    const why = path === undefined ? describe(error) : `${resolve(path) === resolve(dir) ? "" : `${path}: `}${describeFileError(error, path)}`;
+    throw new CliFailure(`cannot prepare certificates in ${dir}: ${why}`);
   }
   if (pki.created) {
     banner.say(`created a local CA, a server certificate and an admin client certificate in ${dir}\n`, {
@@ -161,11 +169,11 @@ export async function loadTls(settings: ServeSettings, banner: ServeBanner): Pro
     `  openssl s_client -connect ${target} -cert ${pki.clientCert} -key ${pki.clientKey} -CAfile ${pki.caCert} -crlf -quiet\n`;
   // The local CA's CRL, once `gnp certs revoke` has written one; watched before it exists.
   const localCrl = localCrlPath(dir);
-  if (existsSync(localCrl)) crls.push({ path: localCrl, bytes: readSettingBytes("crl", localCrl) });
+  if (existsSync(localCrl)) crls.push({ path: localCrl, bytes: readSettingBytes("first-run CRL", localCrl) });
   return {
-    cert: readPemFile("cert", pki.serverCert),
-    key: readPemFile("key", pki.serverKey),
-    trustedCas: [...trustedCas, readPemFile("ca", pki.caCert)],
+    cert: readPemFile("first-run server certificate", pki.serverCert),
+    key: readPemFile("first-run server key", pki.serverKey),
+    trustedCas: [...trustedCas, readPemFile("first-run CA", pki.caCert)],
     crls,
     files: [pki.serverCert, pki.serverKey, pki.caCert, localCrl, ...files],
     hint,
