@@ -6,7 +6,7 @@
 
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
 
 const ROOT = import.meta.dir;
 const ENTRY = join(ROOT, "src", "cli.ts");
@@ -74,9 +74,13 @@ async function fetchRuntime(target: Target): Promise<string> {
 
 async function compile(target: Target | "host", outfile: string, executablePath: string | undefined, bytecode: boolean): Promise<void> {
   // Build beside the final name and rename, so a failed build never leaves half a dist/gnp
-  // that a test would take for fresh; the pid keeps two builds at once (test runs) apart.
-  const partial = `${outfile}.${process.pid}.partial`;
-  rmSync(partial, { force: true });
+  // that a test would take for fresh; the pid keeps two builds at once (test runs) apart. The
+  // pid goes in a directory's name, not the file's: Bun embeds the output's file name in the
+  // executable, and a name that differs per build would make every build differ.
+  const partialDir = join(DIST, `.partial-${process.pid}`);
+  const partial = join(partialDir, basename(outfile));
+  rmSync(partialDir, { recursive: true, force: true });
+  mkdirSync(partialDir, { recursive: true });
   const result = await Bun.build({
     entrypoints: [ENTRY, ...WORKERS],
     minify: true,
@@ -95,7 +99,7 @@ async function compile(target: Target | "host", outfile: string, executablePath:
     },
   });
   if (!result.success) {
-    rmSync(partial, { force: true });
+    rmSync(partialDir, { recursive: true, force: true });
     const lines = result.logs.filter((log) => log.level === "error").map((log) => {
       const where = log.position ? ` (${relative(ROOT, log.position.file)}:${log.position.line})` : "";
       return `${log.message}${where}`;
@@ -103,6 +107,7 @@ async function compile(target: Target | "host", outfile: string, executablePath:
     throw new Error(lines.join("; ") || "Bun.build failed without a message");
   }
   renameSync(partial, outfile);
+  rmSync(partialDir, { recursive: true, force: true });
 }
 
 /** Runs the fresh host binary from an empty directory: `version`, and `serve --help`, which loads the certificate code. */

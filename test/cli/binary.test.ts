@@ -35,6 +35,12 @@ function installAlone(): string {
 }
 
 describe("the compiled gnp binary, alone in an empty directory", () => {
+  test("embeds its entry under its own name, not a per-build temporary one, so two builds of one checkout are identical", () => {
+    const text = readFileSync(BINARY).toString("latin1");
+    const entries = new Set([...text.matchAll(/\$bunfs\/root\/(gnp[\w.-]*)/g)].map((match) => match[1]));
+    expect([...entries]).toEqual(["gnp"]);
+  });
+
   test("./gnp version prints the version, the Bun version and the target", async () => {
     const cwd = installAlone();
     const run = await runCli(["./gnp", "version"], { cwd, env: BARE_ENV() });
