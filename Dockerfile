@@ -1,7 +1,9 @@
-# gnp in a container: a build stage that compiles the single executable with the Bun pinned in
-# package-lock.json (npm brings it in, as on a developer machine), and a runtime stage with
-# nothing but that executable on Debian 12 slim (its glibc is the one `ldd dist/gnp` needs;
-# test/ops/rootfs.test.ts proves the binary runs with only those libraries), as a non-root user.
+# gnp in a container, for machines that can pull images and reach the npm registry: a build
+# stage that compiles the single executable with the Bun pinned in package-lock.json (npm
+# brings it in, as on a developer machine), and a runtime stage with nothing but that
+# executable on Debian 12 slim (its glibc is the one `ldd dist/gnp` needs), as uid 10001.
+# Without a registry, `npm run image` prepares the FROM scratch image of container/Dockerfile
+# instead; its runtime settings are these (test/ops/dockerfiles.test.ts compares them).
 #
 #   docker build -t gnp .
 #   docker run -d --name gnp -p 7443:7443 -v gnp-data:/data gnp
@@ -34,16 +36,15 @@ ENV GNP_HOST=0.0.0.0 \
     GNP_LOG_FORMAT=json \
     GNP_SHUTDOWN_TIMEOUT=8
 
-USER gnp:gnp
+# Numeric, so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
 WORKDIR /data
 VOLUME /data
 EXPOSE 7443
 STOPSIGNAL SIGTERM
 
-# Healthy = ready: listening, store open, not draining (/readyz). bash's /dev/tcp needs no curl.
-# If you move the admin port with GNP_ADMIN, move it here too.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9090 && printf 'GET /readyz HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+# Healthy = ready: listening, store open, not draining (/readyz). Exit 1 with the reason otherwise.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["/usr/local/bin/gnp", "health"]
 
 ENTRYPOINT ["/usr/local/bin/gnp"]
 CMD ["serve"]
