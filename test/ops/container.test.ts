@@ -48,6 +48,12 @@ afterAll(async () => {
   if (work !== "") rmSync(work, { recursive: true, force: true });
 });
 
+/** Fails the calling test with the reason when there is no engine (under CI), before it touches anything. */
+function needImage(): void {
+  if (found.engine === undefined) throw new Error(`no container engine: ${found.reason}`);
+  if (!built) throw new Error("the image was not built (see beforeAll)");
+}
+
 /** Starts a container from the image and follows its log; `args` go before the image name. */
 async function start(name: string, args: string[]): Promise<CliProcess> {
   containers.push(name);
@@ -84,6 +90,7 @@ describe.skipIf(found.skip)("the FROM scratch image (container/Dockerfile) under
   });
 
   test("built with its HEALTHCHECK, non-root user, volume and GNP_* defaults", async () => {
+    needImage();
     const [image] = JSON.parse(await engine.ok(["image", "inspect", TAG])) as { Healthcheck?: { Test: string[] }; Config: { User: string; Volumes: Record<string, unknown>; Env: string[]; Entrypoint: string[]; Cmd: string[] } }[];
     expect(image!.Healthcheck?.Test).toEqual(["CMD", "/usr/local/bin/gnp", "health"]);
     expect(image!.Config).toMatchObject({ User: "10001:10001", Volumes: { "/data": {} }, Entrypoint: ["/usr/local/bin/gnp"], Cmd: ["serve"] });
@@ -91,6 +98,7 @@ describe.skipIf(found.skip)("the FROM scratch image (container/Dockerfile) under
   });
 
   test("configured by GNP_* alone: greeting and PING from the host, /readyz, healthy, uid 10001, SIGTERM exits 0 with the shutdown line", async () => {
+    needImage();
     const name = `${ID}-serve`;
     const volume = `${ID}-data`;
     volumes.push(volume);
@@ -130,6 +138,7 @@ describe.skipIf(found.skip)("the FROM scratch image (container/Dockerfile) under
   }, 120_000);
 
   test("a read-only pki mount that uid 10001 cannot read: exit 1, one line naming GNP_CA, the file and the uid; readable, it serves", async () => {
+    needImage();
     // The directory as `gnp certs init` makes it: mode 0700, keys 0600, owned by root.
     const pki = join(work, "pki");
     const init = await runCli([process.execPath, join(ROOT, "src", "cli.ts"), "certs", "init", pki], { cwd: work, env: cleanEnv() });
