@@ -1,54 +1,62 @@
 #!/usr/bin/env bun
-// The `gnp` command: one entry point, one subcommand per job. Each subcommand returns an
-// exit code; a failure is one line on stderr (`gnp: ...`), never a stack trace.
+// The `gnp` command: one entry point, one subcommand per job, listed once in COMMANDS (loaded
+// only when it runs). Each subcommand returns an exit code; a failure is one line on stderr
+// (`gnp: ...`), never a stack trace. A mistyped command gets a "did you mean".
 
 import { GnpError } from "./errors.ts";
+import type { CommandEntry, CommandModule } from "./cli/command.ts";
 import { CliFailure, processIo } from "./io.ts";
-import { describe } from "./wording.ts";
+import { describe, didYouMean } from "./wording.ts";
 import { VERSION } from "./version.ts";
+
+const VERSION_COMMAND: CommandModule = {
+  run: async (_argv, io) => {
+    io.stdout(`gnp ${VERSION} (bun ${Bun.version}, ${process.platform}-${process.arch})\n`);
+    return 0;
+  },
+  flags: {},
+};
+
+/** Every command, in the order the usage lists them. */
+const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  serve: { summary: "run the server (gnp serve --help for its flags)", load: async () => (await import("./cli/serve.ts")).SERVE_COMMAND },
+  call: { summary: "send one command, stream a WATCH, or open a prompt (gnp call --help)", load: async () => (await import("./cli/call.ts")).CALL_COMMAND },
+  bench: { summary: "load-test a server (gnp bench --help)", load: async () => (await import("./cli/bench.ts")).BENCH_COMMAND },
+  certs: { summary: "create and inspect certificates (gnp certs --help)", load: async () => (await import("./cli/certs.ts")).CERTS_COMMAND },
+  reload: { summary: "make a running server re-read its configuration (gnp reload --help)", load: async () => (await import("./cli/reload.ts")).RELOAD_COMMAND },
+  health: { summary: "exit 0 when a running server's admin listener says ready (gnp health --help)", load: async () => (await import("./cli/health.ts")).HEALTH_COMMAND },
+  completion: { summary: "print a shell completion script: gnp completion bash|zsh|fish", load: async () => (await import("./cli/completion.ts")).COMPLETION_COMMAND },
+  version: { summary: "print the version", load: async () => VERSION_COMMAND },
+};
 
 const USAGE = `usage: gnp <command> [flags]
 
 commands:
-  serve     run the server (gnp serve --help for its flags)
-  call      send one command, or open a prompt (gnp call --help)
-  bench     load-test a server (gnp bench --help)
-  certs     create and inspect certificates (gnp certs --help)
-  reload    make a running server re-read its configuration (gnp reload --help)
-  health    exit 0 when a running server's admin listener says ready (gnp health --help)
-  version   print the version
+${Object.entries(COMMANDS)
+  .map(([name, entry]) => `  ${name.padEnd(11)} ${entry.summary}`)
+  .join("\n")}
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
-    case "serve":
-      return (await import("./cli/serve.ts")).runServe(rest, processIo);
-    case "call":
-      return (await import("./cli/call.ts")).runCall(rest, processIo);
-    case "bench":
-      return (await import("./cli/bench.ts")).runBench(rest, processIo);
-    case "certs":
-      return (await import("./cli/certs.ts")).runCerts(rest, processIo);
-    case "reload":
-      return (await import("./cli/reload.ts")).runReload(rest, processIo);
-    case "health":
-      return (await import("./cli/health.ts")).runHealth(rest, processIo);
-    case "version":
     case "--version":
     case "-v":
-      processIo.stdout(`gnp ${VERSION} (bun ${Bun.version}, ${process.platform}-${process.arch})\n`);
-      return 0;
+      return VERSION_COMMAND.run([], processIo, { warnings: [], commands: COMMANDS });
     case undefined:
     case "help":
     case "--help":
     case "-h":
       processIo.stdout(USAGE);
       return command === undefined ? 2 : 0;
-    default:
-      processIo.stderr(`gnp: unknown command ${JSON.stringify(command)}\n${USAGE}`);
-      return 2;
   }
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (entry === undefined) {
+    processIo.stderr(`gnp: unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))}\n${USAGE}`);
+    return 2;
+  }
+  const running = await entry.load();
+  return running.run(rest, processIo, { warnings: [], commands: COMMANDS });
 }
 
 try {

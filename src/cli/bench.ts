@@ -10,6 +10,7 @@ import { Budget, Tally, runHandshakes, runRequestReply, type RrPlan, type Target
 import { CliFailure, processIo, type CliIo } from "../io.ts";
 import { GnpError } from "../errors.ts";
 import { describe, formatHostPort } from "../wording.ts";
+import type { CommandModule } from "./command.ts";
 
 export type BenchIo = CliIo & { stderrIsTTY?: boolean };
 
@@ -23,7 +24,7 @@ const whole = (min: number, max: number): Limit => ({ min, max, whole: true, sec
 const seconds = { min: 0, max: 86_400, whole: false, seconds: true, positive: true } as const satisfies Limit;
 
 const BENCH_FLAGS = {
-  mode: { type: "string", arg: "rr|handshake", env: false, default: "rr", parse: mode, help: "rr: request/reply (default); handshake: connect, mutual TLS, greeting, close" },
+  mode: { type: "string", arg: "rr|handshake", choices: ["rr", "handshake"], env: false, default: "rr", parse: mode, help: "rr: request/reply (default); handshake: connect, mutual TLS, greeting, close" },
   conns: { type: "string", arg: "N", env: false, default: DEFAULT_BENCH_CONNS, parse: numberWithin(whole(1, 10_000)), help: `concurrent connections (default ${DEFAULT_BENCH_CONNS})` },
   pipeline: { type: "string", arg: "N", env: false, default: 1, parse: numberWithin(whole(1, 100_000)), help: "requests in flight per connection, rr only (default 1)" },
   duration: { type: "string", arg: "S", env: false, parse: numberWithin(seconds), help: `seconds to run (default ${DEFAULT_BENCH_DURATION_S}; with --requests, a limit on top)` },
@@ -246,3 +247,6 @@ export function benchUsage(): string {
     "or run the bench on another machine (--host, with a client certificate the server admits).\n"
   );
 }
+
+/** `gnp bench` for the entry point. */
+export const BENCH_COMMAND: CommandModule = { run: (argv, io) => runBench(argv, io), flags: BENCH_FLAGS };

@@ -12,6 +12,7 @@ import { REQUEST_FLAGS, buildRequest, seconds, writeBody, DEFAULT_CALL_TIMEOUT_S
 import { CONNECTION_FLAGS, connectionUsage, resolveConnection, type Env } from "./connection-flags.ts";
 import { CliFailure, processIo } from "../io.ts";
 import { describe } from "../wording.ts";
+import type { CommandModule } from "./command.ts";
 
 export type { CallIo } from "./call-request.ts";
 
@@ -88,3 +89,6 @@ export function callUsage(): string {
     `${own}\n\nconnection (after \`gnp serve\` in this directory, none are needed):\n${connectionUsage()}\n`
   );
 }
+
+/** `gnp call` for the entry point; the prompt's history file is named by GNP_HISTORY. */
+export const CALL_COMMAND: CommandModule = { run: (argv, io) => runCall(argv, io), flags: CALL_FLAGS, variables: ["GNP_HISTORY"] };

@@ -31,14 +31,14 @@ import {
   UsageError,
 } from "./certs-common.ts";
 
-const INTERMEDIATE_FLAGS = {
+export const INTERMEDIATE_FLAGS = {
   dir: DIR,
   "path-length": { type: "string", arg: "N", env: false, help: "how many CAs may stand below this one (default: no limit)" },
   days: DAYS,
   rsa: RSA,
   force: FORCE,
 } as const satisfies Record<string, FlagSpec>;
-const SIGN_FLAGS = {
+export const SIGN_FLAGS = {
   dir: DIR,
   issuer: ISSUER,
   cn: { type: "string", arg: "NAME", env: false, help: "the certificate's subject is CN=NAME instead of the request's" },
@@ -47,7 +47,7 @@ const SIGN_FLAGS = {
   out: { type: "string", arg: "FILE", env: false, help: "write the certificate to FILE (default: the CSR's name with .crt)" },
   force: FORCE,
 } as const satisfies Record<string, FlagSpec>;
-const SERVER_FLAGS = {
+export const SERVER_FLAGS = {
   dir: DIR,
   name: { type: "string", arg: "NAME", multiple: true, env: false, help: "another name for the server certificate (repeatable)" },
   days: DAYS,

@@ -27,7 +27,7 @@ export const FORCE = { type: "boolean", env: false, help: "replace existing file
 export const DIR = { type: "string", arg: "DIR", env: false, help: `where the CA is (default ${DEFAULT_DIR})` } as const;
 export const ISSUER = { type: "string", arg: "NAME", env: false, help: "sign with the intermediate CA NAME (DIR/NAME.crt and DIR/NAME.key) instead of the root" } as const;
 export const SAN = { type: "string", arg: "NAME", multiple: true, env: false, help: "a subjectAltName: a DNS name, an IP address, an e-mail address (with @) or a URI (with ://), e.g. a SPIFFE ID (repeatable)" } as const;
-const HELP_FLAG = { help: { type: "boolean", short: "h", env: false, help: "show this help" } } as const;
+export const HELP_FLAG = { help: { type: "boolean", short: "h", env: false, help: "show this help" } } as const;
 
 /** The flags of one `gnp certs` command (its --help is the whole usage, written per command). */
 export function parse<T extends Record<string, FlagSpec>>(argv: string[], flags: T) {

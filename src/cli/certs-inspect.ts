@@ -17,7 +17,7 @@ import { systemReason } from "../wording.ts";
 import { parse, readCertificates, readText, single } from "./certs-common.ts";
 import type * as X509 from "@peculiar/x509";
 
-const INSPECT_FLAGS = {
+export const INSPECT_FLAGS = {
   ca: { type: "string", arg: "CAFILE", multiple: true, env: false, help: "check against this trusted CA (repeatable)" },
   crl: { type: "string", arg: "CRLFILE", multiple: true, env: false, help: "check against this CRL of a trusted CA, PEM or DER (repeatable)" },
   allow: { type: "string", arg: "THUMBPRINT", multiple: true, env: false, help: "check against this allow-list thumbprint (repeatable)" },

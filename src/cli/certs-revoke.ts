@@ -12,13 +12,13 @@ import type { CliIo } from "../io.ts";
 import { DAYS, DEFAULT_DIR, DIR, daysOf, ISSUER, loadIssuer, parse, readCertificate, replaceFile, UsageError } from "./certs-common.ts";
 
 const CRL_DAYS = { ...DAYS, help: "days until the CRL's nextUpdate, after which servers refuse the CA's clients (default 365)" } as const;
-const REVOKE_FLAGS = {
+export const REVOKE_FLAGS = {
   dir: DIR,
   issuer: ISSUER,
   serial: { type: "string", arg: "HEX", multiple: true, env: false, help: "revoke by serial number, when the certificate file is lost (repeatable)" },
   days: CRL_DAYS,
 } as const satisfies Record<string, FlagSpec>;
-const CRL_FLAGS = { dir: DIR, issuer: ISSUER, days: CRL_DAYS } as const satisfies Record<string, FlagSpec>;
+export const CRL_FLAGS = { dir: DIR, issuer: ISSUER, days: CRL_DAYS } as const satisfies Record<string, FlagSpec>;
 
 /** `gnp certs revoke CERT...`: adds each to its CA's CRL. */
 export async function revoke(argv: string[], io: CliIo, usage: () => number): Promise<number> {

@@ -10,7 +10,9 @@ import { formatInstant } from "../certs/validator.ts";
 import { x509 } from "../certs/x509.ts";
 import type { FlagSpec } from "../config/flags.ts";
 import type { CliIo } from "../io.ts";
-import { intermediate, renewServer, sign } from "./certs-authority.ts";
+import { didYouMean } from "../wording.ts";
+import type { CommandModule } from "./command.ts";
+import { intermediate, INTERMEDIATE_FLAGS, renewServer, SERVER_FLAGS, sign, SIGN_FLAGS } from "./certs-authority.ts";
 import {
   algorithmOf,
   DAYS,
@@ -18,6 +20,7 @@ import {
   DIR,
   daysOf,
   FORCE,
+  HELP_FLAG,
   ISSUER,
   loadIssuer,
   parse,
@@ -29,8 +32,8 @@ import {
   thumbprintLines,
   UsageError,
 } from "./certs-common.ts";
-import { inspect } from "./certs-inspect.ts";
-import { resignCrl, revoke } from "./certs-revoke.ts";
+import { inspect, INSPECT_FLAGS } from "./certs-inspect.ts";
+import { CRL_FLAGS, resignCrl, revoke, REVOKE_FLAGS } from "./certs-revoke.ts";
 
 export const CERTS_USAGE = `Usage:
   gnp certs init [DIR] [--name NAME]... [--rsa] [--days DAYS] [--force]
@@ -85,6 +88,7 @@ const CLIENT_FLAGS = {
 } as const satisfies Record<string, FlagSpec>;
 
 const COMMANDS = "init, client, intermediate, sign, server, revoke, crl, thumbprint or inspect";
+const COMMAND_NAMES = ["init", "client", "intermediate", "sign", "server", "revoke", "crl", "thumbprint", "inspect"];
 
 /**
  * Runs `gnp certs <argv>` and resolves to the exit status.
@@ -120,7 +124,7 @@ export async function runCerts(argv: string[], io: CliIo): Promise<number> {
       case undefined:
         throw new UsageError(`missing command: expected ${COMMANDS} (see gnp certs --help)`);
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}: expected ${COMMANDS}`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, COMMAND_NAMES)}: expected ${COMMANDS}`);
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -200,3 +204,20 @@ function usage(io: CliIo): number {
   io.stdout(CERTS_USAGE);
   return 0;
 }
+
+/** `gnp certs` for the entry point: one flag table per subcommand. */
+export const CERTS_COMMAND: CommandModule = {
+  run: (argv, io) => runCerts(argv, io),
+  flags: HELP_FLAG,
+  subcommands: {
+    init: { ...INIT_FLAGS, ...HELP_FLAG },
+    client: { ...CLIENT_FLAGS, ...HELP_FLAG },
+    intermediate: { ...INTERMEDIATE_FLAGS, ...HELP_FLAG },
+    sign: { ...SIGN_FLAGS, ...HELP_FLAG },
+    server: { ...SERVER_FLAGS, ...HELP_FLAG },
+    revoke: { ...REVOKE_FLAGS, ...HELP_FLAG },
+    crl: { ...CRL_FLAGS, ...HELP_FLAG },
+    thumbprint: HELP_FLAG,
+    inspect: { ...INSPECT_FLAGS, ...HELP_FLAG },
+  },
+};

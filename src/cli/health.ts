@@ -9,6 +9,7 @@ import { loadSharedConfig } from "../config/serve-config.ts";
 import { SERVE_FLAGS } from "../config/serve-flags.ts";
 import { CliFailure, type CliIo } from "../io.ts";
 import { describe, formatHostPort } from "../wording.ts";
+import type { CommandModule } from "./command.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -165,3 +166,6 @@ function errnoText(error: unknown): string {
   if (code === "EADDRNOTAVAIL" || code === "ENETUNREACH" || code === "EHOSTUNREACH") return "address not reachable from here";
   return describe(error);
 }
+
+/** `gnp health` for the entry point. */
+export const HEALTH_COMMAND: CommandModule = { run: (argv, io) => runHealth(argv, io), flags: HEALTH_FLAGS };

@@ -11,6 +11,7 @@ import { FlagReader, flagHelp, numberWithin, parseCommandLine, type FlagSpec } f
 import { DEFAULT_DATA_DIR } from "../config/serve-flags.ts";
 import { CliFailure, type CliIo } from "../io.ts";
 import { readPid, readReloadStatus } from "../serve/reload-status.ts";
+import type { CommandModule } from "./command.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -118,3 +119,6 @@ function isGnpServe(pid: number): boolean {
   const args = cmdline.split("\0");
   return args.includes("serve") && args.some((arg) => /(^|\/)(gnp|cli\.ts)$/.test(arg) || arg.endsWith("/gnp"));
 }
+
+/** `gnp reload` for the entry point. */
+export const RELOAD_COMMAND: CommandModule = { run: (argv, io) => runReload(argv, io), flags: RELOAD_FLAGS };

@@ -4,8 +4,9 @@
 
 import type { CliIo } from "../io.ts";
 import { resolveServeConfig } from "../config/serve-config.ts";
-import { serveUsage } from "../config/serve-flags.ts";
+import { SERVE_FLAGS, serveUsage } from "../config/serve-flags.ts";
 import { serve } from "../serve/serve.ts";
+import type { CommandModule } from "./command.ts";
 import { formatServeConfig } from "./print-config.ts";
 
 /**
@@ -26,3 +27,5 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   }
   return serve(config, { argv, io, env: process.env });
 }
+
+export const SERVE_COMMAND: CommandModule = { run: (argv, io) => runServe(argv, io), flags: SERVE_FLAGS };

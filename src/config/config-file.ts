@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { GnpError } from "../errors.ts";
-import { systemReason } from "../wording.ts";
+import { didYouMean, systemReason } from "../wording.ts";
 
 export const DEFAULT_CONFIG_FILE = "gnp.toml";
 
@@ -71,8 +71,7 @@ export function parseConfigText(text: string, file: { path: string; keys: readon
     const name = rawKey.replaceAll("_", "-");
     const key = byName.get(name);
     if (key === undefined) {
-      const hint = closest(name, [...byName.keys(), "clients"]);
-      throw new GnpError("CONFIG_INVALID", `${path}: unknown key ${JSON.stringify(rawKey)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}`);
+      throw new GnpError("CONFIG_INVALID", `${path}: unknown key ${JSON.stringify(rawKey)}${didYouMean(name, [...byName.keys(), "clients"])}`);
     }
     const earlier = given.get(name);
     if (earlier !== undefined) throw new GnpError("CONFIG_INVALID", `${path}: ${JSON.stringify(rawKey)} repeats ${JSON.stringify(earlier)}`);
@@ -134,30 +133,4 @@ function locateTomlError(text: string, message: string): number | undefined {
     }
   }
   return undefined;
-}
-
-/** The candidate within edit distance 2 of `name`, for "did you mean". */
-function closest(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of candidates) {
-    const distance = editDistance(name, candidate);
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }

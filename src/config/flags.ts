@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { CliFailure } from "../io.ts";
 import { expectedBy, withinLimit, type Limit } from "../options.ts";
-import { describe } from "../wording.ts";
+import { describe, didYouMean } from "../wording.ts";
 
 /** One flag of a command. */
 export type FlagSpec<T = unknown> = {
@@ -16,6 +16,8 @@ export type FlagSpec<T = unknown> = {
   short?: string;
   /** How --help names a string flag's value: FILE, N, S, HOST:PORT. */
   arg?: string;
+  /** The only values it takes, when they are few words: shell completion offers them. */
+  choices?: readonly string[];
   help: string;
   /** False: no GNP_* variable stands for it (the default for a command's own flags is set per table). */
   env?: boolean;
@@ -114,17 +116,21 @@ export function parseCommandLine(
     // parseArgs cannot type a table built at run time; the table says what each flag holds.
     return { texts: values as FlagTexts, positionals };
   } catch (error) {
-    const mistake = flagMistake(error, argv);
+    const mistake = flagMistake(error, { argv, flags: Object.keys(table) });
     throw new CliFailure(options.command === undefined ? mistake : `${options.command}: ${mistake}`, 2);
   }
 }
 
 /**
- * util.parseArgs's error, said for a person: its first sentence, and for a value that starts
- * with "-" (`--max-body -1`), which it calls "ambiguous", the flag and the value it refused.
+ * util.parseArgs's error, said for a person: its first sentence, for a value that starts with
+ * "-" (`--max-body -1`), which it calls "ambiguous", the flag and the value it refused, and
+ * for an unknown flag the one of `flags` it was probably meant to be.
  */
-export function flagMistake(error: unknown, argv: readonly string[]): string {
+export function flagMistake(error: unknown, given: { argv: readonly string[]; flags: readonly string[] }): string {
+  const { argv, flags } = given;
   const message = describe(error);
+  const unknown = /^Unknown option '--([^'=]+)'/.exec(message);
+  if (unknown) return `Unknown option '--${unknown[1]}'${didYouMean(unknown[1]!, flags, (flag) => `--${flag}`)}`;
   const ambiguous = /Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
   if (ambiguous) {
     const flag = ambiguous[1]!;

@@ -114,8 +114,8 @@ export const SERVE_FLAGS = {
     help: `seconds a request's head and body may take to arrive from its first byte, 0 = no limit (default ${DEFAULT_REQUEST_TIMEOUT_S})`,
   },
   admin: { type: "string", arg: "HOST:PORT", parse: adminAddress, unset: "off", help: "serve /healthz, /readyz and /metrics over plain HTTP on this address (default: off)" },
-  "log-format": { type: "string", arg: "text|json", parse: logFormat, unset: "text on a terminal, else json", help: "log line format (default: text when stdout is a terminal, else json)" },
-  "log-level": { type: "string", arg: "LEVEL", default: "info", parse: logLevel, help: "debug, info, warn or error (default info; debug adds every open and close)" },
+  "log-format": { type: "string", arg: "text|json", choices: ["text", "json"], parse: logFormat, unset: "text on a terminal, else json", help: "log line format (default: text when stdout is a terminal, else json)" },
+  "log-level": { type: "string", arg: "LEVEL", choices: Object.keys(LOG_LEVELS), default: "info", parse: logLevel, help: "debug, info, warn or error (default info; debug adds every open and close)" },
   "shutdown-timeout": {
     type: "string",
     arg: "S",

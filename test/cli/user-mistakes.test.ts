@@ -69,3 +69,18 @@ test("a negative value is named with its flag, not called 'ambiguous'", async ()
   expect(run.exitCode).toBe(2);
   expect(run.stderr).toBe('gnp: serve: invalid --max-body "-1": a value may not start with "-"\n');
 });
+
+test("a mistyped command or flag is one line with a did-you-mean, exit 2", async () => {
+  const dir = freshDir();
+  const command = await runCli([process.execPath, CLI, "sever", "--port", "0"], { cwd: dir });
+  expect([command.exitCode, command.stderr.split("\n")[0]]).toEqual([2, 'gnp: unknown command "sever" (did you mean "serve"?)']);
+  const flag = await runCli([process.execPath, CLI, "serve", "--max-conections", "5"], { cwd: dir });
+  expect([flag.exitCode, flag.stderr]).toEqual([2, "gnp: serve: Unknown option '--max-conections' (did you mean --max-connections?)\n"]);
+  const call = await runCli([process.execPath, CLI, "call", "PING", "--insecur"], { cwd: dir });
+  expect([call.exitCode, call.stderr]).toEqual([2, "gnp: call: Unknown option '--insecur' (did you mean --insecure?)\n"]);
+});
+
+test("a mistyped certs subcommand gets a did-you-mean too", async () => {
+  const run = await runCli([process.execPath, CLI, "certs", "inspct", "x.crt"], { cwd: freshDir() });
+  expect([run.exitCode, run.stderr]).toEqual([2, 'gnp certs inspct: unknown command "inspct" (did you mean "inspect"?): expected init, client, intermediate, sign, server, revoke, crl, thumbprint or inspect\n']);
+});
