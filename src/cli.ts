@@ -1,10 +1,12 @@
 #!/usr/bin/env bun
 // The `gnp` command: one entry point, one subcommand per job, listed once in COMMANDS (loaded
 // only when it runs). Each subcommand returns an exit code; a failure is one line on stderr
-// (`gnp: ...`), never a stack trace. A mistyped command gets a "did you mean".
+// (`gnp: ...`), never a stack trace. A mistyped command gets a "did you mean", and a GNP_*
+// variable that no command reads gets a warning before the command runs.
 
 import { GnpError } from "./errors.ts";
 import type { CommandEntry, CommandModule } from "./cli/command.ts";
+import { unknownVariables } from "./cli/variables.ts";
 import { CliFailure, processIo } from "./io.ts";
 import { describe, didYouMean } from "./wording.ts";
 import { VERSION } from "./version.ts";
@@ -56,7 +58,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const running = await entry.load();
-  return running.run(rest, processIo, { warnings: [], commands: COMMANDS });
+  const warnings = await unknownVariables(process.env, { running, commands: COMMANDS });
+  if (running.reportsWarnings !== true) for (const warning of warnings) processIo.stderr(`gnp: warning: ${warning}\n`);
+  return running.run(rest, processIo, { warnings, commands: COMMANDS });
 }
 
 try {

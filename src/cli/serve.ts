@@ -5,16 +5,17 @@
 import type { CliIo } from "../io.ts";
 import { resolveServeConfig } from "../config/serve-config.ts";
 import { SERVE_FLAGS, serveUsage } from "../config/serve-flags.ts";
-import { serve } from "../serve/serve.ts";
+import { INTERNAL_VARIABLES, serve } from "../serve/serve.ts";
 import type { CommandModule } from "./command.ts";
 import { formatServeConfig } from "./print-config.ts";
 
 /**
  * The `gnp serve` command: runs until SIGINT or SIGTERM, then exits 0 after a graceful close
  * (src/serve/runtime.ts). With --workers above 1 this process supervises that many workers
- * instead (src/serve/supervise.ts).
+ * instead (src/serve/supervise.ts). `warnings` (unknown GNP_* variables) are logged at start.
  */
-export async function runServe(argv: string[], io: CliIo): Promise<number> {
+export async function runServe(argv: string[], io: CliIo, context: { warnings?: readonly string[] } = {}): Promise<number> {
+  const warnings = context.warnings ?? [];
   const config = resolveServeConfig(argv, { env: process.env });
   // --help and --print-config only print, whatever the worker count says.
   if (config.settings.help) {
@@ -22,10 +23,17 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (config.printConfig) {
+    for (const warning of warnings) io.stderr(`gnp: warning: ${warning}\n`);
     io.stdout(formatServeConfig(config));
     return 0;
   }
-  return serve(config, { argv, io, env: process.env });
+  return serve(config, { argv, io, env: process.env, warnings });
 }
 
-export const SERVE_COMMAND: CommandModule = { run: (argv, io) => runServe(argv, io), flags: SERVE_FLAGS };
+/** `gnp serve` for the entry point: it logs the warnings about GNP_* variables itself. */
+export const SERVE_COMMAND: CommandModule = {
+  run: (argv, io, context) => runServe(argv, io, context),
+  flags: SERVE_FLAGS,
+  variables: INTERNAL_VARIABLES,
+  reportsWarnings: true,
+};

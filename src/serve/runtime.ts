@@ -23,6 +23,8 @@ export type ServeProcess = {
   argv: readonly string[];
   io: CliIo;
   env: Record<string, string | undefined>;
+  /** Said once at start as `config warning` lines (unknown GNP_* variables); not by workers. */
+  warnings?: readonly string[] | undefined;
 };
 
 /** A started `gnp serve` process, as startServing (serve.ts) hands it over. */

@@ -11,7 +11,7 @@ import { resolveServeConfig, admissionSettings, type ServeConfig } from "../conf
 import { GnpError } from "../errors.ts";
 import { CliFailure } from "../io.ts";
 import { logServerEvents } from "../ops/server-log.ts";
-import { workerRoleOf } from "../ops/worker-ipc.ts";
+import { WORKER_ID_ENV, WORKER_PORT_ENV, workerRoleOf } from "../ops/worker-ipc.ts";
 import { createServer, type GnpServer } from "../server/server.ts";
 import { describe, formatHostPort, systemReason } from "../wording.ts";
 import { pollFiles } from "./file-polling.ts";
@@ -20,6 +20,9 @@ import { ReloadController } from "./reload-controller.ts";
 import { startReloading } from "./reloading.ts";
 import { createServeLogger, serveUntilSignal, ShutdownSignals, type RunningServer, type ServeProcess } from "./runtime.ts";
 import { loadTls, trustConfigOf } from "./trust-loading.ts";
+
+/** Variables the program sets for itself: a supervisor tells its workers who they are. */
+export const INTERNAL_VARIABLES: readonly string[] = [WORKER_ID_ENV, WORKER_PORT_ENV];
 
 /**
  * Serves `config` until a signal and resolves with the exit code.
@@ -47,6 +50,7 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
   // A worker of `--workers N` shares the supervisor's port (SO_REUSEPORT) and prints no banner.
   const worker = workerRoleOf(env);
   const logger = createServeLogger(settings.ops, { io, role: worker });
+  if (worker === undefined) for (const warning of how.warnings ?? []) logger.warn("config warning", { message: warning });
   const banner = new ServeBanner(io, logger);
   const tls = await loadTls(config, banner);
   const trust = trustConfigOf(config, tls);

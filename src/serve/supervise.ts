@@ -28,6 +28,7 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
   const { argv, io, env, signals } = how;
   const settings = config.settings;
   const logger = createServeLogger(settings.ops, { io, role: undefined });
+  for (const warning of how.warnings ?? []) logger.warn("config warning", { message: warning });
   // Banner lines are plain text beside text logs; with JSON logs the events below say the same.
   const banner = new ServeBanner(io, logger);
   const tls = await loadTls(config, banner);
