@@ -22,6 +22,7 @@ const VERSION_COMMAND: CommandModule = {
 /** Every command, in the order the usage lists them. */
 const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   serve: { summary: "run the server (gnp serve --help for its flags)", load: async () => (await import("./cli/serve.ts")).SERVE_COMMAND },
+  check: { summary: "check a configuration as gnp serve would, without listening (same flags)", load: async () => (await import("./cli/serve.ts")).CHECK_COMMAND },
   call: { summary: "send one command, stream a WATCH, or open a prompt (gnp call --help)", load: async () => (await import("./cli/call.ts")).CALL_COMMAND },
   bench: { summary: "load-test a server (gnp bench --help)", load: async () => (await import("./cli/bench.ts")).BENCH_COMMAND },
   certs: { summary: "create and inspect certificates (gnp certs --help)", load: async () => (await import("./cli/certs.ts")).CERTS_COMMAND },

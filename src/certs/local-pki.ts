@@ -38,16 +38,43 @@ export async function ensureLocalPki(
   options: LocalPkiOptions = {},
 ): Promise<LocalPkiPaths & { created: boolean }> {
   const paths = localPkiPaths(dir);
+  if (await hasLocalPki(dir)) return { created: false, ...paths };
+  await writeLocalPki(dir, options);
+  return { created: true, ...paths };
+}
+
+/**
+ * Whether `dir` holds the six files (true) or none of them (false); a partial directory is an
+ * error, as for ensureLocalPki. Reads nothing but the directory.
+ *
+ * @example if (!(await hasLocalPki(".gnp/pki"))) console.log("a first run would create it");
+ */
+export async function hasLocalPki(dir: string): Promise<boolean> {
+  const paths = localPkiPaths(dir);
   const present = await existingFiles(paths);
-  if (present.length === Object.keys(PKI_FILES).length) return { created: false, ...paths };
+  if (present.length === Object.keys(PKI_FILES).length) return true;
   if (present.length > 0) {
     const missing = Object.values(paths).filter((path) => !present.includes(path));
     throw new Error(
       `incomplete certificate directory ${resolve(dir)}: missing ${missing.map((path) => basename(path)).join(", ")}; restore them or remove the others`,
     );
   }
-  await writeLocalPki(dir, options);
-  return { created: true, ...paths };
+  return false;
+}
+
+/**
+ * A CA, a server certificate and the "admin" client certificate, in memory only: what
+ * writeLocalPki writes, for a check that must create nothing.
+ *
+ * @example const { server } = await generateLocalPki(); // server.certificatePem, server.privateKeyPem
+ */
+export async function generateLocalPki(options: LocalPkiOptions = {}): Promise<{ ca: CertificateAuthority; server: IssuedCertificate; client: IssuedCertificate }> {
+  const algorithm = options.algorithm ?? "ecdsa";
+  const ca = await createCertificateAuthority({ commonName: `gnp CA ${hostname()}`.slice(0, 64), algorithm });
+  const names = [...new Set([...DEFAULT_SERVER_NAMES, ...(options.names ?? [])])];
+  const server = await issueServerCertificate(ca, { names, algorithm, days: options.days });
+  const client = await issueClientCertificate(ca, { commonName: DEFAULT_CLIENT_NAME, algorithm, days: options.days });
+  return { ca, server, client };
 }
 
 /**
@@ -61,11 +88,7 @@ export async function writeLocalPki(
   options: LocalPkiOptions & { overwrite?: boolean } = {},
 ): Promise<LocalPkiPaths & { ca: CertificateAuthority; server: IssuedCertificate; client: IssuedCertificate }> {
   const paths = localPkiPaths(dir);
-  const algorithm = options.algorithm ?? "ecdsa";
-  const ca = await createCertificateAuthority({ commonName: `gnp CA ${hostname()}`.slice(0, 64), algorithm });
-  const names = [...new Set([...DEFAULT_SERVER_NAMES, ...(options.names ?? [])])];
-  const server = await issueServerCertificate(ca, { names, algorithm, days: options.days });
-  const client = await issueClientCertificate(ca, { commonName: DEFAULT_CLIENT_NAME, algorithm, days: options.days });
+  const { ca, server, client } = await generateLocalPki(options);
   await mkdir(resolve(dir), { recursive: true, mode: 0o700 });
   const overwrite = options.overwrite ?? false;
   await writePem(paths.caCert, ca.certificatePem, { mode: 0o644, overwrite });

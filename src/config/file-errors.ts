@@ -3,7 +3,7 @@
 // directory that refused it, with its mode and owner. The usual case is a container whose uid
 // meets a mount made for another one (`gnp certs init` makes its directory mode 0700).
 
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { systemReason } from "../wording.ts";
 
@@ -25,7 +25,8 @@ export function describeFileError(error: unknown, path: string): string {
 
 /**
  * The first directory on the way to `path` this process may not enter, else `path` itself
- * when it exists, else its directory: that is where the mode or owner must change.
+ * when it exists, else the nearest directory above it that does: that is where the mode or
+ * owner must change.
  */
 function refuser(path: string): string | undefined {
   const target = resolve(path);
@@ -41,7 +42,32 @@ function refuser(path: string): string | undefined {
       return modeOf(dir);
     }
   }
-  return modeOf(target) ?? modeOf(dirname(target));
+  return modeOf(target) ?? modeOf(nearestExisting(target));
+}
+
+/**
+ * Why this process could not create `path` (a directory or file that does not exist yet), or
+ * undefined when it could: the nearest existing directory above it must let it write there.
+ * For a check that must create nothing, worded as reading or creating it would fail.
+ *
+ * @example whyCannotCreate("/data/pki") // "permission denied for uid 10001 (/data is mode 0755, owner uid 0 gid 0)"
+ */
+export function whyCannotCreate(path: string): string | undefined {
+  const target = resolve(path);
+  const parent = nearestExisting(target);
+  try {
+    accessSync(parent, constants.W_OK | constants.X_OK);
+    return undefined;
+  } catch (error) {
+    return describeFileError(error, target);
+  }
+}
+
+/** `path` itself when it exists, else the nearest existing directory above it. */
+function nearestExisting(path: string): string {
+  let dir = path;
+  while (!existsSync(dir) && dir !== dirname(dir)) dir = dirname(dir);
+  return dir;
 }
 
 function modeOf(path: string): string | undefined {

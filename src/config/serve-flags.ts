@@ -125,7 +125,18 @@ export const SERVE_FLAGS = {
   },
   workers: { type: "string", arg: "N|auto", default: DEFAULT_WORKERS, parse: workers, help: `server processes sharing the port, each with its own slots; auto = one per core (default ${DEFAULT_WORKERS})` },
   config: { type: "string", arg: "FILE", file: false, help: "settings file, TOML, keys named as these flags (default: gnp.toml in the working directory, if any)" },
-  "print-config": { type: "boolean", env: false, file: false, help: "print the settings in effect and where each came from (flag, env, file, default), then exit" },
+  "print-config": {
+    type: "boolean",
+    env: false,
+    file: false,
+    help: "print the settings in effect and where each came from (flag, env, file, default), then check them as --check does",
+  },
+  check: {
+    type: "boolean",
+    env: false,
+    file: false,
+    help: "check everything a start checks (files, key and certificate, CAs, [[clients]], store, handlers) without listening or creating anything; exit 0 or 1",
+  },
   help: { type: "boolean", short: "h", env: false, file: false, help: "show this help" },
 } as const satisfies Record<string, FlagSpec>;
 

@@ -4,19 +4,15 @@
 // (once) a local CA, server and admin client certificate under DATA/pki and prints how to
 // connect; with explicit certificates it creates nothing.
 
-import { installApp } from "../app/install-app.ts";
-import { defaultStoreUrl, openStore } from "../app/open-store.ts";
-import type { DocumentStore } from "../app/document-store.ts";
 import { resolveServeConfig, admissionSettings, type ServeConfig } from "../config/serve-config.ts";
 import { GnpError } from "../errors.ts";
 import { CliFailure } from "../io.ts";
 import { logServerEvents } from "../ops/server-log.ts";
 import { WORKER_ID_ENV, WORKER_PORT_ENV, workerRoleOf } from "../ops/worker-ipc.ts";
-import { createServer, type GnpServer } from "../server/server.ts";
 import { describe, formatHostPort, systemReason } from "../wording.ts";
 import { pollFiles } from "./file-polling.ts";
 import { ServeBanner } from "./banner.ts";
-import { ReloadController } from "./reload-controller.ts";
+import { prepareServer } from "./prepare.ts";
 import { startReloading } from "./reloading.ts";
 import { createServeLogger, serveUntilSignal, ShutdownSignals, type RunningServer, type ServeProcess } from "./runtime.ts";
 import { loadTls, trustConfigOf } from "./trust-loading.ts";
@@ -45,64 +41,28 @@ export async function serve(config: ServeConfig, how: ServeProcess): Promise<num
 /** Starts one server from `config`. Resolves once it listens. */
 export async function startServing(config: ServeConfig, how: ServeProcess): Promise<RunningServer> {
   const { io, env } = how;
-  // Listing a client in [[clients]] by thumbprint admits it: its thumbprint joins the allow-list.
   const settings = admissionSettings(config);
   // A worker of `--workers N` shares the supervisor's port (SO_REUSEPORT) and prints no banner.
   const worker = workerRoleOf(env);
   const logger = createServeLogger(settings.ops, { io, role: worker });
   if (worker === undefined) for (const warning of how.warnings ?? []) logger.warn("config warning", { message: warning });
   const banner = new ServeBanner(io, logger);
-  const tls = await loadTls(config, banner);
-  const trust = trustConfigOf(config, tls);
-  let server: GnpServer;
-  try {
-    server = createServer({
-      host: settings.host,
-      port: worker?.port ?? settings.port,
-      tls: trust.tls,
-      ...trust.trust,
-      maxConnections: settings.maxConnections,
-      maxHandshakes: settings.maxHandshakes,
-      maxHandshakesPerAddress: settings.maxHandshakesPerAddress,
-      maxBody: settings.maxBody,
-      maxOutput: settings.maxOutput,
-      idleTimeout: settings.idleTimeout,
-      handshakeTimeout: settings.handshakeTimeout,
-      requestTimeout: settings.requestTimeout,
-      shutdownTimeout: settings.ops.shutdownTimeout,
-      reusePort: worker !== undefined,
-    });
-  } catch (error) {
-    throw new CliFailure(describe(error));
-  }
-  const reloader = ReloadController.attach(server, {
-    initial: trust,
-    prepare: async () => {
+  const { server, store, tls, reloader, added } = await prepareServer(config, {
+    banner,
+    mode: "serve",
+    worker,
+    reloadWith: (server) => async () => {
       const next = resolveServeConfig(how.argv, { env });
       const nextTrust = trustConfigOf(next, await loadTls(next, banner), { running: config });
       next.clients.checkCommands(server.commands, next.file?.path ?? "config");
       return nextTrust;
     },
   });
-  const storeUrl = settings.store ?? defaultStoreUrl(settings.dataDir);
-  let store: DocumentStore;
-  try {
-    store = await openStore(storeUrl);
-  } catch (error) {
-    throw new CliFailure(describe(error));
-  }
-  try {
-    const added = await installApp(server, store, { handlersFile: settings.handlersFile, permissionsOf: reloader.permissionsOf });
-    if (settings.handlersFile !== undefined) {
-      banner.say(`loaded ${added.length} command(s) from ${settings.handlersFile}: ${added.join(", ")}\n`, {
-        event: "handlers loaded",
-        fields: { file: settings.handlersFile, commands: added.join(",") },
-      });
-    }
-    config.clients.checkCommands(server.commands, config.file?.path ?? "config");
-  } catch (error) {
-    await store.close();
-    throw new CliFailure(describe(error));
+  if (settings.handlersFile !== undefined) {
+    banner.say(`loaded ${added.length} command(s) from ${settings.handlersFile}: ${added.join(", ")}\n`, {
+      event: "handlers loaded",
+      fields: { file: settings.handlersFile, commands: added.join(",") },
+    });
   }
   logServerEvents(server, logger);
   if (worker === undefined && settings.ops.admin !== undefined) probeAdminAddress(settings.ops.admin);

@@ -8,12 +8,12 @@
 
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { ensureLocalPki } from "../certs/local-pki.ts";
+import { ensureLocalPki, generateLocalPki, hasLocalPki, localPkiPaths } from "../certs/local-pki.ts";
 import { localCrlPath, pkiDir } from "../certs/pki-paths.ts";
 import type { TrustPolicy } from "../certs/trust-policy.ts";
 import { CertificateValidator, formatInstant } from "../certs/validator.ts";
 import { admissionSettings, originOf, settingValue, type ServeConfig } from "../config/serve-config.ts";
-import { describeFileError } from "../config/file-errors.ts";
+import { describeFileError, whyCannotCreate } from "../config/file-errors.ts";
 import { readPemFile, readSettingBytes } from "../config/pem-file.ts";
 import { DEFAULT_DATA_DIR } from "../config/serve-flags.ts";
 import { CliFailure } from "../io.ts";
@@ -32,9 +32,18 @@ export type CrlFile = { path: string; bytes: Uint8Array };
 /**
  * The server's pair, the CAs it trusts and their CRLs; `files`, every file these were read
  * from (and the local CA's CRL, present or not), for the poll that reloads on a change; `hint`
- * (first run only) says how to connect.
+ * (first run only) says how to connect. `firstRun` says what became of the first-run
+ * certificates under DATA/pki, when they are used.
  */
-export type TlsMaterial = { cert: string; key: string; trustedCas: string[]; crls: CrlFile[]; files: string[]; hint: string | undefined };
+export type TlsMaterial = {
+  cert: string;
+  key: string;
+  trustedCas: string[];
+  crls: CrlFile[];
+  files: string[];
+  hint: string | undefined;
+  firstRun?: "created" | "reused" | "would create";
+};
 
 /**
  * The trust to run with. `running` (on reload) is the configuration the server started with.
@@ -122,9 +131,11 @@ function checkCrls(trust: TrustPolicy, crls: readonly CrlFile[]): void {
 /**
  * Reads the certificate files the configuration names, or, with none named, creates (once)
  * and reads the local PKI under DATA/pki. Throws CliFailure with one line on a mistake, which
- * names each file's setting as the user wrote it (GNP_CA in a container, not --ca).
+ * names each file's setting as the user wrote it (GNP_CA in a container, not --ca). With
+ * `create: false` (a check) a missing DATA/pki is not created: its directory must be
+ * creatable, and a throwaway pair made in memory stands in for it.
  */
-export async function loadTls(config: ServeConfig, banner: ServeBanner): Promise<TlsMaterial> {
+export async function loadTls(config: ServeConfig, banner: ServeBanner, how: { create?: boolean } = {}): Promise<TlsMaterial> {
   // Listing a client in [[clients]] by thumbprint admits it: its thumbprint joins the allow-list.
   const settings = admissionSettings(config);
   const trustedCas = settings.caFiles.map((file) => readPemFile(originOf(config, "ca"), file));
@@ -144,8 +155,24 @@ export async function loadTls(config: ServeConfig, banner: ServeBanner): Promise
   const dir = pkiDir(settings.dataDir);
   let pki;
   try {
-    pki = await ensureLocalPki(dir);
+    if (how.create === false && !(await hasLocalPki(dir))) {
+      const why = whyCannotCreate(dir);
+      if (why !== undefined) throw new CliFailure(`cannot prepare certificates in ${dir}: ${why}`);
+      const made = await generateLocalPki();
+      const paths = localPkiPaths(dir);
+      return {
+        cert: made.server.certificatePem,
+        key: made.server.privateKeyPem,
+        trustedCas: [...trustedCas, made.ca.certificatePem],
+        crls,
+        files: [paths.serverCert, paths.serverKey, paths.caCert, localCrlPath(dir), ...files],
+        hint: undefined,
+        firstRun: "would create",
+      };
+    }
+    pki = how.create === false ? { ...localPkiPaths(dir), created: false } : await ensureLocalPki(dir);
   } catch (error) {
+    if (error instanceof CliFailure) throw error;
     // A file error names the path it failed on; a data volume owned by another uid is the usual cause.
     const path = (error as { path?: string }).path;
     const why = path === undefined ? describe(error) : `${resolve(path) === resolve(dir) ? "" : `${path}: `}${describeFileError(error, path)}`;
@@ -177,5 +204,6 @@ export async function loadTls(config: ServeConfig, banner: ServeBanner): Promise
     crls,
     files: [pki.serverCert, pki.serverKey, pki.caCert, localCrl, ...files],
     hint,
+    firstRun: pki.created ? "created" : "reused",
   };
 }

@@ -29,6 +29,7 @@ async function everyCommand(): Promise<[string, string[]][]> {
   const names = [...usage.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((match) => match[1]!);
   const modules: Record<string, () => Promise<{ flags: Record<string, unknown>; subcommands?: Record<string, Record<string, unknown>> }>> = {
     serve: async () => (await import("../../src/cli/serve.ts")).SERVE_COMMAND,
+    check: async () => (await import("../../src/cli/serve.ts")).CHECK_COMMAND,
     call: async () => (await import("../../src/cli/call.ts")).CALL_COMMAND,
     bench: async () => (await import("../../src/cli/bench.ts")).BENCH_COMMAND,
     certs: async () => (await import("../../src/cli/certs.ts")).CERTS_COMMAND,
@@ -80,14 +81,14 @@ describe("gnp completion", () => {
       return Bun.spawnSync(["bash", "-c", script]).stdout.toString().trim();
     };
     expect([
-      complete(["gnp", "cer"]),
+      complete(["gnp", "ch"]),
       complete(["gnp", "serve", "--max-co"]),
       complete(["gnp", "certs", "in"]),
       complete(["gnp", "certs", "init", "--r"]),
       complete(["gnp", "serve", "--log-level", ""]),
       complete(["gnp", "completion", ""]),
       complete(["gnp", "call", "--port", ""]),
-    ]).toEqual(["certs", "--max-connections", "init intermediate inspect", "--rsa", "debug info warn error", "bash zsh fish", ""]);
+    ]).toEqual(["check", "--max-connections", "init intermediate inspect", "--rsa", "debug info warn error", "bash zsh fish", ""]);
   });
 
   test.skipIf(Bun.which("fish") === null)("fish completes a flag with its help, and a flag's values", () => {

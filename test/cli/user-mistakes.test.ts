@@ -44,11 +44,13 @@ test("a --handlers setup function that registers nothing stops the start with on
   expect(run.stderr).toBe("gnp: --handlers empty.ts: its setup function registered no command\n");
 });
 
-test("--print-config with --workers 2 prints and exits 0, creates nothing, and hides a store password", async () => {
+test("--print-config with --workers 2 prints, creates nothing, and hides a store password, also in the line why the store would not open", async () => {
   const dir = freshDir();
-  const run = await runCli([process.execPath, CLI, "serve", "--print-config", "--workers", "2", "--store", "postgres://gnp:hunter2@db:5432/gnp"], { cwd: dir });
-  expect(run.exitCode).toBe(0);
-  expect(run.stdout).toContain('store = "postgres://gnp:***@db:5432/gnp"');
+  // Port 1 of loopback refuses at once: the check behind --print-config fails as a start would.
+  const run = await runCli([process.execPath, CLI, "serve", "--print-config", "--workers", "2", "--store", "postgres://gnp:hunter2@127.0.0.1:1/gnp"], { cwd: dir });
+  expect(run.exitCode).toBe(1);
+  expect(run.stderr).toStartWith("gnp: cannot open store postgres://gnp@127.0.0.1:1/gnp: ");
+  expect(run.stdout).toContain('store = "postgres://gnp:***@127.0.0.1:1/gnp"');
   expect(run.stdout + run.stderr).not.toContain("hunter2");
   expect((await Bun.$`ls -A ${dir}`.text()).trim()).toBe("");
 });
@@ -69,7 +71,6 @@ test("a negative value is named with its flag, not called 'ambiguous'", async ()
   expect(run.exitCode).toBe(2);
   expect(run.stderr).toBe('gnp: serve: invalid --max-body "-1": a value may not start with "-"\n');
 });
-
 test("a mistyped command or flag is one line with a did-you-mean, exit 2", async () => {
   const dir = freshDir();
   const command = await runCli([process.execPath, CLI, "sever", "--port", "0"], { cwd: dir });
