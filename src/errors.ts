@@ -75,6 +75,7 @@ export const ERROR_CATALOG = {
   LISTEN_FAILED: { kind: "local", summary: "the listener could not bind its address and port" },
   STORE_UNAVAILABLE: { kind: "local", summary: "the store could not be opened (unreadable directory, corrupt file, no server)" },
   HANDLERS_INVALID: { kind: "local", summary: "a --handlers module failed to load or exports no valid handler" },
+  DATA_DIR_IN_USE: { kind: "local", summary: "another gnp serve holds the lock of the same data directory" },
 } as const satisfies Record<string, { kind: ErrorKind; refusal?: RefusalKind; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

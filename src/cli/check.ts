@@ -32,7 +32,7 @@ export async function reportCheck(config: ServeConfig, out: { io: CliIo; warning
 /** The check's lines: what a start with this configuration would find or make. */
 export function formatCheck(config: ServeConfig, result: CheckResult): string {
   const settings = config.settings;
-  const { certificate, trust, store, handlers } = result;
+  const { certificate, trust, store, handlers, dataInUse } = result;
   const valid = `${certificate.name}, valid until ${formatInstant(certificate.notAfter)}`;
   const firstRun = pkiWording(certificate.firstRun, `${settings.dataDir}/pki`);
   const rows: [string, string][] = [
@@ -43,7 +43,7 @@ export function formatCheck(config: ServeConfig, result: CheckResult): string {
     ["handlers", handlers === undefined ? "none" : `${count(handlers.commands.length, "command")} from ${handlers.file}: ${handlers.commands.join(", ")}`],
     ["admin", settings.ops.admin === undefined ? "off" : formatHostPort(settings.ops.admin.host, settings.ops.admin.port)],
     ["workers", String(settings.ops.workers)],
-    ["data", settings.dataDir],
+    ["data", dataInUse === undefined ? settings.dataDir : `${settings.dataDir} (in use now by gnp serve${dataInUse.pid === undefined ? "" : ` pid ${dataInUse.pid}`})`],
   ];
   const head = `configuration ok: gnp serve would listen on ${formatHostPort(settings.host, settings.port)} (mutual TLS)\n`;
   return head + rows.map(([label, value]) => `  ${label.padEnd(13)}${value}\n`).join("");

@@ -7,6 +7,7 @@
 import type { ServeConfig } from "../config/serve-config.ts";
 import { Logger } from "../ops/logger.ts";
 import { ServeBanner } from "./banner.ts";
+import { DataDirLock, type LockHolder } from "./data-lock.ts";
 import { closePrepared, prepareServer } from "./prepare.ts";
 import { checkServerCertificate } from "./server-certificate.ts";
 
@@ -17,6 +18,8 @@ export type CheckResult = {
   trust: { trustedCas: number; allowed: number; clients: number };
   store: { url: string; created: boolean };
   handlers: { file: string; commands: string[] } | undefined;
+  /** Who holds the data directory now (a running server), if anyone. */
+  dataInUse: LockHolder | undefined;
   /** Worth saying but not a failure: a certificate near expiry. */
   warnings: readonly string[];
 };
@@ -40,6 +43,7 @@ export async function checkConfig(config: ServeConfig): Promise<CheckResult> {
       trust: { trustedCas: trust.trust.trustedCas.length, allowed: trust.trust.allow.length, clients: config.clients.rules.length },
       store: { url: storeUrl, created: storeCreated },
       handlers: settings.handlersFile === undefined ? undefined : { file: settings.handlersFile, commands: added },
+      dataInUse: await DataDirLock.holder(settings.dataDir),
       warnings: trust.warnings,
     };
   } finally {

@@ -12,6 +12,7 @@ import { WORKER_ID_ENV, WORKER_PORT_ENV, workerRoleOf } from "../ops/worker-ipc.
 import { describe, formatHostPort, systemReason } from "../wording.ts";
 import { pollFiles } from "./file-polling.ts";
 import { ServeBanner } from "./banner.ts";
+import { DataDirLock } from "./data-lock.ts";
 import { prepareServer } from "./prepare.ts";
 import { startReloading } from "./reloading.ts";
 import { createServeLogger, serveUntilSignal, ShutdownSignals, type RunningServer, type ServeProcess } from "./runtime.ts";
@@ -30,12 +31,33 @@ export async function serve(config: ServeConfig, how: ServeProcess): Promise<num
   // signal that finds no handler kills the process outright.
   const signals = new ShutdownSignals();
   const settings = config.settings;
-  if (settings.ops.workers > 1 && workerRoleOf(how.env) === undefined) {
-    if (settings.ops.admin !== undefined) probeAdminAddress(settings.ops.admin);
-    return (await import("./supervise.ts")).runSupervisor(config, { ...how, signals });
+  const worker = workerRoleOf(how.env);
+  // The process a user signals holds the data directory; its workers share it.
+  const lock = worker === undefined ? await lockDataDir(settings.dataDir) : undefined;
+  try {
+    if (settings.ops.workers > 1 && worker === undefined) {
+      if (settings.ops.admin !== undefined) probeAdminAddress(settings.ops.admin);
+      return await (await import("./supervise.ts")).runSupervisor(config, { ...how, signals });
+    }
+    const running = await startServing(config, how);
+    return await serveUntilSignal(running, { io: how.io, signals, env: how.env });
+  } finally {
+    lock?.release();
   }
-  const running = await startServing(config, how);
-  return serveUntilSignal(running, { io: how.io, signals, env: how.env });
+}
+
+/**
+ * Takes the data directory's lock, or fails in one line when another server holds it. A lock
+ * that cannot even be made (a read-only or foreign directory) does not stop the start: the
+ * certificates or the pid file then report that directory in their own words.
+ */
+async function lockDataDir(dataDir: string): Promise<DataDirLock | undefined> {
+  try {
+    return await DataDirLock.acquire(dataDir);
+  } catch (error) {
+    if (error instanceof GnpError && error.code === "DATA_DIR_IN_USE") throw new CliFailure(error.message);
+    return undefined;
+  }
 }
 
 /** Starts one server from `config`. Resolves once it listens. */

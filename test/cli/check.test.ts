@@ -105,7 +105,7 @@ describe("gnp check", () => {
     expect(readdirSync(cwd)).toEqual([]);
   });
 
-  test("beside the running server it checks: exit 0, its certificates read, no port bound", async () => {
+  test("beside the running server it checks: exit 0, and says who holds the data directory", async () => {
     const cwd = freshDir();
     const server = new CliProcess(serveCommand("--port", "0", "--data", "d", "--store", "memory:"), { cwd, env: cleanEnv() });
     const port = await server.listeningPort();
@@ -113,6 +113,7 @@ describe("gnp check", () => {
     expect([run.exitCode, run.stderr]).toEqual([0, ""]);
     expect(run.stdout).toContain("certificate  CN=localhost, valid until ");
     expect(run.stdout).toContain(`first-run certificates in d/pki`);
+    expect(run.stdout).toContain(`data         d (in use now by gnp serve pid ${server.pid})\n`);
   });
 });
 
