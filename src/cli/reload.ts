@@ -34,7 +34,8 @@ const RELOAD_FLAGS = {
 
 const USAGE = `usage: gnp reload [--data DIR] [--config FILE] [--timeout S]
 
-Sends SIGHUP to the gnp serve whose pid is in DATA/gnp.pid and prints what the reload did.
+Sends SIGHUP to the gnp serve whose pid is in DATA/gnp.pid and prints what the reload did
+and, on stderr, its warnings (a changed setting that waits for a restart).
 exit code: 0 reloaded, 1 refused (the old configuration stays), 2 no server or no answer
 
 ${flagHelp(RELOAD_FLAGS, ["data", "config", "timeout"])}
@@ -78,6 +79,7 @@ export async function runReload(argv: string[], io: CliIo, options: { env?: Env 
     if (status === undefined || status.pid !== pid || status.attempt <= attemptBefore) continue;
     if (status.ok) {
       io.stdout(`reloaded (pid ${pid}, generation ${status.generation}): ${status.message}\n`);
+      for (const warning of status.warnings) io.stderr(`gnp: warning: ${warning}\n`);
       return 0;
     }
     io.stderr(`gnp: reload refused, the old configuration stays: ${status.message}\n`);

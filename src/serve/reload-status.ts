@@ -1,6 +1,6 @@
 // How `gnp reload` finds a running server and learns what its reload did: the server writes
 // DATA/gnp.pid at start (removed at stop), and DATA/reload.json after start and after every
-// reload attempt (pid, attempt, generation applied, ok, message). `gnp reload` sends SIGHUP to
+// reload attempt (pid, attempt, generation applied, ok, message, warnings). `gnp reload` sends SIGHUP to
 // the pid and waits for the attempt count to move. Files are replaced by rename, so a reader never sees half of one.
 
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -9,8 +9,11 @@ import { basename, dirname, join } from "node:path";
 export const PID_FILE = "gnp.pid";
 export const STATUS_FILE = "reload.json";
 
-/** `attempt` counts reloads asked for, `generation` those applied (a refusal leaves it). */
-export type ReloadStatus = { pid: number; attempt: number; generation: number; ok: boolean; message: string; at: string };
+/**
+ * `attempt` counts reloads asked for, `generation` those applied (a refusal leaves it);
+ * `warnings` are what the attempt logged as config warnings (a setting that waits for a restart).
+ */
+export type ReloadStatus = { pid: number; attempt: number; generation: number; ok: boolean; message: string; warnings: string[]; at: string };
 
 /** Writes DATA/gnp.pid with this process's pid. */
 export function writePidFile(dataDir: string, pid: number = process.pid): void {
@@ -29,8 +32,8 @@ export function readPid(dataDir: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-export function writeReloadStatus(dataDir: string, status: Omit<ReloadStatus, "at" | "pid">, pid: number = process.pid): void {
-  const full: ReloadStatus = { pid, ...status, at: new Date().toISOString() };
+export function writeReloadStatus(dataDir: string, status: Omit<ReloadStatus, "at" | "pid" | "warnings"> & { warnings?: readonly string[] }, pid: number = process.pid): void {
+  const full: ReloadStatus = { pid, ...status, warnings: [...(status.warnings ?? [])], at: new Date().toISOString() };
   writeAtomically(join(dataDir, STATUS_FILE), `${JSON.stringify(full)}\n`);
 }
 
@@ -40,7 +43,8 @@ export function readReloadStatus(dataDir: string): ReloadStatus | undefined {
   try {
     const value = JSON.parse(text) as Partial<ReloadStatus>;
     if (typeof value.pid !== "number" || typeof value.attempt !== "number" || typeof value.generation !== "number" || typeof value.ok !== "boolean") return undefined;
-    return { pid: value.pid, attempt: value.attempt, generation: value.generation, ok: value.ok, message: String(value.message ?? ""), at: String(value.at ?? "") };
+    const warnings = Array.isArray(value.warnings) ? value.warnings.map(String) : [];
+    return { pid: value.pid, attempt: value.attempt, generation: value.generation, ok: value.ok, message: String(value.message ?? ""), warnings, at: String(value.at ?? "") };
   } catch {
     return undefined;
   }

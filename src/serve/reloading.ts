@@ -22,7 +22,7 @@ export type Reloading = {
 export function startReloading(controller: ReloadController, where: { logger: Logger; dataDir: string | undefined }): Reloading {
   const { logger, dataDir } = where;
   let attempt = 0;
-  const publish = (status: { attempt: number; generation: number; ok: boolean; message: string }) => {
+  const publish = (status: { attempt: number; generation: number; ok: boolean; message: string; warnings?: readonly string[] }) => {
     if (dataDir === undefined) return;
     try {
       writeReloadStatus(dataDir, status);
@@ -37,7 +37,7 @@ export function startReloading(controller: ReloadController, where: { logger: Lo
       const changed = outcome.changed.length === 0 ? "nothing" : outcome.changed.join(", ");
       logger.info("reloaded", { cause, generation: outcome.generation, changed });
       for (const warning of outcome.warnings) logger.warn("config warning", { message: warning });
-      publish({ attempt, generation: outcome.generation, ok: true, message: `changed: ${changed}` });
+      publish({ attempt, generation: outcome.generation, ok: true, message: `changed: ${changed}`, warnings: outcome.warnings });
     } else {
       logger.error("reload refused", { cause, reason: outcome.reason, kept: `generation ${outcome.generation}` });
       publish({ attempt, generation: outcome.generation, ok: false, message: outcome.reason });

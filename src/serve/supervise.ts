@@ -67,7 +67,7 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
   // and certificates afresh. Its outcome goes to DATA/reload.json like a single server's reload.
   let attempt = 0;
   let generation = 1;
-  const publish = (status: { attempt: number; generation: number; ok: boolean; message: string }) => {
+  const publish = (status: { attempt: number; generation: number; ok: boolean; message: string; warnings?: readonly string[] }) => {
     try {
       writeReloadStatus(settings.dataDir, status);
     } catch (error) {
@@ -78,29 +78,31 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
    * The checks a worker would make before it listens, made here first: a mistake in the new
    * configuration is refused with its own words, instead of "worker exited before listening".
    */
-  const precheck = async (): Promise<string | undefined> => {
+  const precheck = async (): Promise<{ problem: string } | { warnings: readonly string[] }> => {
     try {
       const next = resolveServeConfig(argv, { env });
-      trustConfigOf(next, await loadTls(next, banner), { running: config });
-      return undefined;
+      return { warnings: trustConfigOf(next, await loadTls(next, banner), { running: config }).warnings };
     } catch (error) {
-      return describe(error);
+      return { problem: describe(error) };
     }
   };
   process.on("SIGHUP", () => {
     logger.info("SIGHUP: rolling restart", { workers: supervisor.running });
-    void precheck().then((problem) => {
-      if (problem === undefined) return supervisor.rollingRestart();
-      return { ok: false, message: problem };
+    let warnings: readonly string[] = [];
+    void precheck().then((checked) => {
+      if ("problem" in checked) return { ok: false, message: checked.problem };
+      warnings = checked.warnings;
+      return supervisor.rollingRestart();
     }).then((outcome) => {
       attempt++;
       if (outcome.ok) {
         generation++;
         logger.info("reloaded", { cause: "SIGHUP", generation, changed: outcome.message });
+        for (const warning of warnings) logger.warn("config warning", { message: warning });
       } else {
         logger.error("reload refused", { cause: "SIGHUP", reason: outcome.message, kept: `generation ${generation}` });
       }
-      publish({ attempt, generation, ok: outcome.ok, message: outcome.ok ? `rolling restart: ${outcome.message}` : outcome.message });
+      publish({ attempt, generation, ok: outcome.ok, message: outcome.ok ? `rolling restart: ${outcome.message}` : outcome.message, warnings: outcome.ok ? warnings : [] });
     });
   });
 

@@ -144,10 +144,15 @@ test("gnp reload: narrowed permissions apply to an established connection at its
   expect(a.received).toBe(GREETING + okReply("1", "", version) + errReply("2", "command 'PUT' is not allowed for CN=alice") + okReply("3", "v", version));
 });
 
-test("a setting only a restart can change is kept, and the reload says so", async () => {
+test("a setting only a restart can change is kept, and the reload says so: in the log and from gnp reload", async () => {
   const { server, cwd } = await serve(baseToml(alice));
   writeToml(cwd, baseToml(alice).replace("store = \"memory:\"", "store = \"memory:\"\nmax-body = 10"));
-  expect((await runCli(reloadCommand(), { cwd })).exitCode).toBe(0);
+  const run = await runCli(reloadCommand(), { cwd });
+  expect([run.exitCode, run.stdout, run.stderr]).toEqual([
+    0,
+    `reloaded (pid ${server.pid}, generation 1): changed: nothing\n`,
+    "gnp: warning: max-body changed; it takes effect at the next restart\n",
+  ]);
   await server.waitForStdout(/WARN\s+config warning message="max-body changed; it takes effect at the next restart"/);
 });
 
