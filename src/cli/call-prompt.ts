@@ -1,15 +1,19 @@
 // The prompt of `gnp call` without a command: a person types `GET users/1` (with the same
 // --body/--header/--timeout flags as the shell form) and sees the reply; Sequence numbers are
 // the client's business. At a terminal it has line editing and a history kept across runs
-// (GNP_HISTORY, default ~/.gnp_history); piped input runs line by line without prompts.
+// (GNP_HISTORY, default ~/.gnp_history); piped input runs line by line without prompts. A push
+// prints as one line with its headers; at a terminal it clears the line being typed, prints,
+// and draws the prompt and the typed text again, so a push never breaks what is typed.
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { connect } from "../client/client.ts";
+import type { Push } from "../client/message.ts";
 import { GnpError } from "../errors.ts";
 import { parseCommandLine } from "../config/flags.ts";
+import { promptPushLine } from "./call-output.ts";
 import { REQUEST_FLAGS, buildRequest, type CallIo } from "./call-request.ts";
 import type { ConnectionSettings, Env } from "./connection-flags.ts";
 import { CliFailure } from "../io.ts";
@@ -18,7 +22,8 @@ import { describe } from "../wording.ts";
 const HISTORY_SIZE = 1000;
 const HELP = `type a command and its arguments, e.g.  GET users/1   or   PUT users/1 --body '{"a":1}'
 flags per line: --body TEXT|@FILE  --header NAME=VALUE (repeatable)  --timeout S
-pushes print as: PUSH <sequence> <body>          leave with: quit, exit or Ctrl-D
+pushes print as: PUSH <sequence> Key=... Op=... Version=... <body>
+leave with: quit, exit or Ctrl-D
 `;
 
 export type PromptSettings = {
@@ -38,12 +43,16 @@ export type PromptSettings = {
  */
 export async function runPrompt(settings: PromptSettings): Promise<number> {
   const { io, terminal } = settings;
-  const open = () =>
-    connect({
-      ...settings.connection,
-      timeout: settings.timeoutMs,
-      onPush: (push) => io.stdout(`PUSH ${push.sequence} ${push.text()}\n`),
-    });
+  // Set while the prompt waits for a line: a push then has a prompt and typed text to redraw.
+  let prompting = false;
+  const showPush = (push: Push) => {
+    const line = `${promptPushLine(push)}\n`;
+    if (!terminal || !prompting) return io.stdout(line);
+    // Back to the start of the line and clear it, the push, then the prompt and what was typed.
+    io.stdout(`\r\x1b[2K${line}`);
+    rl.prompt(true);
+  };
+  const open = () => connect({ ...settings.connection, timeout: settings.timeoutMs, onPush: showPush });
   const historyFile = settings.env.GNP_HISTORY || join(homedir(), ".gnp_history");
   let client = await open();
   const rl = createInterface({
@@ -52,6 +61,10 @@ export async function runPrompt(settings: PromptSettings): Promise<number> {
     terminal,
     prompt: "gnp> ",
   });
+  const prompt = () => {
+    prompting = true;
+    rl.prompt();
+  };
   let history: string[] | undefined;
   rl.on("history", (lines: string[]) => (history = lines));
   let lost: GnpError | undefined;
@@ -65,10 +78,11 @@ export async function runPrompt(settings: PromptSettings): Promise<number> {
   watch(client);
   if (terminal) {
     io.stderr(`connected to ${client.host}:${client.port} ("help" for help)\n`);
-    rl.prompt();
+    prompt();
   }
   let sawError = false;
   for await (const line of rl) {
+    prompting = false;
     if (lost !== undefined && terminal && !LOCAL_WORDS.has(line.trim().split(/\s+/)[0]!.toLowerCase())) {
       try {
         client = await open();
@@ -78,7 +92,7 @@ export async function runPrompt(settings: PromptSettings): Promise<number> {
       } catch (error) {
         io.stderr(`gnp: ${describe(error)}\n`);
         sawError = true;
-        rl.prompt();
+        prompt();
         continue;
       }
     }
@@ -86,7 +100,7 @@ export async function runPrompt(settings: PromptSettings): Promise<number> {
     if (outcome === "quit") break;
     if (outcome === "error") sawError = true;
     if (lost !== undefined && !terminal) break;
-    if (terminal) rl.prompt();
+    if (terminal) prompt();
   }
   rl.close();
   if (terminal && history !== undefined) saveHistory(historyFile, history);

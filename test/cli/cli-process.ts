@@ -40,20 +40,20 @@ export class CliProcess implements AsyncDisposable {
   readonly #child: Subprocess<"ignore", "pipe", "pipe">;
   #stdout = "";
   #stderr = "";
-  #waiters: { pattern: RegExp; resolve: (match: RegExpMatchArray) => void; reject: (error: Error) => void }[] = [];
+  #waiters: { stream: "stdout" | "stderr"; pattern: RegExp; resolve: (match: RegExpMatchArray) => void; reject: (error: Error) => void }[] = [];
   /** The exit, once both output streams have been read to their end. */
   readonly done: Promise<CliRun>;
 
   constructor(command: string[], options: SpawnOptions) {
     this.#child = Bun.spawn(command, { cwd: options.cwd, env: options.env ?? cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     live.add(this);
-    const out = pump(this.#child.stdout, (text) => this.#onStdout(text));
-    const err = pump(this.#child.stderr, (text) => (this.#stderr += text));
+    const out = pump(this.#child.stdout, (text) => this.#onText("stdout", text));
+    const err = pump(this.#child.stderr, (text) => this.#onText("stderr", text));
     this.done = Promise.all([this.#child.exited, out, err]).then(() => {
       live.delete(this);
       const run = this.#run();
       for (const waiter of this.#waiters.splice(0)) {
-        waiter.reject(new Error(`process exited (${run.exitCode ?? run.signalCode}) before stdout matched ${waiter.pattern}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`));
+        waiter.reject(new Error(`process exited (${run.exitCode ?? run.signalCode}) before ${waiter.stream} matched ${waiter.pattern}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`));
       }
       return run;
     });
@@ -73,11 +73,20 @@ export class CliProcess implements AsyncDisposable {
 
   /** Resolves with the first match of `pattern` in stdout; rejects if the process exits first. */
   waitForStdout(pattern: RegExp): Promise<RegExpMatchArray> {
-    const match = this.#stdout.match(pattern);
+    return this.#waitFor("stdout", pattern);
+  }
+
+  /** Resolves with the first match of `pattern` in stderr; rejects if the process exits first. */
+  waitForStderr(pattern: RegExp): Promise<RegExpMatchArray> {
+    return this.#waitFor("stderr", pattern);
+  }
+
+  #waitFor(stream: "stdout" | "stderr", pattern: RegExp): Promise<RegExpMatchArray> {
+    const match = (stream === "stdout" ? this.#stdout : this.#stderr).match(pattern);
     if (match) return Promise.resolve(match);
-    if (!live.has(this)) return Promise.reject(new Error(`process already exited; stdout: ${this.#stdout}`));
+    if (!live.has(this)) return Promise.reject(new Error(`process already exited; ${stream}: ${stream === "stdout" ? this.#stdout : this.#stderr}`));
     const { promise, resolve, reject } = Promise.withResolvers<RegExpMatchArray>();
-    this.#waiters.push({ pattern, resolve, reject });
+    this.#waiters.push({ stream, pattern, resolve, reject });
     return promise;
   }
 
@@ -102,10 +111,12 @@ export class CliProcess implements AsyncDisposable {
     await this.done;
   }
 
-  #onStdout(text: string): void {
-    this.#stdout += text;
+  #onText(stream: "stdout" | "stderr", text: string): void {
+    if (stream === "stdout") this.#stdout += text;
+    else this.#stderr += text;
     this.#waiters = this.#waiters.filter((waiter) => {
-      const match = this.#stdout.match(waiter.pattern);
+      if (waiter.stream !== stream) return true;
+      const match = (stream === "stdout" ? this.#stdout : this.#stderr).match(waiter.pattern);
       if (!match) return true;
       waiter.resolve(match);
       return false;
