@@ -23,6 +23,7 @@ export const INSPECT_FLAGS = {
   allow: { type: "string", arg: "THUMBPRINT", multiple: true, env: false, help: "check against this allow-list thumbprint (repeatable)" },
   server: { type: "boolean", env: false, help: "check against the server configured here" },
   config: { type: "string", arg: "FILE", env: false, help: "that server's settings file" },
+  json: { type: "boolean", env: false, help: "print the description and the verdict as one JSON object" },
 } as const satisfies Record<string, FlagSpec>;
 
 /** Runs `gnp certs inspect`; resolves to 1 when the certificate would be refused. */
@@ -65,11 +66,37 @@ export async function inspect(argv: string[], io: CliIo, usage: () => number): P
   ];
   if (intermediates.length > 0) rows.push(["Sent with", intermediates.map((more) => parseCertificate(more, { identity: true }).name).join(", ")]);
   rows.push(["Admission", verdict]);
+  const permissions = local !== undefined && admission?.ok ? local.clients.permissionsFor(admission) : undefined;
   if (local !== undefined) {
     rows.push(["Checked", `against ${local.source}`]);
-    if (admission?.ok) rows.push(["Permissions", local.clients.permissionsFor(admission).join(", ") || "none (only WHOAMI): matches no [[clients]] entry"]);
+    if (permissions !== undefined) rows.push(["Permissions", permissions.join(", ") || "none (only WHOAMI): matches no [[clients]] entry"]);
   }
-  io.stdout(rows.map(([label, value]) => `${label.padEnd(11)} ${value}\n`).join(""));
+  if (values.json) {
+    const sans = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    const described = {
+      subject: cert.subject,
+      issuer: cert.issuer,
+      sans: sans === null ? [] : sans.names.items.map((n) => ({ type: SAN_LABELS[n.type] ?? n.type, value: n.value })),
+      notBefore: formatInstant(cert.notBefore),
+      notAfter: formatInstant(cert.notAfter),
+      key: describeKey(node),
+      ca: cert.getExtension(x509.BasicConstraintsExtension)?.ca === true,
+      serial: cert.serialNumber.toUpperCase(),
+      sha1: digests.sha1,
+      sha256: digests.sha256,
+      spki: `sha256/${Buffer.from(facts.spki, "hex").toString("base64")}`,
+      identity: facts.identity,
+      sentWith: intermediates.map((more) => parseCertificate(more, { identity: true }).name),
+      admission:
+        admission === undefined
+          ? { checked: false }
+          : admission.ok
+            ? { checked: true, admitted: true, by: admission.viaCa ? "trusted CA" : "allow-list", ...(admission.warnings ? { warnings: admission.warnings } : {}) }
+            : { checked: true, admitted: false, code: admission.code, reason: admission.reason },
+      ...(local === undefined ? {} : { checkedAgainst: local.source, ...(permissions === undefined ? {} : { permissions }) }),
+    };
+    io.stdout(`${JSON.stringify(described)}\n`);
+  } else io.stdout(rows.map(([label, value]) => `${label.padEnd(11)} ${value}\n`).join(""));
   return admission && !admission.ok ? 1 : 0;
 }
 

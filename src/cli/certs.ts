@@ -60,12 +60,13 @@ export const CERTS_USAGE = `Usage:
       Sign the CA's CRL again with fresh dates (an empty one if there is none).
   gnp certs thumbprint FILE
       Print the SHA-1 and SHA-256 thumbprints of the certificate in FILE.
-  gnp certs inspect FILE [--ca CAFILE]... [--crl CRLFILE]... [--allow THUMBPRINT]... [--server] [--config FILE]
+  gnp certs inspect FILE [--ca CAFILE]... [--crl CRLFILE]... [--allow THUMBPRINT]... [--server] [--config FILE] [--json]
       Describe the certificate in FILE (with the intermediates after it, as a
       client would send them) and, given --ca or --allow, whether a server with
       those settings would admit it (exit status 1 if not). With --server (or
       --config), check against the server configured here: its settings file,
       GNP_* variables and first-run CA and CRL, and show its permissions.
+      --json prints the same as one JSON object.
 
 Existing files are never replaced without --force (server and CRL files are renewed on purpose).
 Exit status: 0 success, 1 failure, 2 bad usage.

@@ -187,6 +187,29 @@ describe("gnp certs inspect", () => {
     expect(allowed.stdout).toContain("Admission   admitted by the allow-list\n");
   });
 
+  test("--json gives the same description and verdict as one JSON object, with the same exit code", async () => {
+    const { tmp, pki, at } = await files();
+    await using _ = tmp;
+    const admitted = await run("inspect", at("alice.crt"), "--ca", at("ca.crt"), "--json");
+    expect(admitted).toMatchObject({ code: 0, stderr: "" });
+    expect(JSON.parse(admitted.stdout)).toMatchObject({
+      subject: "CN=alice",
+      issuer: "CN=gnp test CA",
+      sans: [],
+      key: "ECDSA P-256",
+      ca: false,
+      sha1: pki.good.sha1,
+      sha256: pki.good.sha256,
+      identity: "alice",
+      admission: { checked: true, admitted: true, by: "trusted CA" },
+    });
+    const refused = await run("inspect", at("eve.crt"), "--ca", at("ca.crt"), "--json");
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).admission).toEqual({ checked: true, admitted: false, code: "CERT_UNKNOWN", reason: `unknown certificate CN=eve, SHA-1 ${pki.unknown.sha1}` });
+    const ca = await run("inspect", at("ca.crt"), "--json");
+    expect(JSON.parse(ca.stdout)).toMatchObject({ ca: true, admission: { checked: false } });
+  });
+
   test("without --ca or --allow only describes, and a bad --allow is one line", async () => {
     const { tmp, at } = await files();
     await using _ = tmp;
