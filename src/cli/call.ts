@@ -12,7 +12,7 @@ import { FlagReader, flagHelp, numberWithin, parseCommandLine, type FlagSpec } f
 import { errShown, messageJson } from "./call-output.ts";
 import { DEFAULT_KEEPALIVE_S, streamPushes } from "./call-stream.ts";
 import { REQUEST_FLAGS, buildRequest, seconds, writeBody, DEFAULT_CALL_TIMEOUT_S, type CallIo, type CallRequest } from "./call-request.ts";
-import { CONNECTION_FLAGS, connectionUsage, resolveConnection, type Env } from "./connection-flags.ts";
+import { CONNECTION_FLAGS, connectionUsage, explainFailure, resolveConnection, type ConnectionSettings, type Env } from "./connection-flags.ts";
 import { CliFailure, processIo } from "../io.ts";
 import { describe } from "../wording.ts";
 import type { CommandModule } from "./command.ts";
@@ -50,13 +50,14 @@ const CALL_FLAGS = {
  */
 export async function runCall(argv: string[], io: CallIo, options: { env?: Env } = {}): Promise<number> {
   const env = options.env ?? process.env;
+  let connection: ConnectionSettings | undefined;
   try {
     const { texts: values, positionals } = parseCommandLine(argv, CALL_FLAGS, { command: "call", positionals: true });
     if (values.help === true) {
       io.stdout(callUsage());
       return 0;
     }
-    const connection = resolveConnection(values, { env });
+    connection = resolveConnection(values, { env });
     const stdin = io.stdin ?? process.stdin;
     if (positionals.length === 0) {
       if (values.body !== undefined || values.header !== undefined) throw new CliFailure("--body and --header need a COMMAND", 2);
@@ -73,7 +74,7 @@ export async function runCall(argv: string[], io: CallIo, options: { env?: Env }
     return await callOnce(connection, request, { verbose: values.verbose === true, json, io });
   } catch (error) {
     const exitCode = error instanceof CliFailure ? error.exitCode : 2;
-    io.stderr(`gnp: ${error instanceof CliFailure || error instanceof GnpError ? error.message : describe(error)}\n`);
+    io.stderr(`gnp: ${error instanceof GnpError ? explainFailure(error, connection) : error instanceof CliFailure ? error.message : describe(error)}\n`);
     return exitCode;
   }
 }

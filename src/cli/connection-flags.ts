@@ -4,6 +4,7 @@
 // zero-config files `gnp serve` creates under DATA/pki, so `gnp call PING` works right after
 // `gnp serve`. Mistakes are one CliFailure line with exit code 2.
 
+import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { localPkiPaths, pkiDir } from "../certs/pki-paths.ts";
 import type { ConnectOptions } from "../client/connect-options.ts";
@@ -11,6 +12,7 @@ import { FlagReader, flagHelp, numberWithin, type FlagSpec, type FlagTexts } fro
 import { readPemFile } from "../config/pem-file.ts";
 import { loadSharedConfig } from "../config/serve-config.ts";
 import { DEFAULT_DATA_DIR } from "../config/serve-flags.ts";
+import type { GnpError } from "../errors.ts";
 import { CliFailure } from "../io.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, LIMITS, checkKeyPair } from "../options.ts";
 
@@ -63,6 +65,7 @@ export function resolveConnection(texts: FlagTexts, where: { env: Env; cwd?: str
   if (insecure && texts.ca !== undefined) throw new CliFailure("--ca and --insecure exclude each other", 2);
   const servername = reader.read("servername");
   const cert = readPem(reader.origin("cert"), certFile);
+  refuseCaCertificate(cert, `${reader.origin("cert")} ${certFile}`);
   const key = readPem(reader.origin("key"), keyFile);
   // Said here, in words: the TLS layer would only report KEY_VALUES_MISMATCH.
   try {
@@ -79,6 +82,36 @@ export function resolveConnection(texts: FlagTexts, where: { env: Env; cwd?: str
     insecure,
     ...(servername !== undefined ? { servername } : {}),
   };
+}
+
+/**
+ * A CA certificate cannot sign a client's handshake (the TLS library says only
+ * KEY_USAGE_BIT_INCORRECT, or the server an illegal parameter): said here, naming the file.
+ */
+function refuseCaCertificate(pem: string, named: string): void {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(pem);
+  } catch {
+    // Not parsable here: the TLS library says why when it connects.
+    return;
+  }
+  if (!certificate.ca) return;
+  const subject = certificate.subject.split("\n").join(", ");
+  throw new CliFailure(`${named} is a CA certificate (${subject}), not a client certificate: pass a client's own certificate and key (gnp certs client NAME makes one)`, 2);
+}
+
+/**
+ * The one line for a failed connect, with what to do when the cause is plain: a server
+ * certificate that nothing verified because no --ca was given.
+ *
+ * @example io.stderr(`gnp: ${explainFailure(error, connection)}\n`);
+ */
+export function explainFailure(error: GnpError, connection: ConnectionSettings | undefined): string {
+  if (error.code === "SERVER_CERT_INVALID" && connection !== undefined && connection.ca === undefined && !connection.insecure) {
+    return `${error.message}: pass --ca FILE (the CA that issued the server's certificate) to verify the server, or --insecure`;
+  }
+  return error.message;
 }
 
 /** Where `gnp serve` writes its admin client certificate, key and CA on a first run. */

@@ -4,7 +4,7 @@
 // under the "bun" condition, and the Node.js build (build-client.ts) never contains it.
 
 import type { Socket } from "bun";
-import { connectFailure, serverCertificateRejected } from "./socket-errors.ts";
+import { connectFailure, serverCertificateRejected, tlsFailure } from "./socket-errors.ts";
 import type { OpenTransport, Transport } from "./transport.ts";
 
 export const openTransport: OpenTransport = (options, events) => {
@@ -20,44 +20,55 @@ export const openTransport: OpenTransport = (options, events) => {
     events.failed(error);
   };
 
-  Bun.connect({
-    hostname: host,
-    port,
-    tls: {
-      cert: options.cert,
-      key: options.key,
-      ca: options.ca as string | Uint8Array | (string | Uint8Array)[] | undefined,
-      rejectUnauthorized: !options.insecure,
-      serverName: options.servername,
-    },
-    socket: {
-      open: (opened) => {
-        socket = opened;
-        opened.setNoDelay(true);
+  // Bun checks the client's own pair as it builds the TLS context, and throws at once.
+  let connecting: Promise<Socket<undefined>>;
+  try {
+    connecting = Bun.connect({
+      hostname: host,
+      port,
+      tls: {
+        cert: options.cert,
+        key: options.key,
+        ca: options.ca as string | Uint8Array | (string | Uint8Array)[] | undefined,
+        rejectUnauthorized: !options.insecure,
+        serverName: options.servername,
       },
-      handshake: (shaken, _success, authorizationError) => {
-        if (authorizationError !== null && !options.insecure) {
-          fail(serverCertificateRejected(authorizationError));
-          shaken.terminate();
-        }
+      socket: {
+        open: (opened) => {
+          socket = opened;
+          opened.setNoDelay(true);
+        },
+        handshake: (shaken, _success, authorizationError) => {
+          // Bun reports a peer that is no TLS server here too, whatever `insecure` says.
+          const notTls = authorizationError === null ? undefined : tlsFailure(host, port, authorizationError);
+          if (notTls !== undefined || (authorizationError !== null && !options.insecure)) {
+            fail(notTls ?? serverCertificateRejected(authorizationError!));
+            shaken.terminate();
+          }
+        },
+        data: (_socket, chunk) => {
+          if (!finished) events.data(chunk);
+        },
+        drain: () => {
+          if (!finished) events.drain();
+        },
+        error: (_socket, error) => {
+          socketError ??= error;
+        },
+        close: (_socket, error) => {
+          if (finished) return;
+          finished = true;
+          events.closed(error ?? socketError);
+        },
+        connectError: (_socket, error) => fail(connectFailure(host, port, error)),
       },
-      data: (_socket, chunk) => {
-        if (!finished) events.data(chunk);
-      },
-      drain: () => {
-        if (!finished) events.drain();
-      },
-      error: (_socket, error) => {
-        socketError ??= error;
-      },
-      close: (_socket, error) => {
-        if (finished) return;
-        finished = true;
-        events.closed(error ?? socketError);
-      },
-      connectError: (_socket, error) => fail(connectFailure(host, port, error)),
-    },
-  }).then(
+    });
+  } catch (error) {
+    const thrown = error instanceof Error ? error : new Error(String(error));
+    queueMicrotask(() => fail(tlsFailure(host, port, thrown) ?? connectFailure(host, port, thrown)));
+    return { write: () => -1, end: () => {}, terminate: () => {} };
+  }
+  connecting.then(
     (connected) => {
       socket = connected;
       if (terminated) connected.terminate();

@@ -5,7 +5,7 @@
 // SERVER_CERT_INVALID, a socket error before TCP is up CONNECT_FAILED, anything later a close.
 
 import { connect as tlsConnect } from "node:tls";
-import { connectFailure, serverCertificateRejected } from "./socket-errors.ts";
+import { connectFailure, serverCertificateRejected, tlsFailure } from "./socket-errors.ts";
 import type { OpenTransport, Transport } from "./transport.ts";
 
 export const openTransport: OpenTransport = (options, events) => {
@@ -37,7 +37,11 @@ export const openTransport: OpenTransport = (options, events) => {
     if (finished) return;
     // Node sets authorizationError just before it destroys a socket whose server certificate
     // failed (chain or name): that is how this error is told apart from a handshake failure.
-    if (socket.authorizationError !== undefined && socket.authorizationError !== null && !socket.authorized && !options.insecure) {
+    const notTls = tlsFailure(host, port, error);
+    if (notTls !== undefined) {
+      finished = true;
+      events.failed(notTls);
+    } else if (socket.authorizationError !== undefined && socket.authorizationError !== null && !socket.authorized && !options.insecure) {
       finished = true;
       events.failed(serverCertificateRejected(error));
     } else if (!connected) {

@@ -43,7 +43,9 @@ beforeAll(async () => {
   const garbage = tlsDouble((socket) => socket.write("OK\r\n"), (socket) => socket.write("HTTP/1.1 400 Bad Request\r\n\r\n"));
   const closed = tlsDouble(() => {});
   closed.stop();
-  doubles = [silent, garbage];
+  // A plain-HTTP listener, as the admin port is: no TLS at all.
+  const plainHttp = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("ok\n") });
+  doubles = [silent, garbage, { port: plainHttp.port!, stop: () => void plainHttp.stop(true) }];
   const pem = (c: TestPki["good"]) => ({ cert: c.certificatePem, key: c.privateKeyPem });
   config = {
     port: server.port,
@@ -51,6 +53,7 @@ beforeAll(async () => {
     silentPort: silent.port,
     garbagePort: garbage.port,
     closedPort: closed.port,
+    plainHttpPort: plainHttp.port,
   };
 }, 120_000);
 
@@ -145,11 +148,12 @@ describe("the client under Node.js", () => {
   }, NODE_CASE_MS);
 
   test("nothing listening and no greeting are CONNECT_FAILED; bytes that are not a reply are BAD_REPLY", async () => {
-    const { silentPort, garbagePort } = config as { silentPort: number; garbagePort: number };
+    const { silentPort, garbagePort, plainHttpPort } = config as { silentPort: number; garbagePort: number; plainHttpPort: number };
     expect(await scenario("connectFailures")).toEqual({
       closed: ["CONNECT_FAILED", true],
       silent: ["CONNECT_FAILED", `no greeting from 127.0.0.1:${silentPort} within 50 ms`],
       badReply: ["BAD_REPLY", `bad reply from 127.0.0.1:${garbagePort}: invalid status line "HTTP/1.1 400 Bad Request": expected OK, ERR or PUSH`],
+      plainHttp: ["CONNECT_FAILED", `could not connect to 127.0.0.1:${plainHttpPort}: that port does not speak TLS; is it the admin port? (WRONG_VERSION_NUMBER)`],
       unhandled: [],
     });
   }, NODE_CASE_MS);

@@ -136,7 +136,8 @@ const scenarios = {
     const silent = await failure(open("good", { timeout: 50, port: config.silentPort }));
     const garbage = await open("good", { port: config.garbagePort });
     const badReply = await failure(garbage.call("PING"));
-    return { closed: [closed[0], closed[1].startsWith(`could not connect to 127.0.0.1:${config.closedPort}: connection refused`)], silent, badReply };
+    const plainHttp = await failure(open("good", { port: config.plainHttpPort }));
+    return { closed: [closed[0], closed[1].startsWith(`could not connect to 127.0.0.1:${config.closedPort}: connection refused`)], silent, badReply, plainHttp };
   },
 
   async timeout() {
