@@ -6,8 +6,8 @@
 // its file), subject rules have a CA to vouch for them, and on reload, settings only a restart
 // changes are named. It also lists the files whose change reloads the trust.
 
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { ensureLocalPki, generateLocalPki, hasLocalPki, localPkiPaths } from "../certs/local-pki.ts";
 import { localCrlPath, pkiDir } from "../certs/pki-paths.ts";
 import type { TrustPolicy } from "../certs/trust-policy.ts";
@@ -192,7 +192,7 @@ export async function loadTls(config: ServeConfig, banner: ServeBanner, how: { c
   const target = formatHostPort(host, "PORT");
   const hint =
     `connect:\n` +
-    `  gnp call PING${callFlags}\n` +
+    `  ${gnpCommand()} call PING${callFlags}\n` +
     `  openssl s_client -connect ${target} -cert ${pki.clientCert} -key ${pki.clientKey} -CAfile ${pki.caCert} -crlf -quiet\n`;
   // The local CA's CRL, once `gnp certs revoke` has written one; watched before it exists.
   const localCrl = localCrlPath(dir);
@@ -206,4 +206,31 @@ export async function loadTls(config: ServeConfig, banner: ServeBanner, how: { c
     hint,
     firstRun: pki.created ? "created" : "reused",
   };
+}
+
+/**
+ * How a person in this directory runs the gnp that is running now, for the connect hint:
+ * `gnp` when that is on PATH, else the executable's path, else (from a checkout, where npm
+ * brought Bun and put no gnp on PATH) `npx gnp` inside the checkout and the checkout's own
+ * Bun and cli.ts outside it.
+ */
+export function gnpCommand(): string {
+  const compiled = Bun.main.startsWith("/$bunfs/") || /^[A-Z]:[\\/]~BUN[\\/]/.test(Bun.main);
+  const self = compiled ? process.execPath : Bun.main;
+  const onPath = Bun.which("gnp");
+  if (onPath !== null && realPath(onPath) === realPath(self)) return "gnp";
+  if (compiled) return process.execPath;
+  const checkout = resolve(dirname(Bun.main), "..");
+  const inside = relative(checkout, process.cwd());
+  if (!inside.startsWith("..") && !isAbsolute(inside)) return "npx gnp";
+  const bun = join(checkout, "node_modules", ".bin", "bun");
+  return `${existsSync(bun) ? bun : "bun"} ${Bun.main}`;
+}
+
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
