@@ -11,13 +11,17 @@ import { registerWatchCommands } from "./watch-commands.ts";
 
 export type AppOptions = { handlersFile?: string | undefined; permissionsOf?: PermissionsOf };
 
-/** Installs the app; resolves with the command names the handlers module added. */
-export async function installApp(server: GnpServer, store: DocumentStore, options: AppOptions = {}): Promise<string[]> {
+/** What installApp made: the commands the handlers module added, and how many watches are open. */
+export type InstalledApp = { added: string[]; watchesOpen: () => number };
+
+/** Installs the app. */
+export async function installApp(server: GnpServer, store: DocumentStore, options: AppOptions = {}): Promise<InstalledApp> {
   registerBuiltinCommands(server, store);
   const watches = registerWatchCommands(server, store);
   registerInfoCommands(server, store, {
     watchers: () => watches.size,
     ...(options.permissionsOf ? { permissionsOf: options.permissionsOf } : {}),
   });
-  return options.handlersFile === undefined ? [] : loadHandlersModule(server, options.handlersFile);
+  const added = options.handlersFile === undefined ? [] : await loadHandlersModule(server, options.handlersFile);
+  return { added, watchesOpen: () => watches.size };
 }

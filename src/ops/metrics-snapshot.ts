@@ -4,7 +4,7 @@
 // this file only walks that table.
 
 import type { GnpServer } from "../server/server.ts";
-import { METRICS, type Metric } from "./metrics-table.ts";
+import { METRICS, NO_APP_METRICS, type AppMetrics, type Metric } from "./metrics-table.ts";
 
 type Table = typeof METRICS;
 
@@ -22,9 +22,9 @@ function build(value: (key: Key, metric: Metric<unknown>) => unknown): MetricsSn
   return snapshot as MetricsSnapshot;
 }
 
-/** Copies a server's metrics now. */
-export function takeSnapshot(server: GnpServer): MetricsSnapshot {
-  return build((_key, metric) => metric.read(server));
+/** Copies a server's metrics now, with what the layers above it add (`app`). */
+export function takeSnapshot(server: GnpServer, app: AppMetrics = NO_APP_METRICS): MetricsSnapshot {
+  return build((_key, metric) => metric.read(server, app));
 }
 
 /** An all-zero snapshot: the identity of mergeSnapshots. */

@@ -1,6 +1,7 @@
 // Every metric of a gnp server as one descriptor (connections, commands, bytes, latency, the
-// certificate cache, revocation refusals and the expiry of CRLs and certificates): how to read
-// it from a server, its empty value and how it merges across workers, whether a gone worker's value stays in the totals
+// certificate cache, revocation refusals and the expiry of CRLs and certificates, and what the
+// layers above add: watches, the store's counts): how to read it from a server, its empty
+// value and how it merges across workers, whether a gone worker's value stays in the totals
 // (a counter) or leaves with it (a gauge), and the Prometheus families it is exposed as. The
 // snapshot, the supervisor's merge and the exposition are all driven by this table, so a new
 // metric is one entry here (and its counter in src/server/metrics.ts).
@@ -20,10 +21,19 @@ export type Family = {
 /** What an exposition knows besides the snapshot. */
 export type ExposeContext = { nowMs: number };
 
+/** The store's own counts (from its counters, as INFO reads them); `shared` when every process sees the same store. */
+export type StoreCounts = { keys: number; bytes: number; shared: boolean };
+
+/** What the layers above the server add to its metrics, read when a snapshot is taken; src/serve/ fills it in. */
+export type AppMetrics = { watches: number; store: StoreCounts | undefined };
+
+/** A server with nothing above it (the library's own use): no watches, no store known. */
+export const NO_APP_METRICS: AppMetrics = Object.freeze({ watches: 0, store: undefined });
+
 export type Metric<T> = {
   /** counter: a worker's value stays in the totals after it exits; gauge: it leaves with it. */
   kind: "counter" | "gauge";
-  read: (server: GnpServer) => T;
+  read: (server: GnpServer, app: AppMetrics) => T;
   /** The value of no process at all; `startedAtMs` is the service's start. */
   zero: (startedAtMs: number) => T;
   /** Two processes' values as one (a fresh value; the inputs are untouched). */
@@ -47,7 +57,7 @@ const sumCounts = (a: Counts, b: Counts): Counts => {
 const sumEach = (a: readonly number[], b: readonly number[]) => a.map((value, i) => value + (b[i] ?? 0));
 
 /** A number summed across workers, exposed (when `family` is given) as one family without labels. */
-function total(kind: "counter" | "gauge", read: (server: GnpServer) => number, family?: { name: string; help: string }): Metric<number> {
+function total(kind: "counter" | "gauge", read: (server: GnpServer, app: AppMetrics) => number, family?: { name: string; help: string }): Metric<number> {
   const expose = family && ((value: number): Family[] => [{ name: family.name, type: kind, help: family.help, samples: [["", value]] }]);
   return { kind, read, zero: () => 0, merge: sum, ...(expose ? { expose } : {}) };
 }
@@ -221,9 +231,37 @@ export const METRICS = {
   certificateCacheSize: total("gauge", (server) => server.stats().certificateCache.size),
   /** Resident memory of the process(es), bytes. */
   rssBytes: total("gauge", () => process.memoryUsage.rss(), { name: "process_resident_memory_bytes", help: "Resident memory of the server process(es), in bytes." }),
+  /** User and system CPU of the process(es): a counter, so a replaced worker's part stays in the total. */
+  cpuSeconds: total("counter", () => cpuSeconds(), { name: "process_cpu_seconds_total", help: "User and system CPU time spent by the server process(es), in seconds." }),
+  watchesOpen: total("gauge", (_server, app) => app.watches, { name: "gnp_watches_open", help: "WATCH subscriptions open now." }),
+  /**
+   * The store's keys and bytes. Each worker's memory store is its own, so they add up; a shared
+   * store (SQLite file, PostgreSQL) is the same one seen by every worker, so the largest count
+   * (the freshest) stands. Unknown (null) without a store: the families then have no sample.
+   */
+  store: metric<StoreCounts | null>({
+    kind: "gauge",
+    read: (_server, app) => (app.store === undefined ? null : { ...app.store }),
+    zero: () => null,
+    merge: (a, b) => {
+      if (a === null || b === null) return a ?? b;
+      const combine = a.shared || b.shared ? Math.max : sum;
+      return { keys: combine(a.keys, b.keys), bytes: combine(a.bytes, b.bytes), shared: a.shared || b.shared };
+    },
+    expose: (store) => [
+      { name: "gnp_store_keys", type: "gauge", help: "Documents in the store, from its counters.", samples: store === null ? [] : [["", store.keys]] },
+      { name: "gnp_store_bytes", type: "gauge", help: "Bytes of document values in the store, from its counters.", samples: store === null ? [] : [["", store.bytes]] },
+    ],
+  }),
   /** How many server processes were added up (1 for one process). */
   processes: total("gauge", () => 1),
 };
+
+/** This process's user and system CPU time, in seconds. */
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
 
 function sortedEntries<V>(record: Readonly<Record<string, V>>): [string, V][] {
   return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

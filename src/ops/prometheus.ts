@@ -1,6 +1,7 @@
 // A MetricsSnapshot in the Prometheus text exposition format (version 0.0.4): HELP and TYPE
 // for every family, even one without samples yet. The families are those of the metrics table
-// (metrics-table.ts) plus the process's own state (version, readiness, workers). Label values
+// (metrics-table.ts) plus the process's own state (version, readiness, workers, the last
+// configuration load). Label values
 // are escaped per the format; names follow Prometheus conventions (_total, _seconds).
 
 import type { MetricsSnapshot } from "./metrics-snapshot.ts";
@@ -16,7 +17,12 @@ export type ExpositionContext = {
   draining: boolean;
   /** Present under a supervisor: running workers and restarts since start. */
   workers?: { running: number; restarts: number } | undefined;
+  /** The last configuration load: the start, or the last reload asked for, and whether it applied. */
+  reload?: LastReload | undefined;
 };
+
+/** When the configuration was last loaded (epoch ms) and whether that load was applied. */
+export type LastReload = { atMs: number; ok: boolean };
 
 /**
  * Renders the exposition text.
@@ -33,6 +39,12 @@ export function renderPrometheus(s: MetricsSnapshot, context: ExpositionContext)
     families.push(
       { name: "gnp_workers", type: "gauge", help: "Worker processes running under the supervisor.", samples: [["", context.workers.running]] },
       { name: "gnp_worker_restarts_total", type: "counter", help: "Workers the supervisor restarted after they exited unasked.", samples: [["", context.workers.restarts]] },
+    );
+  }
+  if (context.reload !== undefined) {
+    families.push(
+      { name: "gnp_config_last_reload_successful", type: "gauge", help: "1 when the last configuration load (the start or a reload) was applied, 0 when it was refused.", samples: [["", context.reload.ok ? 1 : 0]] },
+      { name: "gnp_config_last_reload_timestamp_seconds", type: "gauge", help: "When the configuration was last loaded or a reload was refused, since the Unix epoch, in seconds.", samples: [["", Math.floor(context.reload.atMs / 1000)]] },
     );
   }
   const all = s as unknown as Record<string, unknown>;

@@ -28,7 +28,7 @@ export function workerRoleOf(env: Record<string, string | undefined>): WorkerRol
 
 export type WorkerChannelOptions = {
   /** Answers the supervisor's report request (readiness and metrics of this worker). */
-  report: () => { readiness: Readiness; snapshot: MetricsSnapshot };
+  report: () => { readiness: Readiness; snapshot: MetricsSnapshot } | Promise<{ readiness: Readiness; snapshot: MetricsSnapshot }>;
   /** Called once if the supervisor goes away: the worker should shut down gracefully. */
   onOrphaned: () => void;
 };
@@ -47,7 +47,8 @@ export function openWorkerChannel(options: WorkerChannelOptions): { send: (messa
   };
   if (process.send === undefined) return { send };
   process.on("message", (message: ToWorker) => {
-    if (message?.type === "report") send({ type: "report", id: message.id, ...options.report() });
+    // The store's counts may take a query (PostgreSQL): answered when they are in.
+    if (message?.type === "report") void Promise.resolve(options.report()).then((report) => send({ type: "report", id: message.id, ...report }));
   });
   process.once("disconnect", () => options.onOrphaned());
   return { send };

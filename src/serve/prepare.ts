@@ -29,6 +29,8 @@ export type PreparedServer = {
   reloader: ReloadController;
   /** The commands the handlers module added. */
   added: string[];
+  /** WATCH subscriptions open now, for the metrics. */
+  watchesOpen: () => number;
 };
 
 export type PrepareOptions = {
@@ -85,9 +87,9 @@ export async function prepareServer(config: ServeConfig, options: PrepareOptions
     throw new CliFailure(describe(error));
   }
   try {
-    const added = await installApp(server, store, { handlersFile: settings.handlersFile, permissionsOf: reloader.permissionsOf });
+    const { added, watchesOpen } = await installApp(server, store, { handlersFile: settings.handlersFile, permissionsOf: reloader.permissionsOf });
     config.clients.checkCommands(server.commands, config.file?.path ?? "config");
-    return { server, store, storeUrl, storeCreated, tls, trust, reloader, added };
+    return { server, store, storeUrl, storeCreated, tls, trust, reloader, added, watchesOpen };
   } catch (error) {
     await store.close();
     throw new CliFailure(describe(error));

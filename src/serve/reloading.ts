@@ -4,12 +4,15 @@
 // of --workers do none of it: pid file and signal belong to the process a user signals.
 
 import type { Logger } from "../ops/logger.ts";
+import type { LastReload } from "../ops/prometheus.ts";
 import type { ReloadController, ReloadOutcome } from "./reload-controller.ts";
 import { removePidFile, writePidFile, writeReloadStatus } from "./reload-status.ts";
 
 export type Reloading = {
   /** Reloads and logs; `cause` says who asked ("SIGHUP"). Never rejects. */
   reload: (cause: string) => Promise<ReloadOutcome>;
+  /** The last configuration load (the start, then each reload) and whether it applied, for /metrics. */
+  last: () => LastReload;
   /** Removes the pid file and the SIGHUP handler; for shutdown. */
   close: () => void;
 };
@@ -22,6 +25,7 @@ export type Reloading = {
 export function startReloading(controller: ReloadController, where: { logger: Logger; dataDir: string | undefined }): Reloading {
   const { logger, dataDir } = where;
   let attempt = 0;
+  let last: LastReload = { atMs: Date.now(), ok: true };
   const publish = (status: { attempt: number; generation: number; ok: boolean; message: string; warnings?: readonly string[] }) => {
     if (dataDir === undefined) return;
     try {
@@ -33,6 +37,7 @@ export function startReloading(controller: ReloadController, where: { logger: Lo
   const reload: Reloading["reload"] = async (cause) => {
     const outcome = await controller.reload();
     attempt++;
+    last = { atMs: Date.now(), ok: outcome.ok };
     if (outcome.ok) {
       const changed = outcome.changed.length === 0 ? "nothing" : outcome.changed.join(", ");
       logger.info("reloaded", { cause, generation: outcome.generation, changed });
@@ -59,6 +64,7 @@ export function startReloading(controller: ReloadController, where: { logger: Lo
   for (const warning of controller.current.warnings) logger.warn("config warning", { message: warning });
   return {
     reload,
+    last: () => last,
     close: () => {
       if (dataDir === undefined) return;
       process.off("SIGHUP", onSignal);

@@ -9,7 +9,8 @@ import { CliFailure, processIo, type CliIo } from "../io.ts";
 import { AdminServer, type AdminSource, type Readiness } from "../ops/admin-server.ts";
 import { defaultLogFormat, Logger } from "../ops/logger.ts";
 import { takeSnapshot } from "../ops/metrics-snapshot.ts";
-import { renderPrometheus } from "../ops/prometheus.ts";
+import type { AppMetrics } from "../ops/metrics-table.ts";
+import { renderPrometheus, type LastReload } from "../ops/prometheus.ts";
 import { openWorkerChannel, workerRoleOf, type WorkerRole } from "../ops/worker-ipc.ts";
 import type { GnpServer } from "../server/server.ts";
 import { VERSION } from "../version.ts";
@@ -37,6 +38,10 @@ export type RunningServer = {
   isStoreOpen: () => boolean;
   /** Re-reads the configuration (trust, clients, certificate) and applies it, or keeps the old (reload-controller.ts). */
   reload: (cause: string) => Promise<ReloadOutcome>;
+  /** The last configuration load and whether it applied. */
+  lastReload: () => LastReload;
+  /** What the app and the store add to the server's metrics, read now. */
+  appMetrics: () => Promise<AppMetrics>;
 };
 
 /**
@@ -62,10 +67,17 @@ export function serverReadiness(server: GnpServer, isStoreOpen: () => boolean): 
 }
 
 /** The admin source of one server process. */
-export function serverAdminSource(server: GnpServer, isStoreOpen: () => boolean): AdminSource {
+export function serverAdminSource(running: Pick<RunningServer, "server" | "isStoreOpen"> & Partial<Pick<RunningServer, "appMetrics" | "lastReload">>): AdminSource {
+  const { server, isStoreOpen } = running;
   return {
     readiness: () => serverReadiness(server, isStoreOpen),
-    metrics: (state) => renderPrometheus(takeSnapshot(server), { nowMs: Date.now(), version: VERSION, ...state }),
+    metrics: async (state) =>
+      renderPrometheus(takeSnapshot(server, running.appMetrics === undefined ? undefined : await running.appMetrics()), {
+        nowMs: Date.now(),
+        version: VERSION,
+        ...state,
+        reload: running.lastReload?.(),
+      }),
   };
 }
 
@@ -145,7 +157,7 @@ export async function serveUntilSignal(
 
   if (role === undefined && settings.ops.admin !== undefined) {
     try {
-      admin = AdminServer.start({ ...settings.ops.admin, source: serverAdminSource(server, running.isStoreOpen) });
+      admin = AdminServer.start({ ...settings.ops.admin, source: serverAdminSource(running) });
     } catch (error) {
       await running.stop();
       throw new CliFailure(describe(error));
@@ -162,7 +174,7 @@ export async function serveUntilSignal(
   signals.listen(shutdown);
   if (role !== undefined) {
     const channel = openWorkerChannel({
-      report: () => ({ readiness: serverReadiness(server, running.isStoreOpen), snapshot: takeSnapshot(server) }),
+      report: async () => ({ readiness: serverReadiness(server, running.isStoreOpen), snapshot: takeSnapshot(server, await running.appMetrics()) }),
       onOrphaned: () => shutdown("supervisor exited"),
     });
     channel.send({ type: "listening", port: server.port });

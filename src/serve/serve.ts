@@ -7,6 +7,7 @@
 import { resolveServeConfig, admissionSettings, type ServeConfig } from "../config/serve-config.ts";
 import { GnpError } from "../errors.ts";
 import { CliFailure } from "../io.ts";
+import type { AppMetrics, StoreCounts } from "../ops/metrics-table.ts";
 import { logServerEvents } from "../ops/server-log.ts";
 import { WORKER_ID_ENV, WORKER_PORT_ENV, workerRoleOf } from "../ops/worker-ipc.ts";
 import { describe, formatHostPort, systemReason } from "../wording.ts";
@@ -69,7 +70,7 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
   const logger = createServeLogger(settings.ops, { io, role: worker });
   if (worker === undefined) for (const warning of how.warnings ?? []) logger.warn("config warning", { message: warning });
   const banner = new ServeBanner(io, logger);
-  const { server, store, tls, reloader, added } = await prepareServer(config, {
+  const { server, store, tls, reloader, added, watchesOpen } = await prepareServer(config, {
     banner,
     mode: "serve",
     worker,
@@ -115,7 +116,18 @@ export async function startServing(config: ServeConfig, how: ServeProcess): Prom
     storeOpen = false;
     await store.close();
   };
-  return { server, stop, logger, settings, isStoreOpen: () => storeOpen, reload: reloading.reload };
+  const appMetrics = async (): Promise<AppMetrics> => {
+    let counts: StoreCounts | undefined;
+    try {
+      const info = await store.info();
+      // A memory store is each process's own; a file or a database is shared by every worker.
+      counts = { keys: info.keys, bytes: info.bytes, shared: info.kind !== "memory" };
+    } catch {
+      // Closed while draining, or the database away: the families go without a sample.
+    }
+    return { watches: watchesOpen(), store: counts };
+  };
+  return { server, stop, logger, settings, isStoreOpen: () => storeOpen, reload: reloading.reload, lastReload: reloading.last, appMetrics };
 }
 
 /**

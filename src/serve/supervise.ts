@@ -7,7 +7,7 @@
 import { resolveServeConfig, type ServeConfig } from "../config/serve-config.ts";
 import { CliFailure } from "../io.ts";
 import { AdminServer } from "../ops/admin-server.ts";
-import { renderPrometheus } from "../ops/prometheus.ts";
+import { renderPrometheus, type LastReload } from "../ops/prometheus.ts";
 import { Supervisor, WorkerStartFailure } from "../ops/supervisor.ts";
 import { VERSION } from "../version.ts";
 import { describe, formatHostPort } from "../wording.ts";
@@ -67,6 +67,7 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
   // and certificates afresh. Its outcome goes to DATA/reload.json like a single server's reload.
   let attempt = 0;
   let generation = 1;
+  let lastReload: LastReload = { atMs: Date.now(), ok: true };
   const publish = (status: { attempt: number; generation: number; ok: boolean; message: string; warnings?: readonly string[] }) => {
     try {
       writeReloadStatus(settings.dataDir, status);
@@ -95,6 +96,7 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
       return supervisor.rollingRestart();
     }).then((outcome) => {
       attempt++;
+      lastReload = { atMs: Date.now(), ok: outcome.ok };
       if (outcome.ok) {
         generation++;
         logger.info("reloaded", { cause: "SIGHUP", generation, changed: outcome.message });
@@ -130,7 +132,13 @@ export async function runSupervisor(config: ServeConfig, how: ServeProcess & { s
           readiness: async () => (await supervisor.collect()).readiness,
           metrics: async (state) => {
             const { snapshot } = await supervisor.collect();
-            return renderPrometheus(snapshot, { nowMs: Date.now(), version: VERSION, ...state, workers: { running: supervisor.running, restarts: supervisor.restarts } });
+            return renderPrometheus(snapshot, {
+              nowMs: Date.now(),
+              version: VERSION,
+              ...state,
+              workers: { running: supervisor.running, restarts: supervisor.restarts },
+              reload: lastReload,
+            });
           },
         },
       });

@@ -15,7 +15,7 @@ import { GREETING, errReply, errorLine, okReply, request } from "../support/wire
 import { parseExposition, scrape, valueOf } from "./exposition.ts";
 
 function startAdmin(server: GnpServer, isStoreOpen = () => true): AdminServer & AsyncDisposable {
-  const admin = AdminServer.start({ host: "127.0.0.1", port: 0, source: serverAdminSource(server, isStoreOpen) });
+  const admin = AdminServer.start({ host: "127.0.0.1", port: 0, source: serverAdminSource({ server, isStoreOpen }) });
   return Object.assign(admin, { [Symbol.asyncDispose]: () => admin.stop() });
 }
 
