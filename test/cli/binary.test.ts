@@ -48,6 +48,16 @@ describe("the compiled gnp binary, alone in an empty directory", () => {
     expect(run.stdout).toBe(`gnp ${VERSION} (bun ${Bun.version}, ${process.platform}-${process.arch})\n`);
   });
 
+  test("a second ./gnp serve on the same data directory refuses: the data directory's lock works inside the executable", async () => {
+    const cwd = installAlone();
+    const first = new CliProcess(["./gnp", "serve", "--port", "0", "--data", "./d", "--store", "memory:", "--log-format", "text"], { cwd, env: BARE_ENV() });
+    await first.listeningPort();
+    const second = await runCli(["./gnp", "serve", "--port", "0", "--data", "./d", "--store", "memory:"], { cwd, env: BARE_ENV() });
+    expect([second.exitCode, second.stderr]).toEqual([1, `gnp: data directory ./d is in use by gnp serve pid ${first.pid} (d/gnp.lock): stop it first, or give this server its own --data\n`]);
+    first.kill("SIGTERM");
+    expect((await first.done).exitCode).toBe(0);
+  });
+
   test("./gnp serve --bogus is one line on stderr and exit 2", async () => {
     const cwd = installAlone();
     const run = await runCli(["./gnp", "serve", "--bogus"], { cwd, env: BARE_ENV() });
