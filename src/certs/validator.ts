@@ -4,6 +4,7 @@
 // Facts of each certificate and the paths of each presented chain are cached; the clock is
 // read at every call, cached or not, so nothing that expires is ever cached as valid.
 import { refuse, type Admission, type AdmissionCode, type Refusal } from "./admission.ts";
+import type { ClientCertificate } from "./client-certificate.ts";
 import { describeExtension, parseCertificate, type CertificateFacts } from "./certificate-facts.ts";
 import { searchPaths, type PathSearch } from "./chain-paths.ts";
 import { formatInstant, printable } from "./reason-text.ts";
@@ -19,7 +20,7 @@ import {
 } from "./trust-policy.ts";
 
 export { formatInstant } from "./reason-text.ts";
-export type { Admission, AdmissionCode, CrlInput };
+export type { Admission, AdmissionCode, CrlInput, Refusal };
 
 /**
  * The shape of Bun's `socket.getPeerCertificate(false)`: the client's certificate, and through
@@ -262,13 +263,13 @@ function summarize(facts: CertificateFacts): LeafSummary {
   return { name, identity, subject, commonName, sans, altNames, spiffeId, spki, sha1, sha256, notBefore, notAfter };
 }
 
+/** One frozen ClientCertificate per admission: its Dates and lists are its own, so no connection can change another's. */
 function admit(leaf: LeafSummary, by: { viaCa: boolean; trustedCa?: string; warnings: string[] }): Admission {
-  return {
-    ok: true,
+  const certificate: ClientCertificate = Object.freeze({
     identity: leaf.identity,
     subject: leaf.subject,
     commonName: leaf.commonName,
-    sans: [...leaf.sans],
+    sans: leaf.sans,
     altNames: leaf.altNames,
     spiffeId: leaf.spiffeId,
     spki: leaf.spki,
@@ -278,8 +279,9 @@ function admit(leaf: LeafSummary, by: { viaCa: boolean; trustedCa?: string; warn
     notAfter: new Date(leaf.notAfter),
     viaCa: by.viaCa,
     ...(by.trustedCa !== undefined ? { trustedCa: by.trustedCa } : {}),
-    ...(by.warnings.length > 0 ? { warnings: by.warnings } : {}),
-  };
+    ...(by.warnings.length > 0 ? { warnings: Object.freeze(by.warnings) } : {}),
+  });
+  return { ok: true, certificate };
 }
 
 function whole(name: string, value: number, min: number, max: number): number {

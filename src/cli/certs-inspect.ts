@@ -47,7 +47,7 @@ export async function inspect(argv: string[], io: CliIo, usage: () => number): P
   const verdict = !admission
     ? "not checked (give --ca or --allow)"
     : admission.ok
-      ? `admitted ${admission.viaCa ? "by a trusted CA" : "by the allow-list"}${admission.warnings ? `, with a warning: ${admission.warnings.join("; ")}` : ""}`
+      ? `admitted ${admission.certificate.viaCa ? "by a trusted CA" : "by the allow-list"}${admission.certificate.warnings ? `, with a warning: ${admission.certificate.warnings.join("; ")}` : ""}`
       : `refused (${admission.code}): ${admission.reason}`;
   const facts = parseCertificate(der!, { identity: true, digests });
   const rows: [string, string][] = [
@@ -66,7 +66,7 @@ export async function inspect(argv: string[], io: CliIo, usage: () => number): P
   ];
   if (intermediates.length > 0) rows.push(["Sent with", intermediates.map((more) => parseCertificate(more, { identity: true }).name).join(", ")]);
   rows.push(["Admission", verdict]);
-  const permissions = local !== undefined && admission?.ok ? local.clients.permissionsFor(admission) : undefined;
+  const permissions = local !== undefined && admission?.ok ? local.clients.permissionsFor(admission.certificate) : undefined;
   if (local !== undefined) {
     rows.push(["Checked", `against ${local.source}`]);
     if (permissions !== undefined) rows.push(["Permissions", permissions.join(", ") || "none (only WHOAMI): matches no [[clients]] entry"]);
@@ -91,7 +91,7 @@ export async function inspect(argv: string[], io: CliIo, usage: () => number): P
         admission === undefined
           ? { checked: false }
           : admission.ok
-            ? { checked: true, admitted: true, by: admission.viaCa ? "trusted CA" : "allow-list", ...(admission.warnings ? { warnings: admission.warnings } : {}) }
+            ? { checked: true, admitted: true, by: admission.certificate.viaCa ? "trusted CA" : "allow-list", ...(admission.certificate.warnings ? { warnings: admission.certificate.warnings } : {}) }
             : { checked: true, admitted: false, code: admission.code, reason: admission.reason },
       ...(local === undefined ? {} : { checkedAgainst: local.source, ...(permissions === undefined ? {} : { permissions }) }),
     };

@@ -284,22 +284,8 @@ export class ConnectionEngine implements ConnectionHost {
     this.slab.trustEpoch[slot] = this.#trustEpoch;
     const connection = this.#connections[slot]!;
     this.#endHandshake(slot, connection.remoteAddress);
-    connection.identity = admission.identity;
-    connection.certificate = Object.freeze({
-      subject: admission.subject,
-      commonName: admission.commonName,
-      sans: admission.sans,
-      altNames: admission.altNames,
-      spiffeId: admission.spiffeId,
-      spki: admission.spki,
-      sha1: admission.sha1,
-      sha256: admission.sha256,
-      notBefore: admission.notBefore,
-      notAfter: admission.notAfter,
-      viaCa: admission.viaCa,
-      ...(admission.trustedCa !== undefined ? { trustedCa: admission.trustedCa } : {}),
-      ...(admission.warnings ? { warnings: admission.warnings } : {}),
-    });
+    connection.identity = admission.certificate.identity;
+    connection.certificate = admission.certificate;
     this.slab.flags[slot]! |= SlotFlag.ADMITTED;
     this.metrics.accepted++;
     this.metrics.open++;

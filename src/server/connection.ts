@@ -3,35 +3,13 @@
 // handle, not the slot, so once the connection has closed every use is refused
 // (STALE_CONNECTION) even after the slot serves another client.
 
-import type { AltNames } from "../certs/certificate-facts.ts";
+import type { ClientCertificate } from "../certs/client-certificate.ts";
 import { GnpError } from "../errors.ts";
 import type { HeaderList } from "../protocol/encoder.ts";
 import { isValidSequence } from "../protocol/head-scanner.ts";
 import { inScope, type KeyAccess, type KeyScope } from "./key-prefixes.ts";
 
-/** The admitted client certificate, as the server validated it. */
-export type ClientCertificate = Readonly<{
-  subject: string;
-  commonName: string | undefined;
-  sans: readonly string[];
-  /** The alternative names by kind (DNS, e-mail, URI, IP). */
-  altNames: AltNames;
-  /** The SPIFFE ID (a spiffe:// URI SAN), when the certificate has one. */
-  spiffeId: string | undefined;
-  /** SHA-256 of the SubjectPublicKeyInfo, upper-case hex: what an SPKI pin names. */
-  spki: string;
-  /** Upper-case hex, no separators. */
-  sha1: string;
-  sha256: string;
-  notBefore: Date;
-  notAfter: Date;
-  /** True when admitted through a trusted CA, false when through the allow-list. */
-  viaCa: boolean;
-  /** The trusted CA that vouched for it (`CN=Acme Root`); absent when admitted by the allow-list. */
-  trustedCa?: string;
-  /** Present when an operator should hear about this admission: a stale CRL served on (allowStaleCrls). */
-  warnings?: readonly string[];
-}>;
+export type { ClientCertificate };
 
 /** How messages name a client: `CN=<common name>` when its certificate has one, else its identity. */
 export function describeClient(connection: Connection): string {
@@ -54,7 +32,7 @@ export class Connection {
   readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  /** The client's identity: certificate CN, else its SPIFFE ID, else its first SAN, else its SHA-256 thumbprint. */
+  /** The client's identity: certificate CN, else its SPIFFE ID, else its first SAN, else its SHA-256 thumbprint (the certificate's own `identity`). */
   identity = "";
   /** Set once the certificate is admitted. */
   certificate: ClientCertificate | undefined;

@@ -30,7 +30,7 @@ describe("ensureLocalPki", () => {
 
     const validator = new CertificateValidator({ allow: [], trustedCas: [await readFile(pki.caCert, "utf8")] });
     const client = new x509.X509Certificate(await readFile(pki.clientCert, "utf8"));
-    expect(validator.validate({ raw: new Uint8Array(client.rawData) })).toMatchObject({ ok: true, identity: "admin" });
+    expect(validator.validate({ raw: new Uint8Array(client.rawData) })).toMatchObject({ ok: true, certificate: { identity: "admin" } });
   });
 
   test("reuses existing files on later calls without rewriting them", async () => {

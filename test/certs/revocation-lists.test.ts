@@ -92,7 +92,7 @@ describe("revocation", () => {
   test("an allow-listed thumbprint is not checked against CRLs: it names one certificate on purpose", async () => {
     const crl = await forgeCrl(issuing, { revoked: [{ serial: bob.serial }] });
     const validator = new CertificateValidator({ allow: [bob.sha256], trustedCas: trusted, crls: [crl.pem] });
-    expect(validator.validate(sent(bob, issuing))).toMatchObject({ ok: true, viaCa: false });
+    expect(validator.validate(sent(bob, issuing))).toMatchObject({ ok: true, certificate: { viaCa: false } });
   });
 });
 
@@ -119,7 +119,9 @@ describe("stale CRLs", () => {
     const validator = new CertificateValidator({ allow: [], trustedCas: trusted, crls: [crl.pem], allowStaleCrls: true });
     expect(validator.validate(sent(carol, issuing))).toMatchObject({
       ok: true,
-      warnings: [`certificate CN=carol cannot be checked for revocation: the CRL of CN=Acme Issuing CA is stale (its nextUpdate was ${formatInstant(nextUpdate)})`],
+      certificate: {
+        warnings: [`certificate CN=carol cannot be checked for revocation: the CRL of CN=Acme Issuing CA is stale (its nextUpdate was ${formatInstant(nextUpdate)})`],
+      },
     });
     expect(validator.validate(sent(bob, issuing))).toMatchObject({ ok: false, code: "CERT_REVOKED" });
   });

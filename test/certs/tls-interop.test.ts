@@ -98,7 +98,7 @@ describe.each(["TLSv1.2", "TLSv1.3"] as const)("node:tls client under %s", (vers
     });
     expect(text).toBe("OK\r\n");
     expect(server.events).toHaveLength(1);
-    expect(server.events[0]).toMatchObject({ admission: { ok: true, identity: "alice", viaCa: true }, version });
+    expect(server.events[0]).toMatchObject({ admission: { ok: true, certificate: { identity: "alice", viaCa: true } }, version });
   });
 
   test("a client without a certificate is refused with CERT_MISSING", async () => {
@@ -137,7 +137,7 @@ describe("more clients over TLS", () => {
     using server = startServer(pki.server, await validatorTrustingTestCa());
     const result = await bunClient(server.port, pki.good, pki.ca.certificatePem);
     expect(result).toEqual({ text: "OK\r\n", authorizationError: null });
-    expect(server.events[0]?.admission).toMatchObject({ ok: true, identity: "alice" });
+    expect(server.events[0]?.admission).toMatchObject({ ok: true, certificate: { identity: "alice" } });
   });
 
   test("RSA server and client certificates work the same way", async () => {
@@ -154,6 +154,6 @@ describe("more clients over TLS", () => {
       version: "TLSv1.2",
     });
     expect(text).toBe("OK\r\n");
-    expect(server.events[0]?.admission).toMatchObject({ ok: true, identity: "rsa-alice" });
+    expect(server.events[0]?.admission).toMatchObject({ ok: true, certificate: { identity: "rsa-alice" } });
   });
 });

@@ -100,19 +100,21 @@ describe("CertificateValidator rule 3: allow-list or trusted CA", () => {
     const { pki, validator } = await trustingTestCa();
     expect(validator.validate(peer(pki.good))).toEqual({
       ok: true,
-      identity: "alice",
-      subject: "CN=alice",
-      commonName: "alice",
-      sans: [],
-      altNames: { dns: [], email: [], uri: [], ip: [] },
-      spiffeId: undefined,
-      spki: createHash("sha256").update(new X509Certificate(pki.good.certificatePem).publicKey.export({ type: "spki", format: "der" })).digest("hex").toUpperCase(),
-      sha1: pki.good.sha1,
-      sha256: pki.good.sha256,
-      notBefore: pki.good.notBefore,
-      notAfter: pki.good.notAfter,
-      viaCa: true,
-      trustedCa: "CN=gnp test CA",
+      certificate: {
+        identity: "alice",
+        subject: "CN=alice",
+        commonName: "alice",
+        sans: [],
+        altNames: { dns: [], email: [], uri: [], ip: [] },
+        spiffeId: undefined,
+        spki: createHash("sha256").update(new X509Certificate(pki.good.certificatePem).publicKey.export({ type: "spki", format: "der" })).digest("hex").toUpperCase(),
+        sha1: pki.good.sha1,
+        sha256: pki.good.sha256,
+        notBefore: pki.good.notBefore,
+        notAfter: pki.good.notAfter,
+        viaCa: true,
+        trustedCa: "CN=gnp test CA",
+      },
     });
   });
 
@@ -121,7 +123,7 @@ describe("CertificateValidator rule 3: allow-list or trusted CA", () => {
     const bySha1 = new CertificateValidator({ allow: [formatThumbprint(pki.selfSignedAllowed.sha1).toLowerCase()], trustedCas: [] });
     const bySha256 = new CertificateValidator({ allow: [pki.selfSignedAllowed.sha256.toLowerCase()], trustedCas: [] });
     for (const validator of [bySha1, bySha256]) {
-      expect(validator.validate(peer(pki.selfSignedAllowed))).toMatchObject({ ok: true, identity: "carol", viaCa: false });
+      expect(validator.validate(peer(pki.selfSignedAllowed))).toMatchObject({ ok: true, certificate: { identity: "carol", viaCa: false } });
     }
   });
 
@@ -161,7 +163,7 @@ describe("CertificateValidator rule 3: allow-list or trusted CA", () => {
       signer: pki.ca.keys.privateKey,
       extensions: [new x509.AuthorityKeyIdentifierExtension(caKeyId)],
     });
-    expect(validator.validate(peer(genuine))).toMatchObject({ ok: true, identity: "genuine", viaCa: true });
+    expect(validator.validate(peer(genuine))).toMatchObject({ ok: true, certificate: { identity: "genuine", viaCa: true } });
   });
 
   test("refuses everything when neither allow-list nor CAs are configured", async () => {
@@ -183,7 +185,7 @@ describe("CertificateValidator chains", () => {
     const { root, intermediate, leaf } = await threeLevels();
     const bundle = intermediate.certificatePem + root.certificatePem;
     const validator = new CertificateValidator({ allow: [], trustedCas: [bundle] });
-    expect(validator.validate(peer(leaf))).toMatchObject({ ok: true, identity: "dave", viaCa: true });
+    expect(validator.validate(peer(leaf))).toMatchObject({ ok: true, certificate: { identity: "dave", viaCa: true } });
   });
 
   test("admits a leaf when only its intermediate is trusted, and refuses it when only the root is", async () => {
@@ -242,10 +244,12 @@ describe("CertificateValidator identity and names", () => {
     });
     expect(validator.validate(peer(sanOnly))).toMatchObject({
       ok: true,
-      identity: "spiffe://gnp/worker",
-      commonName: undefined,
-      subject: "O=acme",
-      sans: ["spiffe://gnp/worker", "w.test"],
+      certificate: {
+        identity: "spiffe://gnp/worker",
+        commonName: undefined,
+        subject: "O=acme",
+        sans: ["spiffe://gnp/worker", "w.test"],
+      },
     });
     expect(validator.validate(peer(sanOnly), Date.now() + 2 * DAY_MS)).toMatchObject({
       reason: expect.stringMatching(/^certificate spiffe:\/\/gnp\/worker expired at /),
@@ -255,7 +259,7 @@ describe("CertificateValidator identity and names", () => {
   test("uses the SHA-256 thumbprint without a CN or SAN", async () => {
     const { pki, validator } = await trustingTestCa();
     const anonymous = await handMade({ subject: [{ O: ["acme"] }], issuerName: pki.ca.certificate.subjectName, signer: pki.ca.keys.privateKey });
-    expect(validator.validate(peer(anonymous))).toMatchObject({ ok: true, identity: anonymous.sha256 });
+    expect(validator.validate(peer(anonymous))).toMatchObject({ ok: true, certificate: { identity: anonymous.sha256 } });
   });
 
   test("escapes control characters of a CN in reasons, which travel as one wire line", async () => {
