@@ -62,8 +62,9 @@ export class RequestReader {
     else this.#timeRequest(slot);
   }
 
-  /** Drops everything half-read: the connection is condemned or gone. */
+  /** Drops everything half-read, and the flags that said so: the connection is condemned or gone. */
   forget(slot: number): void {
+    this.#slab.flags[slot]! &= ~(SlotFlag.AWAITING_BODY | SlotFlag.BODY_OUTSIDE);
     this.#pendingHeads[slot] = undefined;
     this.#bodies[slot] = undefined;
     this.#backlogs[slot] = undefined;

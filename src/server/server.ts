@@ -10,8 +10,9 @@ import { GnpError } from "../errors.ts";
 import type { TrustPolicy } from "../certs/trust-policy.ts";
 import { CertificateValidator } from "../certs/validator.ts";
 import { checkKeyPair, resolveOptions, type ResolvedOptions, type ServerOptions } from "../options.ts";
-import { ConnectionEngine, SWEEP_INTERVAL_MS, type Authorizer } from "./connection-engine.ts";
+import { ConnectionEngine, type Authorizer } from "./connection-engine.ts";
 import type { KeyAuthorizer } from "./permissions.ts";
+import { SWEEP_INTERVAL_MS } from "./time-limits.ts";
 import { ServerHooks, type ServerEvents } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
 import type { CommandHandler } from "./request.ts";
@@ -211,7 +212,12 @@ export class GnpServer {
     if (this.#closing !== undefined) throw new TypeError("a closed server cannot listen again");
     let engine: ConnectionEngine;
     try {
-      engine = new ConnectionEngine(this.options, { handlers: this.#handlers, replyBounds: this.#replyBounds }, this.#validator, this.#hooks, this.metrics);
+      engine = new ConnectionEngine(this.options, {
+        commands: { handlers: this.#handlers, replyBounds: this.#replyBounds },
+        validator: this.#validator,
+        hooks: this.#hooks,
+        metrics: this.metrics,
+      });
     } catch (error) {
       const slots = this.options.maxConnections;
       throw new GnpError("LISTEN_FAILED", `cannot reserve ${slots} connection slots (${(slots * 8) / 1024} MiB of address space): ${systemReason(error)}`, { cause: error });

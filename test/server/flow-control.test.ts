@@ -10,7 +10,7 @@ import { makeTempDir } from "../support/pki.ts";
 import { GREETING, errorLine, okReply, request } from "../support/wire.ts";
 import { SqliteStore, type CloseInfo } from "../../src/index.ts";
 import { installApp } from "../../src/app/install-app.ts";
-import { TURN_REQUESTS } from "../../src/server/connection-engine.ts";
+import { TURN_REQUESTS } from "../../src/server/flow-control.ts";
 
 const MiB = 1024 * 1024;
 

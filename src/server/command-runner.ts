@@ -1,0 +1,122 @@
+// Running the requests the reader finds on a connection: each goes to the dispatcher; a sync
+// handler's reply is written at once, an async one has its output reserved while it runs (flow
+// control) and its reply written when it settles, ahead of the ERR: line or shutdown line that
+// waits for the connection's last reply. Every command is counted in the metrics.
+
+import type { Head } from "../protocol/head-scanner.ts";
+import { SlotFlag } from "../slab/slab.ts";
+import type { Connection } from "./connection.ts";
+import type { ConnectionTable } from "./connection-table.ts";
+import type { Dispatcher, Outcome } from "./dispatcher.ts";
+import type { FlowControl } from "./flow-control.ts";
+import type { ServerMetrics } from "./metrics.ts";
+import type { ReplyReserves } from "./reply-reserves.ts";
+
+/** An async command in flight: what its settle needs to reply and to give its reserve back. */
+type Running = { handle: number; command: string; sequence: string; started: number; reserved: number };
+
+export type RunnerParts = {
+  table: ConnectionTable;
+  dispatcher: Dispatcher;
+  flow: FlowControl;
+  /** Output set aside for the replies of commands still running. */
+  reserves: ReplyReserves;
+  metrics: ServerMetrics;
+  /** Hears of a reply that could not even be described (a last resort). */
+  onError: (error: unknown, connection: Connection) => void;
+};
+
+export class CommandRunner {
+  readonly #table: ConnectionTable;
+  readonly #dispatcher: Dispatcher;
+  readonly #flow: FlowControl;
+  readonly #reserves: ReplyReserves;
+  readonly #metrics: ServerMetrics;
+  readonly #onError: (error: unknown, connection: Connection) => void;
+
+  constructor(parts: RunnerParts) {
+    this.#table = parts.table;
+    this.#dispatcher = parts.dispatcher;
+    this.#flow = parts.flow;
+    this.#reserves = parts.reserves;
+    this.#metrics = parts.metrics;
+    this.#onError = parts.onError;
+  }
+
+  /** Runs one complete request of the admitted connection in `slot`. */
+  run(slot: number, head: Head, body: Uint8Array): void {
+    const started = performance.now();
+    const connection = this.#table.connections[slot]!;
+    const dispatched = this.#dispatcher.dispatch(slot, connection, head, body);
+    if (dispatched.kind === "refused") {
+      this.#deliver(slot, dispatched.command, dispatched.reply);
+      this.#metrics.countCommand(dispatched.command, false, 0);
+      return;
+    }
+    const command = dispatched.command;
+    if (dispatched.kind === "running") {
+      const slab = this.#table.slab;
+      slab.inflight[slot]!++;
+      // Its reply does not exist yet: set aside the output it may need (and its body, held
+      // until it settles), so that replies settling together stay within the limit.
+      const reserved = this.#reserves.reserveFor(command, body.byteLength);
+      this.#table.outputs[slot]!.reserve(reserved);
+      const running: Running = { handle: connection.id, command, sequence: dispatched.sequence, started, reserved };
+      dispatched.pending.then(
+        (value) => this.#settle(running, value, false),
+        (error: unknown) => this.#settle(running, error, true),
+      );
+      return;
+    }
+    let ok = false;
+    if (dispatched.threw) this.#deliver(slot, command, this.#dispatcher.outcomeOf(dispatched, connection));
+    // A handler that closed its own connection gets no reply after the ERR: line.
+    else ok = !(this.#table.slab.flags[slot]! & SlotFlag.CONDEMNED) && this.#deliver(slot, command, this.#dispatcher.outcomeOf(dispatched, connection));
+    this.#metrics.countCommand(command, ok, (performance.now() - started) / 1000);
+  }
+
+  /** An async handler finished. Its connection may be gone or condemned: then nothing is sent. */
+  #settle(running: Running, value: unknown, threw: boolean): void {
+    const { handle, command, sequence, started } = running;
+    const table = this.#table;
+    const slab = table.slab;
+    const slot = slab.slotOf(handle);
+    let succeeded = false;
+    if (slot >= 0) {
+      slab.inflight[slot]!--;
+      table.outputs[slot]!.release(running.reserved);
+      const flags = slab.flags[slot]!;
+      // A condemned connection still gets the replies of commands received before its fault,
+      // ahead of its ERR: line; once that line is out, nothing more is written.
+      if (!(flags & SlotFlag.CONDEMNED) || flags & SlotFlag.LINE_PENDING) {
+        const connection = table.connections[slot]!;
+        this.#flow.corkUntilMicrotask(slot, handle);
+        try {
+          succeeded = this.#deliver(slot, command, this.#dispatcher.outcomeOf({ command, sequence, value, threw }, connection));
+        } catch (failure) {
+          // Last resort: a reply that cannot even be described must not become an unhandled rejection.
+          this.#onError(failure, connection);
+        }
+        this.#flow.flushPast(slot);
+      }
+    }
+    this.#metrics.countCommand(command, succeeded, (performance.now() - started) / 1000);
+    if (slot < 0) return;
+    if (slab.inflight[slot] === 0) {
+      if (slab.flags[slot]! & SlotFlag.LINE_PENDING) table.sendErrorLine(slot);
+      else if (slab.flags[slot]! & SlotFlag.DRAINING) table.finishDraining(slot);
+    }
+    this.#flow.resumeNextTurn(slot);
+  }
+
+  /** Writes the reply, or condemns the connection; true for an OK reply. */
+  #deliver(slot: number, command: string, outcome: Outcome): boolean {
+    if (outcome.kind === "abort") {
+      this.#table.condemn(slot, outcome.code, outcome.reason);
+      return false;
+    }
+    this.#table.writeEncoded(slot, outcome.head, outcome.body);
+    if (outcome.ok) this.#reserves.observe(command, typeof outcome.body === "string" ? outcome.body.length : outcome.body.byteLength);
+    return outcome.ok;
+  }
+}

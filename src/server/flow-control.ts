@@ -1,0 +1,150 @@
+// When a connection's input is read: paused while the client does not take its replies, has
+// too many commands running, or has commands running whose replies could take its output past
+// --max-output; resumed when all of that has eased (hysteresis), at the next turn of the event
+// loop. Each connection's reads take turns with the others (at most 2 ms or 1,024 requests),
+// and replies settling in one tick leave in one write.
+
+import { SlotFlag } from "../slab/slab.ts";
+import type { ConnectionTable } from "./connection-table.ts";
+import type { RequestReader } from "./request-reader.ts";
+
+/** Corked replies past this size are written at once, so one read cannot build a huge buffer. */
+const FLUSH_AT = 64 * 1024;
+
+/**
+ * How long one connection's requests may run in one turn of the event loop before it yields
+ * to the others: a client that pipelines 100,000 requests at once (Bun hands over up to
+ * 512 KiB per read) would otherwise hold the loop for a long time, and every other client
+ * with it. Its other requests wait unread until the next turn.
+ */
+const TURN_BUDGET_MS = 2;
+/** And at most this many requests per turn, whatever their cost. */
+export const TURN_REQUESTS = 1024;
+
+/** Commands of one connection running at once before its input is paused. */
+export const MAX_INFLIGHT = 1024;
+
+export class FlowControl {
+  readonly #table: ConnectionTable;
+  readonly #reader: RequestReader;
+  readonly #maxOutput: number;
+  /** Unsent output past which input is paused, and under which it resumes. */
+  readonly #pauseAt: number;
+  readonly #resumeAt: number;
+  /** When the turn of the connection being read began, and its requests so far (see TURN_BUDGET_MS). */
+  #turnStartedAt = 0;
+  #turnRequests = 0;
+
+  constructor(table: ConnectionTable, reader: RequestReader, options: { maxOutput: number }) {
+    this.#table = table;
+    this.#reader = reader;
+    this.#maxOutput = options.maxOutput;
+    this.#pauseAt = Math.min(256 * 1024, Math.floor(options.maxOutput / 2));
+    this.#resumeAt = Math.floor(this.#pauseAt / 2);
+  }
+
+  /** A read of one connection begins: its turn's budget starts now. */
+  startTurn(): void {
+    this.#turnStartedAt = performance.now();
+    this.#turnRequests = 0;
+  }
+
+  /**
+   * After each command is started: writes corked replies past FLUSH_AT at once, and pauses
+   * input while the client is not taking its replies, has too many commands running, or has
+   * commands running whose replies could take its output past --max-output. One check for sync
+   * and async handlers alike: a sync reply is already in the queue, an async one is reserved in
+   * it, so what a connection makes the server hold stays near the limit plus one reply.
+   */
+  throttle(slot: number): void {
+    const table = this.#table;
+    const socket = table.sockets[slot];
+    if (socket === undefined || table.stopped(slot)) return;
+    this.flushPast(slot);
+    const output = table.outputs[slot]!;
+    const owed = output.reservedBytes > 0 && output.committedBytes >= this.#maxOutput;
+    if (owed || output.unsentBytes > this.#pauseAt || table.slab.inflight[slot]! >= MAX_INFLIGHT) {
+      table.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
+      socket.pause();
+    } else if (++this.#turnRequests >= TURN_REQUESTS || performance.now() - this.#turnStartedAt > TURN_BUDGET_MS) {
+      // This connection used up its turn: it is read again at the next turn of the loop.
+      table.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
+      socket.pause();
+      this.resumeNextTurn(slot);
+    }
+  }
+
+  /**
+   * Resumes a paused connection at the next turn of the loop, not now. Settles run as
+   * microtasks: resuming there would read and run more requests, whose writes the store commits
+   * in the same microtask checkpoint, and so on, without the loop ever reading anyone else.
+   */
+  resumeNextTurn(slot: number): void {
+    const slab = this.#table.slab;
+    if ((slab.flags[slot]! & (SlotFlag.INPUT_PAUSED | SlotFlag.CONDEMNED | SlotFlag.YIELDED)) !== SlotFlag.INPUT_PAUSED) return;
+    slab.flags[slot]! |= SlotFlag.YIELDED;
+    const handle = this.#table.connections[slot]!.id;
+    setImmediate(() => {
+      const current = slab.slotOf(handle);
+      if (current < 0) return;
+      slab.flags[current]! &= ~SlotFlag.YIELDED;
+      this.maybeResume(current);
+    });
+  }
+
+  /** Writes corked output at once when it passed FLUSH_AT, so one burst cannot build one huge buffer. */
+  flushPast(slot: number): void {
+    const output = this.#table.outputs[slot]!;
+    const socket = this.#table.sockets[slot];
+    if (socket === undefined || output.pendingBytes - output.unsentBytes <= FLUSH_AT) return;
+    output.uncork(socket);
+    output.cork();
+  }
+
+  /**
+   * Resumes a paused connection once its output has drained, its commands have caught up and
+   * what they may still reply fits in half the limit (hysteresis: no pause after every reply).
+   */
+  maybeResume(slot: number): void {
+    const table = this.#table;
+    const slab = table.slab;
+    if ((slab.flags[slot]! & (SlotFlag.INPUT_PAUSED | SlotFlag.CONDEMNED | SlotFlag.YIELDED)) !== SlotFlag.INPUT_PAUSED) return;
+    const output = table.outputs[slot]!;
+    const socket = table.sockets[slot];
+    if (socket === undefined || output.unsentBytes > this.#resumeAt || slab.inflight[slot]! >= MAX_INFLIGHT / 2) return;
+    if (output.reservedBytes > 0 && output.committedBytes >= this.#maxOutput / 2) return;
+    slab.flags[slot]! &= ~SlotFlag.INPUT_PAUSED;
+    output.cork();
+    this.startTurn();
+    try {
+      this.#reader.resume(slot);
+    } finally {
+      output.uncork(socket);
+      table.afterWrite(slot);
+    }
+    const flags = slab.flags[slot]!;
+    if (flags & SlotFlag.INPUT_PAUSED || flags & SlotFlag.CONDEMNED) return;
+    // The client closed its side while paused: everything it sent is answered now.
+    if (flags & SlotFlag.PEER_ENDED) table.condemn(slot, "CLIENT_CLOSED", "the client closed its side", { silent: true });
+    else socket.resume();
+  }
+
+  /** Async replies finishing in one tick (a group commit) leave in one write. */
+  corkUntilMicrotask(slot: number, handle: number): void {
+    const table = this.#table;
+    const slab = table.slab;
+    if (slab.flags[slot]! & SlotFlag.FLUSH_SCHEDULED) return;
+    slab.flags[slot]! |= SlotFlag.FLUSH_SCHEDULED;
+    table.outputs[slot]!.cork();
+    queueMicrotask(() => {
+      const current = slab.slotOf(handle);
+      if (current < 0) return;
+      slab.flags[current]! &= ~SlotFlag.FLUSH_SCHEDULED;
+      const socket = table.sockets[current];
+      if (socket === undefined) return;
+      table.outputs[current]!.uncork(socket);
+      table.afterWrite(current);
+      this.resumeNextTurn(current);
+    });
+  }
+}
