@@ -9,6 +9,7 @@ export { GnpRequest, json, type CommandHandler, type HandlerResult, type ReplyIn
 export { GnpRequest as Request } from "./server/request.ts";
 export { Connection, describeClient, type ClientCertificate } from "./server/connection.ts";
 export type { ServerEvents, RefusalInfo, CloseInfo } from "./server/hooks.ts";
+export type { InMemoryConnection, InMemoryOptions } from "./server/memory-transport.ts";
 export {
   resolveOptions,
   DEFAULT_HOST,

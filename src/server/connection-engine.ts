@@ -1,8 +1,8 @@
-// The socket handler behind Bun.listen: it turns each socket event into the work of the parts
-// beside it: arrivals (a slot, the handshake), admission (the certificate, again after a trust
-// change), the reader (requests out of the slot), the command runner (dispatch and replies),
-// flow control, time limits, and the connection table (writes, write-then-abort). It also
-// answers what a Connection asks of its socket side (ConnectionHost), and shuts down.
+// The socket handler behind Bun.listen and the in-memory transport: it turns each socket event
+// into the work of the parts beside it: arrivals (a slot, the handshake), admission (the
+// certificate, again after a trust change), the reader (requests out of the slot), the command
+// runner (dispatch and replies), flow control, time limits, and the connection table (writes,
+// write-then-abort). It answers what a Connection asks of its socket side, and shuts down.
 
 import type { SocketHandler } from "bun";
 import type { CertificateValidator } from "../certs/validator.ts";
@@ -60,7 +60,7 @@ export class ConnectionEngine implements ConnectionHost {
   /** What sweep() does to a connection whose time is up. */
   readonly #sweepHost: SweepHost;
   readonly #maxOutput: number;
-  /** The socket events past the handshake, as functions of the socket. */
+  /** The socket events past the handshake, for a transport that is not Bun's (memory-transport.ts). */
   readonly events: SocketEvents;
 
   constructor(options: ResolvedOptions, parts: EngineParts) {
@@ -116,6 +116,22 @@ export class ConnectionEngine implements ConnectionHost {
       },
       timeout: (socket) => socket.terminate(),
     };
+  }
+
+  /**
+   * Opens a connection over an in-memory socket (memory-transport.ts): its arrival and, at once,
+   * its handshake. With `vouched`, the client is admitted as that identity without a
+   * certificate; without it, what the socket presents is judged like any handshake's.
+   */
+  openInMemory(socket: EngineSocket, vouched: string | undefined): void {
+    this.#onOpen(socket);
+    const slot = this.slab.slotOf(socket.data);
+    if (vouched === undefined || slot < 0) {
+      this.#onHandshake(socket, true, null);
+      return;
+    }
+    this.#admissions.vouch(slot);
+    this.#welcome(slot, { identity: vouched, certificate: undefined });
   }
 
   // ── ConnectionHost ────────────────────────────────────────────────────────────────────

@@ -12,8 +12,8 @@ import type { Connection } from "./connection.ts";
 import type { TimeLimits } from "./time-limits.ts";
 
 /**
- * The part of Bun's Socket the engine uses, so that any socket of this shape can be served.
- * `data` is the slab handle, or a negative marker (arrivals.ts).
+ * The part of Bun's Socket the engine uses: a TLS socket from Bun.listen, or an in-memory one
+ * (memory-transport.ts). `data` is the slab handle, or a negative marker (arrivals.ts).
  */
 export interface EngineSocket {
   data: number;

@@ -32,9 +32,13 @@ export class Connection {
   readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  /** The client's identity: certificate CN, else its SPIFFE ID, else its first SAN, else its SHA-256 thumbprint (the certificate's own `identity`). */
+  /**
+   * The client's identity: certificate CN, else its SPIFFE ID, else its first SAN, else its
+   * SHA-256 thumbprint (the certificate's own `identity`); on an in-memory connection, the
+   * identity it was given.
+   */
   identity = "";
-  /** Set once the certificate is admitted. */
+  /** Set once the certificate is admitted; undefined on an in-memory connection opened with an identity only. */
   certificate: ClientCertificate | undefined;
   #userData: Uint8Array | undefined;
 

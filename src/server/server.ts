@@ -18,6 +18,7 @@ import { ServerMetrics } from "./metrics.ts";
 import type { CommandHandler } from "./request.ts";
 import { formatHostPort, systemReason } from "../wording.ts";
 import type { Connection } from "./connection.ts";
+import { InMemoryConnection, inject, type InMemoryOptions } from "./memory-transport.ts";
 
 const COMMAND_NAME = /^[\x21-\x7e]+$/;
 
@@ -210,6 +211,54 @@ export class GnpServer {
   async listen(): Promise<this> {
     if (this.#listener !== undefined) throw new TypeError("the server is already listening");
     if (this.#closing !== undefined) throw new TypeError("a closed server cannot listen again");
+    const engine = this.#ensureEngine();
+    const { host, port } = this.options;
+    try {
+      this.#listener = this.#bind(engine, port, this.#tls, true);
+    } catch (error) {
+      throw new GnpError("LISTEN_FAILED", `cannot listen on ${formatHostPort(host, port)}: ${systemReason(error)}`, { cause: error });
+    }
+    return this;
+  }
+
+  /**
+   * Sends `input` to the commands over an in-memory connection, without TLS or a socket, and
+   * resolves with every byte the server wrote back (the greeting `OK` CRLF first) once it has
+   * answered everything and closed, as a client that sends its requests and then closes its
+   * side would read them. The framing, admission, dispatch, authorization and replies are the
+   * ones a TLS connection gets. The client is `options.identity` (default "in-memory",
+   * admitted on your word) or `options.certificate` (a PEM the trust rules judge). The server
+   * need not listen; close() ends in-memory connections as it ends the others.
+   *
+   * @example
+   * const out = await server.inject("PING\r\nSequence: 1\r\n\r\n", { identity: "alice" });
+   * new TextDecoder().decode(out); // "OK\r\nOK\r\nSequence: 1\r\nSize: 4\r\n\r\nPONG"
+   */
+  inject(input: string | Uint8Array, options: InMemoryOptions = {}): Promise<Uint8Array> {
+    return inject(this.#inMemoryEngine(), input, options);
+  }
+
+  /**
+   * An in-memory connection that stays open, for what one request and its reply cannot show:
+   * pushes, several clients, a conversation. See inject() for who the client is.
+   *
+   * @example
+   * await using watcher = server.connectInMemory({ identity: "alice" });
+   * watcher.onData((chunk) => console.log(new TextDecoder().decode(chunk)));
+   * watcher.write("WATCH users/\r\nSequence: w\r\n\r\n");
+   */
+  connectInMemory(options: InMemoryOptions = {}): InMemoryConnection {
+    return new InMemoryConnection(this.#inMemoryEngine(), options);
+  }
+
+  #inMemoryEngine(): ConnectionEngine {
+    if (this.#closing !== undefined) throw new TypeError("the server is closed");
+    return this.#ensureEngine();
+  }
+
+  /** The engine, made at the first listen() or in-memory connection, with the sweeper that enforces its time limits. */
+  #ensureEngine(): ConnectionEngine {
+    if (this.#engine !== undefined) return this.#engine;
     let engine: ConnectionEngine;
     try {
       engine = new ConnectionEngine(this.options, {
@@ -224,16 +273,10 @@ export class GnpServer {
     }
     engine.setAuthorizer(this.#authorize);
     engine.setKeyAuthorizer(this.#scopeKeys);
-    const { host, port } = this.options;
-    try {
-      this.#listener = this.#bind(engine, port, this.#tls, true);
-    } catch (error) {
-      throw new GnpError("LISTEN_FAILED", `cannot listen on ${formatHostPort(host, port)}: ${systemReason(error)}`, { cause: error });
-    }
     this.#engine = engine;
     this.#sweeper = setInterval(() => engine.sweep(Date.now()), SWEEP_INTERVAL_MS);
     this.#sweeper.unref?.();
-    return this;
+    return engine;
   }
 
   /**
@@ -346,8 +389,8 @@ export class GnpServer {
   async #shutdown(): Promise<void> {
     const listener = this.#listener;
     const engine = this.#engine;
-    if (listener === undefined || engine === undefined) return;
-    listener.stop(false);
+    if (engine === undefined) return;
+    listener?.stop(false);
     engine.drain();
     const deadline = Date.now() + this.options.shutdownTimeoutMs;
     while (engine.slab.inUse > 0 && Date.now() < deadline) {
@@ -359,7 +402,7 @@ export class GnpServer {
       await Bun.sleep(0);
     }
     clearInterval(this.#sweeper);
-    listener.stop(true);
+    listener?.stop(true);
     for (const retired of this.#retired.splice(0)) retired.stop(true);
   }
 }

@@ -1,0 +1,118 @@
+// Command tests without a socket: a server with the test PKI that never listens, and an
+// in-memory client with RawClient's manners (received text, waitFor, untilClosed), so that a
+// test of what commands answer reads the same as one over TLS (harness.ts).
+
+import { createServer, type GnpServer, type InMemoryConnection, type ServerOptions } from "../../src/index.ts";
+import type { IssuedCertificate } from "../../src/certs/generate.ts";
+import { makeTestPki } from "./pki.ts";
+
+export type MemoryServer = GnpServer & AsyncDisposable;
+
+/** A server trusting the test CA (and allow-listing `selfSignedAllowed`) that only in-memory clients reach. */
+export async function memoryServer(options: Partial<ServerOptions> = {}): Promise<MemoryServer> {
+  const pki = await makeTestPki();
+  return createServer({
+    tls: { cert: pki.server.certificatePem, key: pki.server.privateKeyPem },
+    trustedCas: [pki.ca.certificatePem],
+    allow: [pki.selfSignedAllowed.sha256],
+    ...options,
+  }) as MemoryServer;
+}
+
+export type MemoryClientOptions = {
+  /** The certificate the client presents; default the test PKI's `good` (CN=alice). */
+  certificate?: IssuedCertificate;
+  /** Instead of a certificate: an identity the server takes on the test's word. */
+  identity?: string;
+};
+
+/** An in-memory client that keeps every byte the server wrote, as text, and says when it closed. */
+export class MemoryClient implements AsyncDisposable {
+  readonly connection: InMemoryConnection;
+  #received = "";
+  #waiters: { predicate: (text: string) => boolean; resolve: () => void; reject: (error: Error) => void; what: string }[] = [];
+  #isClosed = false;
+  readonly closed: Promise<void>;
+
+  constructor(connection: InMemoryConnection) {
+    this.connection = connection;
+    connection.onData((chunk) => this.#onData(chunk));
+    this.closed = connection.closed.then(() => this.#onClose());
+  }
+
+  /** Everything received so far, decoded as latin1 so byte counts equal string lengths. */
+  get received(): string {
+    return this.#received;
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  write(data: string | Uint8Array): void {
+    this.connection.write(data);
+  }
+
+  /** Resolves once the received text satisfies `predicate` (or contains the string); rejects if the connection closes first. */
+  waitFor(predicate: string | ((text: string) => boolean)): Promise<void> {
+    const test = typeof predicate === "string" ? (text: string) => text.includes(predicate) : predicate;
+    const what = typeof predicate === "string" ? JSON.stringify(predicate) : "the awaited text";
+    if (test(this.#received)) return Promise.resolve();
+    if (this.#isClosed) return Promise.reject(this.#missing(what));
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#waiters.push({ predicate: test, resolve, reject, what });
+    return promise;
+  }
+
+  /** Resolves with everything received once the server closed the connection. */
+  async untilClosed(): Promise<string> {
+    await this.closed;
+    return this.#received;
+  }
+
+  /** The client closes its side. */
+  close(): void {
+    this.connection.end();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.connection[Symbol.asyncDispose]();
+    await this.closed;
+  }
+
+  #onData(chunk: Uint8Array): void {
+    this.#received += Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1");
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!waiter.predicate(this.#received)) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
+  #onClose(): void {
+    this.#isClosed = true;
+    for (const waiter of this.#waiters) waiter.reject(this.#missing(waiter.what));
+    this.#waiters = [];
+  }
+
+  #missing(what: string): Error {
+    return new Error(`connection closed before ${what} arrived; received ${JSON.stringify(this.#received)}`);
+  }
+}
+
+/** Opens an in-memory connection and waits for its greeting, as connectAdmitted does over TLS. */
+export async function connectInMemory(server: GnpServer, options: MemoryClientOptions = {}): Promise<MemoryClient> {
+  const pki = await makeTestPki();
+  const connection = options.identity !== undefined ? server.connectInMemory({ identity: options.identity }) : server.connectInMemory({ certificate: (options.certificate ?? pki.good).certificatePem });
+  const client = new MemoryClient(connection);
+  await client.waitFor((text) => text.startsWith("OK\r\n") || text.startsWith("ERR:")).catch(() => {});
+  if (!client.received.startsWith("OK\r\n")) throw new Error(`not admitted: ${client.received}`);
+  return client;
+}
+
+/** What inject() gives, as latin1 text. */
+export async function injectText(server: GnpServer, input: string, options: MemoryClientOptions = {}): Promise<string> {
+  const pki = await makeTestPki();
+  const who = options.identity !== undefined ? { identity: options.identity } : { certificate: (options.certificate ?? pki.good).certificatePem };
+  return Buffer.from(await server.inject(input, who)).toString("latin1");
+}
