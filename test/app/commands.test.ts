@@ -1,10 +1,13 @@
-// The app's commands over real TLS: versions and If-Match, KEYS, WATCH/UNWATCH pushes,
-// WHOAMI, INFO and TIME, with the memory store (the sqlite store passes the same store suite).
+// The app's commands over in-memory connections (server.inject's transport: the server's own
+// framing, admission and dispatch, no socket): versions and If-Match, KEYS, WATCH/UNWATCH
+// pushes, WHOAMI, INFO and TIME, with the memory store (the sqlite store passes the same store
+// suite). A watcher that stops reading is the server's business, tested over TLS
+// (watch-slow-reader.test.ts).
 
 import { describe, expect, test } from "bun:test";
-import { MemoryStore, type CloseInfo } from "../../src/index.ts";
+import { MemoryStore } from "../../src/index.ts";
 import { installApp } from "../../src/app/install-app.ts";
-import { connectAdmitted, startServer } from "../support/harness.ts";
+import { connectInMemory, memoryServer } from "../support/memory-client.ts";
 import { makeTestPki } from "../support/pki.ts";
 import { GREETING, errReply, okReply, reply, request } from "../support/wire.ts";
 
@@ -12,7 +15,7 @@ const pki = await makeTestPki();
 
 async function appServer() {
   const store = new MemoryStore();
-  const server = await startServer({});
+  const server = await memoryServer();
   await installApp(server, store);
   return server;
 }
@@ -28,7 +31,7 @@ function jsonBody(received: string, sequence: string): Record<string, unknown> {
 describe("document commands", () => {
   test("PUT returns the new Version, GET returns it with the value, a stale If-Match conflicts", async () => {
     await using server = await appServer();
-    await using client = await connectAdmitted(server.port);
+    await using client = await connectInMemory(server);
     client.write(
       request("PUT users/1", "1", '{"a":1}') +
         request("PUT users/1", "2", '{"a":2}', [["If-Match", "1"]]) +
@@ -53,7 +56,7 @@ describe("document commands", () => {
 
   test("KEYS lists sorted keys under a prefix with Count and More", async () => {
     await using server = await appServer();
-    await using client = await connectAdmitted(server.port);
+    await using client = await connectInMemory(server);
     client.write(["b/2", "a/1", "b/1", "b/3"].map((key, i) => request(`PUT ${key}`, `p${i}`, "x")).join("") + request("KEYS b/ 2", "k1") + request("KEYS b/", "k2") + request("KEYS b/ 0", "k3"));
     await client.waitFor("Sequence: k3");
     expect(client.received).toContain(okReply("k1", "b/1\nb/2", [["Count", "2"], ["More", "true"]]));
@@ -63,7 +66,7 @@ describe("document commands", () => {
 
   test("PUT and GET with the wrong number of arguments get ERR replies", async () => {
     await using server = await appServer();
-    await using client = await connectAdmitted(server.port);
+    await using client = await connectInMemory(server);
     client.write(request("GET", "1") + request("PUT a b", "2", "x"));
     const expected = GREETING + errReply("1", "GET takes 1 argument, KEY: got 0") + errReply("2", "PUT takes 1 argument, KEY: got 2");
     await client.waitFor((text) => text.length >= expected.length);
@@ -74,8 +77,8 @@ describe("document commands", () => {
 describe("WATCH", () => {
   test("a watcher gets a PUSH with Key, Op, Version and the value for each change under its prefix, until UNWATCH", async () => {
     await using server = await appServer();
-    await using watcher = await connectAdmitted(server.port);
-    await using writer = await connectAdmitted(server.port);
+    await using watcher = await connectInMemory(server);
+    await using writer = await connectInMemory(server);
     watcher.write(request("WATCH users/", "w1"));
     await watcher.waitFor(okReply("w1"));
     writer.write(request("PUT users/1", "1", "jo") + request("PUT orders/1", "2", "no") + request("DEL users/1", "3"));
@@ -90,40 +93,10 @@ describe("WATCH", () => {
     expect(watcher.received).toBe(GREETING + okReply("w1") + pushes + okReply("u1") + errReply("u2", "no watch with Sequence w1 on this connection") + okReply("last", "PONG"));
   });
 
-  test("a watcher that stops reading is cut off at the output limit and slows no writer", async () => {
-    const store = new MemoryStore();
-    const cut = Promise.withResolvers<CloseInfo>();
-    await using server = await startServer({ maxOutput: 256 * 1024, maxBody: 128 * 1024 });
-    await installApp(server, store);
-    server.on("close", (_conn, info) => {
-      if (info?.code === "OUTPUT_OVERFLOW") cut.resolve(info);
-    });
-    const watcher = await connectAdmitted(server.port);
-    await using writer = await connectAdmitted(server.port);
-    watcher.write(request("WATCH big/", "w"));
-    await watcher.waitFor(okReply("w"));
-    watcher.socket.pause();
-    const value = "v".repeat(100 * 1024);
-    let cutOff = false;
-    void cut.promise.then(() => (cutOff = true));
-    // Bounded: at most 200 PUTs of 100 KiB, 20 MiB of pushes for a watcher that reads none.
-    let sent = 0;
-    for (; sent < 200 && !cutOff; sent++) {
-      writer.write(request(`PUT big/${sent}`, String(sent), value));
-      await writer.waitFor(`Sequence: ${sent}\r\n`);
-    }
-    expect((await cut.promise)?.code).toBe("OUTPUT_OVERFLOW");
-    writer.write(request("PUT big/after", "after", "x"));
-    await writer.waitFor(okReply("after", "", [["Version", "1"]]));
-    expect(writer.received).not.toContain("ERR");
-    watcher.socket.resume();
-    await watcher.closed;
-  });
-
   test("a closed connection's watches end", async () => {
     await using server = await appServer();
-    const watcher = await connectAdmitted(server.port);
-    await using probe = await connectAdmitted(server.port);
+    const watcher = await connectInMemory(server);
+    await using probe = await connectInMemory(server);
     watcher.write(request("WATCH", "w"));
     await watcher.waitFor(okReply("w"));
     probe.write(request("INFO", "i1"));
@@ -144,7 +117,7 @@ describe("WATCH", () => {
 describe("server information", () => {
   test("WHOAMI tells the client's identity and thumbprints; INFO and TIME describe the server", async () => {
     await using server = await appServer();
-    await using client = await connectAdmitted(server.port);
+    await using client = await connectInMemory(server);
     client.write(request("WHOAMI", "1") + request("INFO", "2") + request("TIME", "3"));
     await client.waitFor("Sequence: 3");
     await client.waitFor((text) => /Sequence: 3\r\nSize: 24\r\n\r\n.{24}/.test(text));

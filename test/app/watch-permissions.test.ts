@@ -1,11 +1,12 @@
 // WATCH delivers values, so it needs the right to read them as well as the right to watch; and
 // a watch is only as good as its owner's permissions now: a change of rules reaches every open
 // watch before its next push, and a watch its owner may no longer hold ends with a last PUSH.
+// Over in-memory connections: the certificates are judged as at a handshake, without TLS.
 
 import { describe, expect, test } from "bun:test";
 import { MemoryStore, type Authorizer } from "../../src/index.ts";
 import { installApp } from "../../src/app/install-app.ts";
-import { connectAdmitted, startServer } from "../support/harness.ts";
+import { connectInMemory, memoryServer } from "../support/memory-client.ts";
 import { makeTestPki } from "../support/pki.ts";
 import { GREETING, errReply, okReply, reply, request } from "../support/wire.ts";
 
@@ -13,7 +14,7 @@ const pki = await makeTestPki();
 
 /** alice (the test PKI's `good`) may do what `aliceMay` allows; carol (allow-listed) everything. */
 async function appServer(aliceMay: ReadonlySet<string>) {
-  const server = await startServer({});
+  const server = await memoryServer();
   await installApp(server, new MemoryStore());
   const rules = (allowed: ReadonlySet<string>): Authorizer => (conn, command) => conn.identity !== "alice" || allowed.has(command);
   server.authorize(rules(aliceMay));
@@ -24,8 +25,8 @@ describe("WATCH and the right to read", () => {
   test("a client allowed WATCH but not GET cannot watch: it would receive values it could not GET", async () => {
     const { server } = await appServer(new Set(["WATCH", "PING"]));
     await using _server = server;
-    await using alice = await connectAdmitted(server.port);
-    await using carol = await connectAdmitted(server.port, { certificate: pki.selfSignedAllowed });
+    await using alice = await connectInMemory(server);
+    await using carol = await connectInMemory(server, { certificate: pki.selfSignedAllowed });
     alice.write(request("WATCH secret/", "w"));
     await alice.waitFor("Sequence: w\r\n");
     carol.write(request("PUT secret/1", "1", "s3cr3t"));
@@ -42,8 +43,8 @@ describe("WATCH and the right to read", () => {
     test(`a watch whose owner loses ${lost} ends with a last PUSH before the next value, and pushes nothing more`, async () => {
       const { server, narrow } = await appServer(new Set(["WATCH", "GET", "PING"]));
       await using _server = server;
-      await using alice = await connectAdmitted(server.port);
-      await using carol = await connectAdmitted(server.port, { certificate: pki.selfSignedAllowed });
+      await using alice = await connectInMemory(server);
+      await using carol = await connectInMemory(server, { certificate: pki.selfSignedAllowed });
       alice.write(request("WATCH secret/", "w"));
       await alice.waitFor(okReply("w"));
       carol.write(request("PUT secret/1", "1", "before"));
