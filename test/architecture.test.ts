@@ -3,6 +3,7 @@
 // reads every import in src/ and fails on an import that points back up, on a protocol or slab
 // module that reaches outside itself, and on any import cycle. A "#name" import (package.json
 // "imports", one module per runtime) counts as an import of every module it can resolve to.
+// Inside server/, the dispatcher is held to its contract: no socket and no slab.
 
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -49,10 +50,15 @@ function roomOf(file: string): string {
   return rel.includes("/") ? rel.split("/")[0]! : rel;
 }
 
-function importsOf(file: string): string[] {
+/** Every module specifier a file imports or re-exports, bare ones ("bun", "node:fs") included. */
+function specifiersOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
   const found = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^;'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']/g)];
-  return found.map((match) => match[1] ?? match[2] ?? match[3]!).filter((spec) => spec.startsWith(".") || spec.startsWith("#"));
+  return found.map((match) => match[1] ?? match[2] ?? match[3]!);
+}
+
+function importsOf(file: string): string[] {
+  return specifiersOf(file).filter((spec) => spec.startsWith(".") || spec.startsWith("#"));
 }
 
 /** package.json "imports": each "#name" and every file its conditions name, as absolute paths. */
@@ -105,4 +111,23 @@ test("there is no import cycle in src/", () => {
   };
   for (const file of graph.keys()) visit(file, []);
   expect(cycles).toEqual([]);
+});
+
+test("the dispatcher imports no socket and no slab: it turns requests into outcomes and nothing else", () => {
+  const dispatcher = join(SRC, "server/dispatcher.ts");
+  const specifiers = specifiersOf(dispatcher);
+  expect(specifiers.length).toBeGreaterThan(3);
+  // Everything it reaches, through any chain of imports.
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    for (const target of graph.get(file) ?? []) {
+      if (seen.has(target)) continue;
+      seen.add(target);
+      visit(target);
+    }
+  };
+  visit(dispatcher);
+  const reached = [...seen].map((target) => relative(SRC, target));
+  const sockety = [...specifiers.filter((spec) => spec === "bun" || spec.startsWith("node:net") || spec.startsWith("node:tls")), ...reached.filter((path) => path.startsWith("slab/") || ["server/connection-table.ts", "server/connection-engine.ts", "server/request-reader.ts", "server/memory-transport.ts"].includes(path))];
+  expect(sockety).toEqual([]);
 });
