@@ -1,11 +1,9 @@
 // The library's server: create it from options, register command handlers by name, hook the
-// connection's life, listen, close. It owns the Bun listener and the sweeper timer; the
-// connection engine does the per-socket work. close() is the graceful shutdown of
+// connection's life, listen (or take in-memory connections), close. It owns the listeners
+// (tls-listeners.ts) and the sweeper timer; the connection engine does the per-socket work. close() is the graceful shutdown of
 // PROTOCOL.md section 4: stop accepting, let in-flight commands reply, send
 // `ERR: server is shutting down`, and cut whatever is left at the shutdown deadline.
 
-import { X509Certificate, constants } from "node:crypto";
-import type { TCPSocketListener } from "bun";
 import { GnpError } from "../errors.ts";
 import type { TrustPolicy } from "../certs/trust-policy.ts";
 import { CertificateValidator } from "../certs/validator.ts";
@@ -16,9 +14,10 @@ import { SWEEP_INTERVAL_MS } from "./time-limits.ts";
 import { ServerHooks, type ServerEvents } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
 import type { CommandHandler } from "./request.ts";
-import { formatHostPort, systemReason } from "../wording.ts";
+import { systemReason } from "../wording.ts";
 import type { Connection } from "./connection.ts";
 import { InMemoryConnection, inject, type InMemoryOptions } from "./memory-transport.ts";
+import { TlsListeners } from "./tls-listeners.ts";
 
 const COMMAND_NAME = /^[\x21-\x7e]+$/;
 
@@ -59,17 +58,14 @@ export class GnpServer {
   /** Counters for operators; see ServerMetrics. */
   readonly metrics = new ServerMetrics();
   #engine: ConnectionEngine | undefined;
-  #listener: TCPSocketListener<number> | undefined;
-  /** The certificate and key new connections get; setTlsCertificate replaces them. */
-  #tls: Readonly<{ cert: string; key: string }>;
-  /** Listeners replaced by setTlsCertificate: no longer accepting, their connections live on. */
-  readonly #retired: TCPSocketListener<number>[] = [];
+  /** The listener that accepts, with the certificate new connections get, and those retired by setTlsCertificate. */
+  readonly #listeners: TlsListeners;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: ServerOptions) {
     this.options = resolveOptions(options);
-    this.#tls = this.options.tls;
+    this.#listeners = new TlsListeners(this.options.tls, { host: this.options.host, reusePort: this.options.reusePort });
     this.#validator = new CertificateValidator(this.options.trust);
     // The expiry gauges of /metrics follow the clients connected now (ServerMetrics).
     this.#hooks.on("open", (connection) => {
@@ -82,25 +78,14 @@ export class GnpServer {
     });
   }
 
-  #served: { cert: string; notAfter: Date; subject: string } | undefined;
-
   /** When the certificate new connections get expires (setTlsCertificate may change it). */
   get certificateNotAfter(): Date {
-    return this.#servedCertificate().notAfter;
+    return this.#listeners.served.notAfter;
   }
 
   /** The subject of the certificate new connections get, `CN=localhost` style. */
   get certificateSubject(): string {
-    return this.#servedCertificate().subject;
-  }
-
-  #servedCertificate(): { notAfter: Date; subject: string } {
-    const cert = this.#tls.cert;
-    if (this.#served?.cert !== cert) {
-      const parsed = new X509Certificate(cert);
-      this.#served = { cert, notAfter: new Date(parsed.validTo), subject: parsed.subject.split("\n").join(", ") };
-    }
-    return this.#served;
+    return this.#listeners.served.subject;
   }
 
   /** The CRLs in use, one per CA, with their dates and whether each is stale at `now`. */
@@ -209,15 +194,9 @@ export class GnpServer {
 
   /** Starts listening. Rejects with LISTEN_FAILED when the address cannot be bound. */
   async listen(): Promise<this> {
-    if (this.#listener !== undefined) throw new TypeError("the server is already listening");
+    if (this.#listeners.isListening) throw new TypeError("the server is already listening");
     if (this.#closing !== undefined) throw new TypeError("a closed server cannot listen again");
-    const engine = this.#ensureEngine();
-    const { host, port } = this.options;
-    try {
-      this.#listener = this.#bind(engine, port, this.#tls, true);
-    } catch (error) {
-      throw new GnpError("LISTEN_FAILED", `cannot listen on ${formatHostPort(host, port)}: ${systemReason(error)}`, { cause: error });
-    }
+    this.#listeners.listen(this.options.port, this.#ensureEngine().socketHandler());
     return this;
   }
 
@@ -294,65 +273,14 @@ export class GnpServer {
     if (this.#closing !== undefined) throw new TypeError("the server is closed");
     checkKeyPair(tls.cert, tls.key);
     const pair = Object.freeze({ cert: tls.cert, key: tls.key });
-    const current = this.#listener;
-    const engine = this.#engine;
-    if (current === undefined || engine === undefined) {
-      this.#tls = pair;
-      return;
-    }
-    let next: TCPSocketListener<number>;
-    try {
-      next = this.#bind(engine, current.port, pair, false);
-    } catch (error) {
-      throw new GnpError("LISTEN_FAILED", `cannot listen on ${formatHostPort(this.options.host, current.port)} with the new certificate: ${systemReason(error)}`, { cause: error });
-    }
-    this.#tls = pair;
-    this.#listener = next;
-    current.stop(false);
-    this.#retired.push(current);
-  }
-
-  /**
-   * A TLS listener on host:port. SO_REUSEPORT is always set, so that setTlsCertificate can bind
-   * a second one beside it; with `probe`, a plain bind first keeps "address already in use" for
-   * a port another process holds, which reusePort alone would silently share (--workers shares
-   * on purpose, so it skips the probe).
-   */
-  #bind(engine: ConnectionEngine, port: number, tls: { cert: string; key: string }, probe: boolean): TCPSocketListener<number> {
-    const hostname = this.options.host;
-    if (probe && !this.options.reusePort) {
-      const probeListener = Bun.listen({ hostname, port, socket: { data() {} } });
-      port = probeListener.port;
-      probeListener.stop(true);
-    }
-    return Bun.listen<number>({
-      hostname,
-      port,
-      // Declared on Bun's connect options only, but Bun.listen honours it (SO_REUSEPORT).
-      ...({ reusePort: true } as {}),
-      // A client that closes its side after its requests still gets their replies (see the
-      // engine's end handler); the engine ends the socket itself.
-      allowHalfOpen: true,
-      tls: {
-        cert: tls.cert,
-        key: tls.key,
-        // Ask every client for a certificate but let every handshake finish: the server
-        // validates the certificate itself so that it can say what is wrong (PROTOCOL.md 1).
-        requestCert: true,
-        rejectUnauthorized: false,
-        // No session tickets: a TLS 1.3 ticket holds the client's certificate chain, and with a
-        // chain past about 32 KB BoringSSL fails the connection's first write (so not even an
-        // ERR: line could go out). Every connection makes a full handshake instead.
-        secureOptions: constants.SSL_OP_NO_SSLv3 | constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1 | constants.SSL_OP_NO_TICKET,
-      },
-      socket: engine.socketHandler(),
-    });
+    this.#listeners.replaceCertificate(pair, this.#engine?.socketHandler());
   }
 
   /** The port listened on (the real one when options.port was 0). */
   get port(): number {
-    if (this.#listener === undefined) throw new TypeError("the server is not listening");
-    return this.#listener.port;
+    const port = this.#listeners.port;
+    if (port === undefined) throw new TypeError("the server is not listening");
+    return port;
   }
 
   get hostname(): string {
@@ -360,7 +288,7 @@ export class GnpServer {
   }
 
   get isListening(): boolean {
-    return this.#listener !== undefined && this.#closing === undefined;
+    return this.#listeners.isListening && this.#closing === undefined;
   }
 
   stats(): ServerStats {
@@ -387,10 +315,9 @@ export class GnpServer {
   }
 
   async #shutdown(): Promise<void> {
-    const listener = this.#listener;
     const engine = this.#engine;
     if (engine === undefined) return;
-    listener?.stop(false);
+    this.#listeners.stopAccepting();
     engine.drain();
     const deadline = Date.now() + this.options.shutdownTimeoutMs;
     while (engine.slab.inUse > 0 && Date.now() < deadline) {
@@ -402,8 +329,7 @@ export class GnpServer {
       await Bun.sleep(0);
     }
     clearInterval(this.#sweeper);
-    listener?.stop(true);
-    for (const retired of this.#retired.splice(0)) retired.stop(true);
+    this.#listeners.stopAll();
   }
 }
 
