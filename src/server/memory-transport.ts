@@ -217,7 +217,7 @@ class MemorySocket implements EngineSocket {
   }
 }
 
-/** A PEM certificate as a TLS socket would present it: its DER, its thumbprints, its subject's CN. */
+/** A PEM certificate as a TLS socket would present it: its DER, its thumbprints, its subject's CN and its SANs. */
 function presentedBy(pem: string): Presented {
   if (typeof pem !== "string") throw new TypeError("the in-memory client's certificate must be a PEM string");
   let certificate: X509Certificate;
@@ -232,5 +232,6 @@ function presentedBy(pem: string): Presented {
     fingerprint: certificate.fingerprint,
     fingerprint256: certificate.fingerprint256,
     ...(commonName !== undefined ? { subject: { CN: commonName } } : {}),
+    ...(certificate.subjectAltName ? { subjectaltname: certificate.subjectAltName } : {}),
   };
 }
