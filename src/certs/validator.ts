@@ -263,20 +263,13 @@ function summarize(facts: CertificateFacts): LeafSummary {
   return { name, identity, subject, commonName, sans, altNames, spiffeId, spki, sha1, sha256, notBefore, notAfter };
 }
 
-/** One frozen ClientCertificate per admission: its Dates and lists are its own, so no connection can change another's. */
+/** One frozen ClientCertificate per admission: its Dates are its own and its lists frozen, so no connection can change another's. */
 function admit(leaf: LeafSummary, by: { viaCa: boolean; trustedCa?: string; warnings: string[] }): Admission {
+  const { name: _name, notBefore, notAfter, ...facts } = leaf;
   const certificate: ClientCertificate = Object.freeze({
-    identity: leaf.identity,
-    subject: leaf.subject,
-    commonName: leaf.commonName,
-    sans: leaf.sans,
-    altNames: leaf.altNames,
-    spiffeId: leaf.spiffeId,
-    spki: leaf.spki,
-    sha1: leaf.sha1,
-    sha256: leaf.sha256,
-    notBefore: new Date(leaf.notBefore),
-    notAfter: new Date(leaf.notAfter),
+    ...facts,
+    notBefore: new Date(notBefore),
+    notAfter: new Date(notAfter),
     viaCa: by.viaCa,
     ...(by.trustedCa !== undefined ? { trustedCa: by.trustedCa } : {}),
     ...(by.warnings.length > 0 ? { warnings: Object.freeze(by.warnings) } : {}),

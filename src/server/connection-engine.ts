@@ -16,22 +16,17 @@ import { Arrivals } from "./arrivals.ts";
 import { CommandRunner } from "./command-runner.ts";
 import { Connection, type ClientCertificate, type ConnectionHost } from "./connection.ts";
 import { ConnectionTable, type EngineSocket } from "./connection-table.ts";
-import { Dispatcher } from "./dispatcher.ts";
+import type { Dispatcher } from "./dispatcher.ts";
 import { FlowControl } from "./flow-control.ts";
 import type { ServerHooks } from "./hooks.ts";
 import type { ServerMetrics } from "./metrics.ts";
-import type { Authorizer, KeyAccess, KeyAuthorizer, KeyScope } from "./permissions.ts";
+import type { KeyAccess, KeyScope } from "./permissions.ts";
 import { ReplyReserves } from "./reply-reserves.ts";
 import { RequestReader } from "./request-reader.ts";
-import type { CommandHandler } from "./request.ts";
 import { TimeLimits, type SweepHost } from "./time-limits.ts";
-
-export type { Authorizer };
 
 const GREETING = "OK\r\n";
 
-/** The commands the engine runs: handlers by upper-cased name, and the reply bounds they declared. */
-export type CommandTable = { handlers: ReadonlyMap<string, CommandHandler>; replyBounds: ReadonlyMap<string, number> };
 
 /** A socket's events past its handshake. */
 export type SocketEvents = {
@@ -41,8 +36,12 @@ export type SocketEvents = {
   close(socket: EngineSocket): void;
 };
 
-/** The parts an engine is made of, beside its options. */
-export type EngineParts = { commands: CommandTable; validator: CertificateValidator; hooks: ServerHooks; metrics: ServerMetrics };
+/**
+ * The parts an engine is made of, beside its options: the dispatcher (the commands and who may
+ * run them, which the server sets), the reply bounds the commands declared, the trust rules
+ * to admit by, the hooks and the counters.
+ */
+export type EngineParts = { dispatcher: Dispatcher; replyBounds: ReadonlyMap<string, number>; validator: CertificateValidator; hooks: ServerHooks; metrics: ServerMetrics };
 
 export class ConnectionEngine implements ConnectionHost {
   readonly slab: ConnectionSlab;
@@ -73,7 +72,7 @@ export class ConnectionEngine implements ConnectionHost {
     this.#table = new ConnectionTable(slab, this.#limits, { maxOutput: options.maxOutput, counter: this.metrics, onCondemned: (slot) => this.#reader.forget(slot) });
     this.#arrivals = new Arrivals(this.#table, options, { metrics: this.metrics, emitRefuse: (info) => this.#hooks.emitRefuse(info) });
     this.#admissions = new Admissions(parts.validator, slab.trustEpoch);
-    this.#dispatcher = new Dispatcher(parts.commands.handlers, { capacity: slab.capacity, onError });
+    this.#dispatcher = parts.dispatcher;
     this.#reader = new RequestReader(
       slab,
       {
@@ -87,7 +86,7 @@ export class ConnectionEngine implements ConnectionHost {
       { maxBody: options.maxBody, requestTimeoutMs: options.requestTimeoutMs },
     );
     this.#flow = new FlowControl(this.#table, this.#reader, { maxOutput: options.maxOutput });
-    const reserves = new ReplyReserves(parts.commands.replyBounds, options.maxOutput);
+    const reserves = new ReplyReserves(parts.replyBounds, options.maxOutput);
     this.#runner = new CommandRunner({ table: this.#table, dispatcher: this.#dispatcher, flow: this.#flow, reserves, metrics: this.metrics, onError });
     this.events = {
       data: (socket, chunk) => this.#onData(socket, chunk),
@@ -361,14 +360,6 @@ export class ConnectionEngine implements ConnectionHost {
         this.#readmit(slot);
       }
     }
-  }
-
-  setAuthorizer(authorize: Authorizer | undefined): void {
-    this.#dispatcher.setAuthorizer(authorize);
-  }
-
-  setKeyAuthorizer(scopeKeys: KeyAuthorizer | undefined): void {
-    this.#dispatcher.setKeyAuthorizer(scopeKeys);
   }
 
   /** Stops reading from every connection; each gets `ERR: server is shutting down` once its in-flight commands finish. */

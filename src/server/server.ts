@@ -8,8 +8,9 @@ import { GnpError } from "../errors.ts";
 import type { TrustPolicy } from "../certs/trust-policy.ts";
 import { CertificateValidator } from "../certs/validator.ts";
 import { checkKeyPair, resolveOptions, type ResolvedOptions, type ServerOptions } from "../options.ts";
-import { ConnectionEngine, type Authorizer } from "./connection-engine.ts";
-import type { KeyAuthorizer } from "./permissions.ts";
+import { ConnectionEngine } from "./connection-engine.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import type { Authorizer, KeyAuthorizer } from "./permissions.ts";
 import { SWEEP_INTERVAL_MS } from "./time-limits.ts";
 import { ServerHooks, type ServerEvents } from "./hooks.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -58,6 +59,8 @@ export class GnpServer {
   /** Counters for operators; see ServerMetrics. */
   readonly metrics = new ServerMetrics();
   #engine: ConnectionEngine | undefined;
+  /** The commands and who may run them; made with the engine. */
+  #dispatcher: Dispatcher | undefined;
   /** The listener that accepts, with the certificate new connections get, and those retired by setTlsCertificate. */
   readonly #listeners: TlsListeners;
   #sweeper: ReturnType<typeof setInterval> | undefined;
@@ -160,7 +163,7 @@ export class GnpServer {
   authorize(authorizer: Authorizer | undefined): this {
     if (authorizer !== undefined && typeof authorizer !== "function") throw new TypeError("the authorizer must be a function");
     this.#authorize = authorizer;
-    this.#engine?.setAuthorizer(authorizer);
+    this.#dispatcher?.setAuthorizer(authorizer);
     return this;
   }
 
@@ -188,7 +191,7 @@ export class GnpServer {
   scopeKeys(scopeKeys: KeyAuthorizer | undefined): this {
     if (scopeKeys !== undefined && typeof scopeKeys !== "function") throw new TypeError("the key authorizer must be a function");
     this.#scopeKeys = scopeKeys;
-    this.#engine?.setKeyAuthorizer(scopeKeys);
+    this.#dispatcher?.setKeyAuthorizer(scopeKeys);
     return this;
   }
 
@@ -239,19 +242,17 @@ export class GnpServer {
   #ensureEngine(): ConnectionEngine {
     if (this.#engine !== undefined) return this.#engine;
     let engine: ConnectionEngine;
+    const hooks = this.#hooks;
+    const dispatcher = new Dispatcher(this.#handlers, { capacity: this.options.maxConnections, onError: (error, connection) => hooks.emitError(error, connection) });
+    dispatcher.setAuthorizer(this.#authorize);
+    dispatcher.setKeyAuthorizer(this.#scopeKeys);
     try {
-      engine = new ConnectionEngine(this.options, {
-        commands: { handlers: this.#handlers, replyBounds: this.#replyBounds },
-        validator: this.#validator,
-        hooks: this.#hooks,
-        metrics: this.metrics,
-      });
+      engine = new ConnectionEngine(this.options, { dispatcher, replyBounds: this.#replyBounds, validator: this.#validator, hooks, metrics: this.metrics });
     } catch (error) {
       const slots = this.options.maxConnections;
       throw new GnpError("LISTEN_FAILED", `cannot reserve ${slots} connection slots (${(slots * 8) / 1024} MiB of address space): ${systemReason(error)}`, { cause: error });
     }
-    engine.setAuthorizer(this.#authorize);
-    engine.setKeyAuthorizer(this.#scopeKeys);
+    this.#dispatcher = dispatcher;
     this.#engine = engine;
     this.#sweeper = setInterval(() => engine.sweep(Date.now()), SWEEP_INTERVAL_MS);
     this.#sweeper.unref?.();
