@@ -48,9 +48,9 @@ const data = mkdtempSync(join(tmpdir(), "gnp-bench-"));
 const servers: Server[] = [];
 try {
   // gnp first: its zero-config run creates DATA/pki, whose server certificate Node reuses.
-  if (values.only !== "node") servers.push(await start("gnp", pin(0, [process.execPath, join(root, "src/cli.ts"), "serve", "--port", "0", "--data", data])));
+  if (values.only !== "node") servers.push(await start("gnp", pin(0, [process.execPath, join(root, "src/cli.ts"), "serve", "--port", "0", "--data", data, "--log-format", "text"])));
   // Node only: gnp still runs once, briefly, to create the certificates both use.
-  else await start("gnp", [process.execPath, join(root, "src/cli.ts"), "serve", "--port", "0", "--data", data]).then(stop);
+  else await start("gnp", [process.execPath, join(root, "src/cli.ts"), "serve", "--port", "0", "--data", data, "--log-format", "text"]).then(stop);
   if (values.only !== "gnp") {
     servers.push(
       await start("node", pin(0, ["node", join(root, "bench/node-tls-server.mjs"), "--port", "0", "--cert", join(data, "pki/server.crt"), "--key", join(data, "pki/server.key")])),

@@ -53,7 +53,8 @@ function median(numbers: number[]): number {
 
 async function start(name: string, cli: string): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), "gnp-server-cpu-"));
-  const child = Bun.spawn(pin(0, [process.execPath, cli, "serve", "--port", "0", "--data", data, "--log-level", "error"]), { stdout: "pipe", stderr: "inherit" });
+  // Text logs: the banner's "listening on" line comes whether stdout is a terminal or not.
+  const child = Bun.spawn(pin(0, [process.execPath, cli, "serve", "--port", "0", "--data", data, "--log-format", "text", "--log-level", "warn"]), { stdout: "pipe", stderr: "inherit" });
   const reader = child.stdout.getReader();
   let text = "";
   for (;;) {
