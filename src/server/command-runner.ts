@@ -104,7 +104,8 @@ export class CommandRunner {
     if (slot < 0) return;
     if (slab.inflight[slot] === 0) {
       if (slab.flags[slot]! & SlotFlag.LINE_PENDING) table.sendErrorLine(slot);
-      else if (slab.flags[slot]! & SlotFlag.DRAINING) table.finishDraining(slot);
+      // Paused with requests still unread: the resume runs them and sends the line after.
+      else if ((slab.flags[slot]! & (SlotFlag.DRAINING | SlotFlag.INPUT_PAUSED)) === SlotFlag.DRAINING) table.finishDraining(slot);
     }
     this.#flow.resumeNextTurn(slot);
   }

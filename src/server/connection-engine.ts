@@ -362,7 +362,11 @@ export class ConnectionEngine implements ConnectionHost {
     }
   }
 
-  /** Stops reading from every connection; each gets `ERR: server is shutting down` once its in-flight commands finish. */
+  /**
+   * Stops reading from every connection; each gets `ERR: server is shutting down` once the
+   * requests it had sent before this moment have replied: those running, and those received
+   * but waiting for their turn or behind flow control (the resume runs them, then the line).
+   */
   drain(): void {
     this.#arrivals.drain();
     const slab = this.slab;
@@ -375,7 +379,7 @@ export class ConnectionEngine implements ConnectionHost {
         continue;
       }
       slab.flags[slot] = flags | SlotFlag.DRAINING;
-      if (slab.inflight[slot] === 0) this.#table.finishDraining(slot);
+      if (slab.inflight[slot] === 0 && (flags & SlotFlag.INPUT_PAUSED) === 0) this.#table.finishDraining(slot);
     }
   }
 

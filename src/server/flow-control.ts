@@ -126,7 +126,10 @@ export class FlowControl {
     if (flags & SlotFlag.INPUT_PAUSED || flags & SlotFlag.CONDEMNED) return;
     // The client closed its side while paused: everything it sent is answered now.
     if (flags & SlotFlag.PEER_ENDED) table.condemn(slot, "CLIENT_CLOSED", "the client closed its side", { silent: true });
-    else socket.resume();
+    // Shutting down: what was received before it has now been run; nothing more is read.
+    else if (flags & SlotFlag.DRAINING) {
+      if (slab.inflight[slot] === 0) table.finishDraining(slot);
+    } else socket.resume();
   }
 
   /** Async replies finishing in one tick (a group commit) leave in one write. */

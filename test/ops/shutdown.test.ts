@@ -57,6 +57,35 @@ describe("close() with requests in flight", () => {
     expect(ran.filter((sequence) => sequence.endsWith("-5"))).toEqual([]);
   });
 
+  test("requests received but waiting for their turn are answered before the line", async () => {
+    // One connection's requests run for about 2 ms per turn; the rest of what it sent waits
+    // for the next turn of the loop. MARK takes longer than that, so the PINGs behind it in
+    // the same read wait, and close() lands in between (a microtask after MARK's turn). They
+    // were received before the shutdown: they are run and answered, not dropped with the line.
+    const marked = Promise.withResolvers<void>();
+    const TOTAL = 200; // about 5 KB: one TLS record, so one read on the server
+    let closing: Promise<void> | undefined;
+    await using server = await startServer({}, (s) =>
+      s.command("MARK", () => {
+        const until = performance.now() + 10;
+        while (performance.now() < until); // a handler that uses up its connection's turn
+        marked.resolve();
+        return "marked";
+      }),
+    );
+    marked.promise.then(() => {
+      closing = server.close();
+    });
+    const client = await connectAdmitted(server.port);
+    let batch = request("MARK", "0");
+    for (let i = 1; i < TOTAL; i++) batch += request("PING", String(i));
+    client.write(batch);
+    const parsed = parseStream(await client.untilClosed());
+    await closing;
+    expect(parsed.replies.map((r) => Number(r.sequence))).toEqual(Array.from({ length: TOTAL }, (_, i) => i));
+    expect([parsed.errorLine, parsed.rest]).toEqual(["ERR: server is shutting down", ""]);
+  });
+
   test("a command still running at the shutdown timeout is cut with its connection, and close() resolves", async () => {
     const started = Promise.withResolvers<void>();
     await using server = await startServer({ shutdownTimeout: 0.2 }, (s) =>
