@@ -15,7 +15,7 @@ import { systemReason } from "../wording.ts";
 import {
   algorithmOf,
   DAYS,
-  DEFAULT_DIR,
+  caDirOf,
   DIR,
   daysOf,
   FORCE,
@@ -66,7 +66,7 @@ export async function intermediate(argv: string[], io: CliIo, usage: () => numbe
   if (pathLength !== undefined && !(Number.isInteger(pathLength) && pathLength >= 0 && pathLength <= 16)) {
     throw new UsageError(`invalid --path-length ${JSON.stringify(values["path-length"])}: expected a whole number from 0 to 16`);
   }
-  const dir = values.dir ?? DEFAULT_DIR;
+  const dir = caDirOf(values.dir);
   const certPath = join(resolve(dir), `${name}.crt`);
   const keyPath = join(resolve(dir), `${name}.key`);
   const existing = await existingFiles([certPath, keyPath]);
@@ -97,7 +97,7 @@ export async function sign(argv: string[], io: CliIo, usage: () => number): Prom
     throw new Error(`cannot read ${resolve(csrPath)}: ${systemReason(error)}`);
   }
   const text = new TextDecoder().decode(csr);
-  const dir = values.dir ?? DEFAULT_DIR;
+  const dir = caDirOf(values.dir);
   const issuer = await loadIssuer(dir, values.issuer);
   const signed = await signRequest(issuer.ca, x509.PemConverter.isPem(text) ? text : csr, { commonName: values.cn, sans: values.san, days: daysOf(values.days) });
   await writePem(out, signed.certificatePem + issuer.chainPem, { mode: 0o644, overwrite: values.force ?? false });
@@ -111,7 +111,7 @@ export async function renewServer(argv: string[], io: CliIo, usage: () => number
   const { values, positionals } = parse(argv, SERVER_FLAGS);
   if (values.help) return usage();
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: the directory is --dir`);
-  const dir = values.dir ?? DEFAULT_DIR;
+  const dir = caDirOf(values.dir);
   const paths = localPkiPaths(dir);
   const root = await loadIssuer(dir, undefined);
   const names = [...new Set([...(await namesOf(paths.serverCert)), ...values.name])];

@@ -3,6 +3,7 @@
 // or an intermediate made by `gnp certs intermediate`), reading certificates and CRLs from
 // files, and writing files so that a server polling them never reads half of one.
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { chmod, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { loadCertificateAuthority, type CertificateAuthority, type KeyAlgorithm } from "../certs/generate.ts";
@@ -10,6 +11,7 @@ import { localCrlPath, localPkiPaths } from "../certs/pki-paths.ts";
 import { formatInstant } from "../certs/validator.ts";
 import { x509 } from "../certs/x509.ts";
 import { FlagReader, parseCommandLine, type FlagSpec, type FlagTexts } from "../config/flags.ts";
+import { DEFAULT_DATA_DIR } from "../config/serve-flags.ts";
 import { systemReason } from "../wording.ts";
 
 export const DEFAULT_DIR = "./certs";
@@ -24,7 +26,29 @@ export class UsageError extends Error {}
 export const DAYS = { type: "string", arg: "DAYS", env: false, help: `days the certificate is valid (at most ${MAX_DAYS})` } as const;
 export const RSA = { type: "boolean", env: false, help: "an RSA key instead of ECDSA P-256" } as const;
 export const FORCE = { type: "boolean", env: false, help: "replace existing files" } as const;
-export const DIR = { type: "string", arg: "DIR", env: false, help: `where the CA is (default ${DEFAULT_DIR})` } as const;
+export const DIR = {
+  type: "string",
+  arg: "DIR",
+  env: false,
+  help: `where the CA is (default ${DEFAULT_DIR}, or the first-run CA of gnp serve, ${DEFAULT_DATA_DIR}/pki, when only that exists)`,
+} as const;
+
+/**
+ * The directory of the CA a command signs with: --dir, else ./certs (where `gnp certs init`
+ * puts one), else the CA `gnp serve` created on its first run in its default data directory
+ * (or GNP_DATA's), so that the first client after `gnp serve` needs no flag. When none has a
+ * CA, ./certs, whose error says to run `gnp certs init` first.
+ */
+export function caDirOf(dir: string | undefined): string {
+  if (dir !== undefined) return dir;
+  if (existsSync(localPkiPaths(DEFAULT_DIR).caCert)) return DEFAULT_DIR;
+  for (const data of [process.env.GNP_DATA, DEFAULT_DATA_DIR]) {
+    if (data === undefined || data === "") continue;
+    const firstRun = join(data, "pki");
+    if (existsSync(localPkiPaths(firstRun).caCert)) return firstRun;
+  }
+  return DEFAULT_DIR;
+}
 export const ISSUER = { type: "string", arg: "NAME", env: false, help: "sign with the intermediate CA NAME (DIR/NAME.crt and DIR/NAME.key) instead of the root" } as const;
 export const SAN = { type: "string", arg: "NAME", multiple: true, env: false, help: "a subjectAltName: a DNS name, an IP address, an e-mail address (with @) or a URI (with ://), e.g. a SPIFFE ID (repeatable)" } as const;
 export const HELP_FLAG = { help: { type: "boolean", short: "h", env: false, help: "show this help" } } as const;

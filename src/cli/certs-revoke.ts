@@ -9,7 +9,7 @@ import { revokeCertificates, type RevocationTarget } from "../certs/revocation.t
 import { formatInstant } from "../certs/validator.ts";
 import type { FlagSpec } from "../config/flags.ts";
 import type { CliIo } from "../io.ts";
-import { DAYS, DEFAULT_DIR, DIR, daysOf, ISSUER, loadIssuer, parse, readCertificate, replaceFile, UsageError } from "./certs-common.ts";
+import { caDirOf, DAYS, DIR, daysOf, ISSUER, loadIssuer, parse, readCertificate, replaceFile, UsageError } from "./certs-common.ts";
 
 const CRL_DAYS = { ...DAYS, help: "days until the CRL's nextUpdate, after which servers refuse the CA's clients (default 365)" } as const;
 export const REVOKE_FLAGS = {
@@ -26,7 +26,7 @@ export async function revoke(argv: string[], io: CliIo, usage: () => number): Pr
   if (values.help) return usage();
   if (positionals.length === 0 && values.serial.length === 0) throw new UsageError("missing CERT: give certificate files or --serial HEX");
   const targets: RevocationTarget[] = [...(await Promise.all(positionals.map(readCertificate))), ...values.serial.map((serial) => ({ serial }))];
-  return writeCrl(targets, { dir: values.dir ?? DEFAULT_DIR, issuer: values.issuer, days: daysOf(values.days), io });
+  return writeCrl(targets, { dir: caDirOf(values.dir), issuer: values.issuer, days: daysOf(values.days), io });
 }
 
 /** `gnp certs crl`: the same CRL signed again with fresh dates. */
@@ -34,7 +34,7 @@ export async function resignCrl(argv: string[], io: CliIo, usage: () => number):
   const { values, positionals } = parse(argv, CRL_FLAGS);
   if (values.help) return usage();
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: to revoke a certificate, use gnp certs revoke`);
-  return writeCrl([], { dir: values.dir ?? DEFAULT_DIR, issuer: values.issuer, days: daysOf(values.days), io });
+  return writeCrl([], { dir: caDirOf(values.dir), issuer: values.issuer, days: daysOf(values.days), io });
 }
 
 async function writeCrl(targets: RevocationTarget[], how: { dir: string; issuer: string | undefined; days: number | undefined; io: CliIo }): Promise<number> {

@@ -17,6 +17,7 @@ import {
   algorithmOf,
   DAYS,
   DEFAULT_DIR,
+  caDirOf,
   DIR,
   daysOf,
   FORCE,
@@ -170,7 +171,7 @@ async function client(argv: string[], io: CliIo): Promise<number> {
       `invalid client name ${JSON.stringify(name)}: use letters, digits, ".", "_", "-" and "@", or give --out PREFIX`,
     );
   }
-  const dir = values.dir ?? DEFAULT_DIR;
+  const dir = caDirOf(values.dir);
   const prefix = resolve(values.out ?? join(dir, name));
   const certPath = `${prefix}.crt`;
   const keyPath = `${prefix}.key`;

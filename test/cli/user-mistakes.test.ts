@@ -5,7 +5,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { cleanupCli, freshDir, runCli } from "./cli-process.ts";
+import { CliProcess, cleanupCli, freshDir, runCli } from "./cli-process.ts";
 
 const CLI = resolve(import.meta.dir, "../../src/cli.ts");
 afterEach(cleanupCli);
@@ -34,6 +34,22 @@ test("gnp call names the mismatch when --key does not belong to --cert", async (
   const run = await runCli([process.execPath, CLI, "call", "PING", "--cert", "c/client.crt", "--key", "c/other.key", "--ca", "c/ca.crt"], { cwd: dir });
   expect(run.exitCode).toBe(2);
   expect(run.stderr).toBe("gnp: --cert c/client.crt and --key c/other.key: private key does not match the certificate CN=admin\n");
+});
+
+test("gnp certs client after a first gnp serve signs with the CA that serve created, without --dir", async () => {
+  const dir = freshDir();
+  // No CA anywhere yet: the line says how to make one.
+  const none = await runCli([process.execPath, CLI, "certs", "client", "alice"], { cwd: dir });
+  expect(none.exitCode).toBe(1);
+  expect(none.stderr).toMatch(/^gnp certs client: cannot read .*certs\/ca\.crt: no such file \(run "gnp certs init/);
+  await using server = new CliProcess([process.execPath, CLI, "serve", "--port", "0", "--store", "memory:"], { cwd: dir });
+  const port = await server.listeningPort();
+  const signed = await runCli([process.execPath, CLI, "certs", "client", "alice"], { cwd: dir });
+  expect([signed.exitCode, signed.stderr]).toEqual([0, ""]);
+  expect(signed.stdout).toStartWith(`wrote ${join(dir, ".gnp/pki/alice.crt")} and ${join(dir, ".gnp/pki/alice.key")} (CN=alice,`);
+  // The server trusts its first-run CA, so alice is admitted at once.
+  const call = await runCli([process.execPath, CLI, "call", "PING", "--port", String(port), "--cert", ".gnp/pki/alice.crt", "--key", ".gnp/pki/alice.key", "--ca", ".gnp/pki/ca.crt"], { cwd: dir });
+  expect([call.exitCode, call.stdout.trim()]).toEqual([0, "PONG"]);
 });
 
 test("a --handlers setup function that registers nothing stops the start with one line", async () => {
