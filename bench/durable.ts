@@ -99,7 +99,7 @@ type Started = { process: import("bun").Subprocess; port: number; dir: string };
 async function startGnp(target: Target, prefix: string[] = []): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), "gnp-durable-"));
   const query = target.args.length > 0 ? `?${target.args.join("&")}` : "";
-  const argv = pin(0, [process.execPath, ...prefix, join(target.root ?? root, "src/cli.ts"), "serve", "--port", "0", "--data", dir, "--log-level", "error", "--store", `sqlite://${join(dir, "gnp.db")}${query}`]);
+  const argv = pin(0, [process.execPath, ...prefix, join(target.root ?? root, "src/cli.ts"), "serve", "--port", "0", "--data", dir, "--log-format", "text", "--log-level", "error", "--store", `sqlite://${join(dir, "gnp.db")}${query}`]);
   const child = Bun.spawn(argv, { cwd: dir, stdout: "pipe", stderr: "inherit" });
   const port = await listeningPort(child, /listening on [^\s]+:(\d+)/);
   return { process: child, port, dir };

@@ -193,7 +193,7 @@ async function main(args: Args): Promise<void> {
     process.exit(1);
   }, budgetMs);
   try {
-    const server = Bun.spawn([process.execPath, args.cli, "serve", "--port", "0", "--data", dataDir, "--log-level", "error", ...args.serveFlags], { stdout: "pipe", stderr: "inherit" });
+    const server = Bun.spawn([process.execPath, args.cli, "serve", "--port", "0", "--data", dataDir, "--log-format", "text", "--log-level", "error", ...args.serveFlags], { stdout: "pipe", stderr: "inherit" });
     children.push(server);
     const port = await listeningPort(server);
     const pki = join(dataDir, "pki");

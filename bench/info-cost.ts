@@ -40,7 +40,7 @@ async function measure(name: string, checkout: string, count: number): Promise<s
   const dir = mkdtempSync(join(tmpdir(), "gnp-info-"));
   try {
     if (count > 0) fill(join(dir, "data", "gnp.db"), count);
-    const argv = [process.execPath, join(checkout, "src/cli.ts"), "serve", "--port", "0", "--data", join(dir, "data"), "--log-level", "error"];
+    const argv = [process.execPath, join(checkout, "src/cli.ts"), "serve", "--port", "0", "--data", join(dir, "data"), "--log-format", "text", "--log-level", "error"];
     const server = Bun.spawn(canPin ? ["taskset", "-c", "0", ...argv] : argv, { cwd: dir, stdout: "pipe", stderr: "inherit" });
     const port = await listening(server.stdout);
     const read = (file: string) => readFileSync(join(dir, "data", "pki", file), "utf8");
