@@ -115,7 +115,8 @@ export class SqliteStore implements DocumentStore {
 
   #read(key: string): StoredDocument | undefined {
     const row = this.#select.get(key);
-    return row === null ? undefined : { value: new Uint8Array(row.value), version: row.version };
+    // bun:sqlite hands each read a Uint8Array of its own: pass it on, not a copy of it.
+    return row === null ? undefined : { value: row.value, version: row.version };
   }
 
   #enqueue<T>(kind: WriteKind, key: string, value: Uint8Array | undefined, ifMatch: number | undefined): Promise<T> {

@@ -31,6 +31,16 @@ export function storeSuite(name: string, open: () => Promise<DocumentStore>): vo
       expect((await store.get("empty"))?.value.byteLength).toBe(0);
     });
 
+    test("a value comes back as a plain Uint8Array of exactly its bytes, whatever the store", async () => {
+      await using store = disposable(await open());
+      await store.put("plain", bytes("twelve bytes"));
+      const value = (await store.get("plain"))!.value;
+      // Handlers see the same type from every store: not a Buffer, not a view past its bytes.
+      expect(Object.getPrototypeOf(value)).toBe(Uint8Array.prototype);
+      expect(value.byteLength).toBe(12);
+      expect(text(value)).toBe("twelve bytes");
+    });
+
     test("If-Match must equal the current version, 0 meaning the key must not exist", async () => {
       await using store = disposable(await open());
       expect(await store.put("k", bytes("v1"), 0)).toBe(1);

@@ -1,6 +1,7 @@
 // The memory and bun:sqlite stores pass the shared store suite; sqlite also keeps its data
 // across a reopen and refuses to open what it cannot use.
 
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +15,9 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "gnp-store-"));
   dirs.push(dir);
   return dir;
+}
+function disposableStore(store: SqliteStore): SqliteStore & AsyncDisposable {
+  return Object.assign(store, { [Symbol.asyncDispose]: () => store.close() });
 }
 process.on("exit", () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -43,6 +47,34 @@ describe("sqlite store", () => {
     expect((await b.get("race"))?.version).toBe(2);
     expect(await a.info()).toMatchObject({ keys: 1 });
     await Promise.all([a.close(), b.close()]);
+  });
+
+  test("a GET hands on the Uint8Array bun:sqlite read for it, not a copy: a 1 MiB value is allocated once", async () => {
+    // Every statement the store prepares reports the values its reads return.
+    const read: Uint8Array[] = [];
+    const query = Database.prototype.query;
+    Database.prototype.query = function (this: Database, sql: string) {
+      const statement = query.call(this, sql);
+      const get = statement.get.bind(statement);
+      statement.get = (...params: never[]) => {
+        const row = get(...params) as { value?: unknown } | null;
+        if (row?.value instanceof Uint8Array) read.push(row.value);
+        return row;
+      };
+      return statement;
+    } as typeof query;
+    let store: SqliteStore;
+    try {
+      store = new SqliteStore(join(tempDir(), "gnp.db"));
+    } finally {
+      Database.prototype.query = query;
+    }
+    await using _ = disposableStore(store);
+    await store.put("big", new Uint8Array(1 << 20).fill(7));
+    const document = await store.get("big");
+    expect(read).toHaveLength(1);
+    // The same object, not an equal copy (a failed toBe would print a megabyte).
+    expect(document?.value === read[0]).toBe(true);
   });
 
   test("a corrupt file is one STORE_UNAVAILABLE error naming it", () => {
