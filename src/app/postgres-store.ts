@@ -9,7 +9,7 @@
 import { SQL } from "bun";
 import { GnpError } from "../errors.ts";
 import { ChangeListeners, conflict, prefixUpperBound, type Change, type ChangeListener, type DocumentStore, type StoreInfo, type StoredDocument } from "./document-store.ts";
-import { GroupCommit } from "./group-commit.ts";
+import { GroupCommit, type SettleWrite } from "./group-commit.ts";
 import { CHANGE_CHANNEL, COUNTS, KEYS_FROM, KEYS_RANGE, MAX_POSTGRES_KEY_BYTES, SCHEMA_STATEMENTS, SELECT_ONE, WRITE_ROUND } from "./postgres-schema.ts";
 
 export { CHANGE_CHANNEL, INLINE_VALUE_BYTES, MAX_POSTGRES_KEY_BYTES } from "./postgres-schema.ts";
@@ -161,7 +161,7 @@ export class PostgresStore implements DocumentStore {
   }
 
   /** One round: one call of the write function, then each write settled from its row. */
-  async #commitRound(writes: Write[]): Promise<void> {
+  async #commitRound(writes: Write[]): Promise<SettleWrite> {
     // Reads issued before this round must not see it.
     if (this.#reads.size > 0) await Promise.allSettled([...this.#reads]);
     const ops = JSON.stringify(writes.map((w) => ({ k: w.key, o: w.kind, e: w.ifMatch ?? null, n: w.n, s: w.value?.byteLength ?? 0 })));
@@ -179,15 +179,16 @@ export class PostgresStore implements DocumentStore {
     }
     if (rows === undefined) {
       const error = new GnpError("STORE_FAILED", `store write failed: ${describeError(failure, this.#password)}`, { cause: failure });
-      for (const write of writes) write.reject(error);
-      return;
+      return (index) => writes[index]!.reject(error);
     }
-    writes.forEach((write, i) => {
-      const row = rows[i]!;
+    const written = rows;
+    return (index) => {
+      const write = writes[index]!;
+      const row = written[index]!;
       if (row.conflict) write.reject(this.#conflict(write.key, write.ifMatch ?? 0, row.current));
       else if (write.kind === 1) (write.resolve as (version: number) => void)(Number(row.version));
       else (write.resolve as (existed: boolean) => void)(row.version !== null);
-    });
+    };
   }
 
   /** Runs a read outside the queue; a driver error becomes STORE_FAILED, an ERR reply. */

@@ -13,13 +13,12 @@ import {
   ChangeListeners,
   conflict,
   prefixUpperBound,
-  type Change,
   type ChangeListener,
   type DocumentStore,
   type StoreInfo,
   type StoredDocument,
 } from "./document-store.ts";
-import { GroupCommit } from "./group-commit.ts";
+import { GroupCommit, type SettleWrite } from "./group-commit.ts";
 import { WriteKind, currentOfConflict, type SqliteSync } from "./sqlite-batch.ts";
 import { CommitThread } from "./sqlite-commit-thread.ts";
 import { createSchema, openDatabase } from "./sqlite-writer.ts";
@@ -126,32 +125,28 @@ export class SqliteStore implements DocumentStore {
     return promise;
   }
 
-  /** One round: the worker commits it; then each write is settled and each change announced, in order. */
-  async #commitRound(writes: Write[]): Promise<void> {
+  /** One round: the worker commits it; then each write is settled and its change announced, in order. */
+  async #commitRound(writes: Write[]): Promise<SettleWrite> {
     let results: Float64Array;
     try {
       results = await this.#thread.commit(writes);
     } catch (error) {
       const failure = new GnpError("STORE_FAILED", `store write failed: ${describeSqliteError(error)}`, { cause: error });
-      for (const write of writes) write.reject(failure);
-      return;
+      return (index) => writes[index]!.reject(failure);
     }
-    const announce = this.#listeners.size > 0;
-    const changes: Change[] = [];
-    for (let i = 0; i < writes.length; i++) {
-      const write = writes[i]!;
-      const result = results[i]!;
-      if (result < 0) {
-        write.reject(conflict(write.key, write.ifMatch ?? 0, currentOfConflict(result)));
-      } else if (write.kind === WriteKind.PUT) {
-        (write.resolve as (version: number) => void)(result);
-        if (announce) changes.push({ op: "PUT", key: write.key, version: result, value: write.value! });
-      } else {
-        (write.resolve as (existed: boolean) => void)(result > 0);
-        if (announce && result > 0) changes.push({ op: "DEL", key: write.key, version: result });
-      }
+    return (index) => this.#settle(writes[index]!, results[index]!);
+  }
+
+  #settle(write: Write, result: number): void {
+    if (result < 0) {
+      write.reject(conflict(write.key, write.ifMatch ?? 0, currentOfConflict(result)));
+    } else if (write.kind === WriteKind.PUT) {
+      (write.resolve as (version: number) => void)(result);
+      if (this.#listeners.size > 0) this.#listeners.emit({ op: "PUT", key: write.key, version: result, value: write.value! });
+    } else {
+      (write.resolve as (existed: boolean) => void)(result > 0);
+      if (result > 0 && this.#listeners.size > 0) this.#listeners.emit({ op: "DEL", key: write.key, version: result });
     }
-    for (const change of changes) this.#listeners.emit(change);
   }
 
   #guard<T>(read: () => T): T {

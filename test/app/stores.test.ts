@@ -77,6 +77,24 @@ describe("sqlite store", () => {
     expect(document?.value === read[0]).toBe(true);
   });
 
+  test("a round of 1,000 committed writes is settled a slice per turn of the event loop, not in one burst", async () => {
+    await using store = disposableStore(new SqliteStore(join(tempDir(), "gnp.db")));
+    let settled = 0;
+    let settledWhenTheLoopTurned: number | undefined;
+    // Issued together: one round. A reply to each would follow each settle; between slices the
+    // loop reads other clients' sockets, which an immediate set at the first settle stands for.
+    const puts = Array.from({ length: 1000 }, (_, i) =>
+      store.put(`slice/${i}`, new Uint8Array([i & 0xff])).then(() => {
+        if (settled++ === 0) setImmediate(() => (settledWhenTheLoopTurned = settled));
+      }),
+    );
+    await Promise.all(puts);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(1000);
+    expect(settledWhenTheLoopTurned).toBeLessThan(1000);
+    expect(await store.info()).toMatchObject({ keys: 1000 });
+  });
+
   test("a corrupt file is one STORE_UNAVAILABLE error naming it", () => {
     const path = join(tempDir(), "gnp.db");
     writeFileSync(path, "this is not a database, just text that goes on for a while ".repeat(100));
