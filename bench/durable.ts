@@ -8,6 +8,7 @@
 //   bun bench/durable.ts                        # 3 runs of 3 s per server, medians (min..max)
 //   bun bench/durable.ts --duration 5 --only gnp --profile   # plus a CPU profile of one gnp run
 //   bun bench/durable.ts --compare ../gnp-before            # adds the server of another checkout
+//   bun bench/durable.ts --only gnp --stalls        # plus what the event loop did while it stalled
 //
 // Server CPU per operation is utime+stime of the server process (all its threads) from
 // /proc/PID/stat over the flood, divided by the operations it answered. Without redis-server
@@ -37,6 +38,8 @@ const { values } = parseArgs({
     /** Another checkout of gnp (e.g. the code before a change), run beside this one. */
     compare: { type: "string" },
     profile: { type: "boolean", default: false },
+    /** One more flood per gnp server, with bench/loop-stalls.ts preloaded: its event loop's stalls. */
+    stalls: { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
@@ -91,16 +94,17 @@ for (let run = 0; run < runs; run++) {
 if (values.json) console.log(JSON.stringify({ duration, runs, pinned: canPin, results: Object.fromEntries(results) }, null, 2));
 else printTable();
 if (values.profile) await profileGnp();
+if (values.stalls) for (const target of targets) if (target.kind === "gnp") await stallsOf(target);
 
 // ── gnp ─────────────────────────────────────────────────────────────────────────────────
 
 type Started = { process: import("bun").Subprocess; port: number; dir: string };
 
-async function startGnp(target: Target, prefix: string[] = []): Promise<Started> {
+async function startGnp(target: Target, prefix: string[] = [], env: Record<string, string> = {}): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), "gnp-durable-"));
   const query = target.args.length > 0 ? `?${target.args.join("&")}` : "";
   const argv = pin(0, [process.execPath, ...prefix, join(target.root ?? root, "src/cli.ts"), "serve", "--port", "0", "--data", dir, "--log-format", "text", "--log-level", "error", "--store", `sqlite://${join(dir, "gnp.db")}${query}`]);
-  const child = Bun.spawn(argv, { cwd: dir, stdout: "pipe", stderr: "inherit" });
+  const child = Bun.spawn(argv, { cwd: dir, stdout: "pipe", stderr: "inherit", env: { ...process.env, ...env } });
   const port = await listeningPort(child, /listening on [^\s]+:(\d+)/);
   return { process: child, port, dir };
 }
@@ -334,4 +338,40 @@ async function profileGnp(): Promise<void> {
   await stop(server);
   console.log(`\nCPU profile of the gnp server during one flood (${profileDir}):`);
   console.log(summarizeProfile(profileDir));
+}
+
+/**
+ * One more flood of `target` with bench/loop-stalls.ts preloaded: how often and how long its
+ * event loop stalled (a 1 ms timer more than 2 ms late), and what each stall held: a round's
+ * results from the commit thread (whose replies follow in the same stretch), socket reads only
+ * (the request path), or neither (the thread was not running: other threads and processes on
+ * its core, or a collection).
+ */
+async function stallsOf(target: Target): Promise<void> {
+  const out = join(mkdtempSync(join(tmpdir(), "gnp-stalls-")), "stalls.json");
+  const server = await startGnp(target, ["--preload", join(import.meta.dir, "loop-stalls.ts")], { GNP_STALLS_OUT: out });
+  if (warmup > 0) await spawnGnpBench(server, floodArgs(warmup)).exited;
+  const started = performance.now();
+  const flood = spawnGnpBench(server, floodArgs(duration));
+  const pings = await pingDuring(flood.exited, () => gnpPinger(server));
+  const floodMs = performance.now() - started;
+  await stop(server);
+  const trace = JSON.parse(readFileSync(out, "utf8")) as { stalls: number[]; reads: number[]; messages: number[] };
+  const within = (times: number[], from: number, to: number) => times.filter((t) => t >= from && t <= to).length;
+  // The flood's stalls: those after the warm-up's last read, when the measured flood began.
+  const floodStart = (trace.reads.at(-1) ?? 0) - floodMs;
+  const stalls: { ms: number; reads: number; rounds: number }[] = [];
+  for (let i = 0; i + 1 < trace.stalls.length; i += 2) {
+    const [from, to] = [trace.stalls[i]!, trace.stalls[i + 1]!];
+    if (from >= floodStart) stalls.push({ ms: to - from, reads: within(trace.reads, from, to), rounds: within(trace.messages, from, to) });
+  }
+  const sum = (list: typeof stalls) => list.reduce((total, stall) => total + stall.ms, 0);
+  const sorted = [...stalls].sort((a, b) => a.ms - b.ms);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]?.ms ?? 0;
+  const share = (list: typeof stalls) => `${((sum(list) / Math.max(sum(stalls), 1e-9)) * 100).toFixed(0)}%`;
+  console.log(`\n${target.name}: event-loop stalls over 2 ms during one ${duration} s flood (other client's PING p99 ${pings.p99.toFixed(2)} ms)`);
+  console.log(`  ${stalls.length} stalls, ${sum(stalls).toFixed(0)} ms in all; median ${at(0.5).toFixed(1)} ms, 90th percentile ${at(0.9).toFixed(1)} ms, longest ${(sorted.at(-1)?.ms ?? 0).toFixed(1)} ms`);
+  const [withRound, readsOnly] = [stalls.filter((s) => s.rounds > 0), stalls.filter((s) => s.rounds === 0 && s.reads > 0)];
+  console.log(`  of the stalled time: ${share(withRound)} in stalls holding a round's results (and its replies), ${share(readsOnly)} holding socket reads only, ${share(stalls.filter((s) => s.reads + s.rounds === 0))} holding neither`);
+  console.log(`  longest: ${sorted.slice(-5).reverse().map((s) => `${s.ms.toFixed(1)} ms (${s.reads} reads, ${s.rounds} rounds)`).join(", ")}`);
 }
