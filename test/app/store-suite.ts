@@ -145,6 +145,29 @@ export function storeSuite(name: string, open: () => Promise<DocumentStore>): vo
       ]);
     });
 
+    test("300 writes issued together, more than one slice of replies, settle and are announced once each, in commit order", async () => {
+      await using store = disposable(await open());
+      const changes: string[] = [];
+      const { promise: sawAll, resolve } = Promise.withResolvers<void>();
+      const stop = store.onChange((change) => {
+        changes.push(`${change.key}@${change.version}`);
+        if (changes.length === 300) resolve();
+      });
+      const keyOf = (i: number) => `slices/${i % 7}`;
+      const put = (i: number) => store.put(keyOf(i), bytes(String(i)));
+      const first = Array.from({ length: 150 }, (_, i) => put(i));
+      // Issued after the first 150 writes and before the rest: it sees the 150th, not the 157th.
+      const read = store.get(keyOf(149));
+      const rest = Array.from({ length: 150 }, (_, i) => put(150 + i));
+      const versions = await Promise.all([...first, ...rest]);
+      await sawAll;
+      stop();
+      const expected = Array.from({ length: 300 }, (_, i) => Math.floor(i / 7) + 1);
+      expect(versions).toEqual(expected);
+      expect(changes).toEqual(expected.map((version, i) => `${keyOf(i)}@${version}`));
+      expect(text((await read)?.value)).toBe("149");
+    });
+
     test("a burst of writes issued together all commit, in order", async () => {
       await using store = disposable(await open());
       const versions = await Promise.all(Array.from({ length: 50 }, (_, i) => store.put("burst", bytes(String(i)))));
