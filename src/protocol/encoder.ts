@@ -1,7 +1,8 @@
 // The writing side of the framing: reply, push and request heads as PROTOCOL.md sections 2
-// and 3 lay them out. Pure string building, shared by the server and the client. Header names
-// and values given by handlers or callers are checked here, because one CR or LF in them would
-// let a value forge a message of its own.
+// and 3 lay them out, shared by the server and the client: as strings, and a reply's head as
+// bytes written straight into an output buffer (no head string on the server's hot path).
+// Header names and values given by handlers or callers are checked here, because one CR or LF
+// in them would let a value forge a message of its own.
 
 import { MAX_HEAD_BYTES } from "./head-scanner.ts";
 
@@ -93,6 +94,14 @@ export function encodeErrorLine(reason: string): string {
   return `ERR: ${reason.replace(/[\r\n]+/g, " ")}\r\n`;
 }
 
+/**
+ * The checked header lines of `headers` ("Name: value" CRLF each; "" for none), as a reply head
+ * carries them after Size. Throws TypeError for a name or value that cannot be sent.
+ */
+export function encodeHeaderLines(headers: HeaderList | undefined): string {
+  return headers === undefined ? "" : encodeHeaders(headers);
+}
+
 function encodeHeaders(headers: HeaderList): string {
   let text = "";
   for (const [name, value] of headers) {
@@ -102,4 +111,98 @@ function encodeHeaders(headers: HeaderList): string {
     text += `${name}: ${value}\r\n`;
   }
   return text;
+}
+
+// ── Reply heads as bytes ────────────────────────────────────────────────────────────────
+
+/**
+ * A reply or push ready to be written: `size` is the body's length in bytes and `headerLines`
+ * comes from encodeHeaderLines, so that writing it cannot fail.
+ */
+export type ReplyMessage = { status: ReplyStatus; sequence: string; size: number; headerLines: string; body: string | Uint8Array };
+
+/** Strings this short are measured and copied by a loop over their char codes; longer ones natively. */
+const SHORT_TEXT = 24;
+const textEncoder = new TextEncoder();
+
+function ascii(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/** The bytes before the Sequence value, by status. */
+const STATUS_LINES: Record<ReplyStatus, Uint8Array> = { OK: ascii("OK\r\nSequence: "), ERR: ascii("ERR\r\nSequence: "), PUSH: ascii("PUSH\r\nSequence: ") };
+const SIZE_LINE = ascii("\r\nSize: ");
+
+/**
+ * The UTF-8 length of a body: what Buffer.byteLength gives, with short ASCII strings (most
+ * replies: "PONG", a number, a key) counted without a native call.
+ */
+export function bodyBytes(body: string | Uint8Array): number {
+  if (typeof body !== "string") return body.byteLength;
+  const length = body.length;
+  if (length > SHORT_TEXT) return Buffer.byteLength(body);
+  for (let i = 0; i < length; i++) if (body.charCodeAt(i) > 0x7f) return Buffer.byteLength(body);
+  return length;
+}
+
+/** At most how many bytes the head of `message` takes: the room writeReplyHead needs. */
+export function replyHeadRoom(message: ReplyMessage): number {
+  // status line and "Sequence: " (16), CRLF "Size: " (8), up to 16 digits, CRLF, lines, CRLF;
+  // text counted at 3 bytes a UTF-16 unit, UTF-8's worst case.
+  return 44 + 3 * (message.sequence.length + message.headerLines.length);
+}
+
+/**
+ * Writes the head of `message` into `target` at `offset`: exactly the bytes of
+ * encodeReplyHead for the same message. `target` has replyHeadRoom(message) bytes of room
+ * there. Returns the offset past the head.
+ *
+ * @example
+ * const end = writeReplyHead(buffer, 0, { status: "OK", sequence: "7", size: 4, headerLines: "", body: "PONG" });
+ */
+export function writeReplyHead(target: Uint8Array, offset: number, message: ReplyMessage): number {
+  const statusLine = STATUS_LINES[message.status];
+  target.set(statusLine, offset);
+  let at = writeText(target, offset + statusLine.byteLength, message.sequence);
+  target.set(SIZE_LINE, at);
+  at += SIZE_LINE.byteLength;
+  at = writeDecimal(target, at, message.size);
+  target[at++] = 0x0d;
+  target[at++] = 0x0a;
+  if (message.headerLines.length > 0) at = writeText(target, at, message.headerLines);
+  target[at++] = 0x0d;
+  target[at++] = 0x0a;
+  return at;
+}
+
+/**
+ * Writes `text` as UTF-8 into `target` at `offset` (room: 3 bytes per UTF-16 unit, or the
+ * text's bodyBytes) and returns the offset past it. Short ASCII by a loop, the rest natively.
+ */
+export function writeText(target: Uint8Array, offset: number, text: string): number {
+  const length = text.length;
+  if (length <= SHORT_TEXT) {
+    let i = 0;
+    for (; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x7f) break;
+      target[offset + i] = c;
+    }
+    if (i === length) return offset + length;
+  }
+  return offset + textEncoder.encodeInto(text, target.subarray(offset)).written;
+}
+
+/** A whole number in decimal digits, as a template string would print it. */
+function writeDecimal(target: Uint8Array, offset: number, value: number): number {
+  if (value < 10) {
+    target[offset] = 0x30 + value;
+    return offset + 1;
+  }
+  if (!Number.isSafeInteger(value)) return writeText(target, offset, String(value));
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  let at = offset + digits;
+  for (let rest = value; at > offset; rest = Math.floor(rest / 10)) target[--at] = 0x30 + (rest % 10);
+  return offset + digits;
 }

@@ -1,9 +1,12 @@
 // One connection's outgoing bytes, with the socket's backpressure honoured, for the server
-// and the client alike: messages made while corked (a read being processed, a tick of calls)
-// leave in one write; what write() did not take is kept and sent on drain, in order. The queue
-// counts what it holds, and what work still running has reserved in it, so that the server
-// can stop reading from a client before its output grows without end. It knows no socket,
-// only write().
+// and the client alike: what is written while corked (a read being processed, a tick of calls)
+// is copied into one buffer, replies encoded straight into it, and leaves in one write; a large
+// binary chunk goes by reference in a write of its own. What write() did not take is kept and
+// sent on drain, in order. The queue counts what it holds, and what work still running has
+// reserved in it, so that the server can stop reading from a client before its output grows
+// without end. It knows no socket, only write().
+
+import { replyHeadRoom, writeReplyHead, writeText, type ReplyMessage } from "./encoder.ts";
 
 /** The part of Bun's Socket the queue needs; tests may pass anything of this shape. */
 export type Writable = { write(data: string | Uint8Array): number };
@@ -12,17 +15,61 @@ const encoder = new TextEncoder();
 
 /** A binary chunk this large is written as it is, not copied into one buffer with its neighbours. */
 const LARGE_CHUNK = 64 * 1024;
+/** The size of the buffers corked output is copied into: one TLS record's worth. */
+export const OUTPUT_BUFFER_BYTES = 16 * 1024;
 
 /** Where a queue adds the bytes the socket took: the server's metrics. */
 export type ByteCounter = { bytesOut: number };
 
+/**
+ * Output buffers that the queues of one server share. A queue holds one only from the first
+ * write of a cork to its uncork, so that an idle connection holds none; the socket must have
+ * copied what write() took by the time it returns (Bun's sockets do; the in-memory one too).
+ *
+ * @example
+ * const pool = new BufferPool();
+ * const queue = new OutputQueue(metrics, pool);
+ */
+export class BufferPool {
+  readonly #free: Uint8Array[] = [];
+  readonly #maxFree: number;
+
+  /** `maxFree`: buffers kept for reuse at most; more are left to the collector. */
+  constructor(options: { maxFree?: number } = {}) {
+    this.#maxFree = options.maxFree ?? 64;
+  }
+
+  /** Buffers waiting to be taken again. */
+  get freeBuffers(): number {
+    return this.#free.length;
+  }
+
+  take(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(OUTPUT_BUFFER_BYTES);
+  }
+
+  give(buffer: Uint8Array): void {
+    if (buffer.byteLength === OUTPUT_BUFFER_BYTES && this.#free.length < this.#maxFree) this.#free.push(buffer);
+  }
+}
+
 export class OutputQueue {
   readonly #counter: ByteCounter;
-  /** Chunks produced while corked, not yet offered to the socket. */
-  #corked: (string | Uint8Array)[] = [];
-  /** The corked chunks the caller gave with `shared`: kept by reference if not taken at once. */
-  #sharedCorked = new Set<Uint8Array>();
-  /** Their size; strings counted in UTF-16 units, close enough to bytes for a threshold. */
+  /**
+   * Without a pool (the client, whose Node.js socket keeps a reference to what it was given),
+   * a buffer is only ever appended to, never written over, and left behind once full.
+   */
+  readonly #pool: BufferPool | undefined;
+  /** The buffer being written into, and where its bytes not yet made a piece begin and end. */
+  #buffer: Uint8Array | undefined;
+  #from = 0;
+  #end = 0;
+  /** Pool buffers filled during this cork besides #buffer: given back at uncork. */
+  #filled: Uint8Array[] = [];
+  /** Corked output not yet offered to the socket, in order, and whether each may be kept by reference. */
+  #pieces: Uint8Array[] = [];
+  #keepable: boolean[] = [];
+  /** Corked bytes: the pieces and the open part of #buffer. */
   #corkedBytes = 0;
   #isCorked = false;
   /** What the socket did not take, in order. Non-empty means: wait for drain. */
@@ -31,11 +78,12 @@ export class OutputQueue {
   /** Promised to messages not written yet (replies of commands still running). */
   #reservedBytes = 0;
 
-  constructor(counter: ByteCounter = { bytesOut: 0 }) {
+  constructor(counter: ByteCounter = { bytesOut: 0 }, pool?: BufferPool) {
     this.#counter = counter;
+    this.#pool = pool;
   }
 
-  /** Bytes waiting for the socket (corked chunks not counted until flushed). */
+  /** Bytes waiting for the socket (corked bytes not counted until flushed). */
   get unsentBytes(): number {
     return this.#unsentBytes;
   }
@@ -77,48 +125,80 @@ export class OutputQueue {
    * change it (a reply body a handler returned, a stored value pushed to many watchers).
    */
   write(socket: Writable, data: string | Uint8Array, shared = false): void {
-    if (this.#isCorked) {
-      this.#corked.push(data);
-      if (shared && typeof data !== "string") this.#sharedCorked.add(data);
-      this.#corkedBytes += typeof data === "string" ? data.length : data.byteLength;
+    if (!this.#isCorked) {
+      if (this.#unsent.length > 0) {
+        // Blocked: straight to the kept bytes, one copy.
+        this.#keep(typeof data === "string" ? encoder.encode(data) : shared ? data : data.slice());
+        return;
+      }
+      this.#isCorked = true;
+      this.write(socket, data, shared);
+      this.uncork(socket);
       return;
     }
-    this.#send(socket, data, shared);
+    if (typeof data === "string") {
+      // A UTF-16 unit is at most 3 bytes of UTF-8; a string too long for a buffer is encoded apart.
+      if (data.length * 3 > OUTPUT_BUFFER_BYTES) this.#piece(encoder.encode(data), true);
+      else this.#advance(writeText(this.#room(data.length * 3), this.#end, data));
+    } else if (data.byteLength >= LARGE_CHUNK) {
+      this.#piece(data, shared);
+    } else {
+      this.#copy(data);
+    }
   }
 
   /**
-   * Ends a cork: what was written meanwhile leaves in one write, except that a large binary
-   * chunk (a big reply body) goes in a write of its own rather than being copied first.
+   * Queues a reply or push, its head encoded into the buffer in place and its body copied after
+   * it (a large binary body goes by reference: the body of a message is not changed once given).
+   */
+  writeMessage(socket: Writable, message: ReplyMessage): void {
+    if (!this.#isCorked) {
+      this.#isCorked = true;
+      this.writeMessage(socket, message);
+      this.uncork(socket);
+      return;
+    }
+    const body = message.body;
+    const headRoom = replyHeadRoom(message);
+    if (typeof body === "string") {
+      if (headRoom + message.size <= OUTPUT_BUFFER_BYTES) {
+        // The common reply: head and body in one stretch of the buffer.
+        const buffer = this.#room(headRoom + message.size);
+        this.#advance(writeText(buffer, writeReplyHead(buffer, this.#end, message), body));
+        return;
+      }
+      this.#advance(writeReplyHead(this.#room(headRoom), this.#end, message));
+      this.write(socket, body);
+      return;
+    }
+    if (body.byteLength < LARGE_CHUNK && headRoom + body.byteLength <= OUTPUT_BUFFER_BYTES) {
+      const buffer = this.#room(headRoom + body.byteLength);
+      const at = writeReplyHead(buffer, this.#end, message);
+      buffer.set(body, at);
+      this.#advance(at + body.byteLength);
+      return;
+    }
+    this.#advance(writeReplyHead(this.#room(headRoom), this.#end, message));
+    if (body.byteLength >= LARGE_CHUNK) this.#piece(body, true);
+    else this.#copy(body);
+  }
+
+  /**
+   * Ends a cork: what was written meanwhile leaves in one write per buffer, a large binary
+   * chunk in a write of its own.
    */
   uncork(socket: Writable): void {
     this.#isCorked = false;
-    const chunks = this.#corked;
-    if (chunks.length === 0) return;
-    const shared = this.#sharedCorked;
-    this.#corked = [];
-    this.#corkedBytes = 0;
-    if (shared.size > 0) this.#sharedCorked = new Set();
-    const isShared = (chunk: string | Uint8Array) => typeof chunk !== "string" && shared.has(chunk);
-    if (chunks.length === 1) {
-      this.#send(socket, chunks[0]!, isShared(chunks[0]!));
-      return;
+    this.#seal();
+    const pieces = this.#pieces;
+    if (pieces.length > 0) {
+      const keepable = this.#keepable;
+      this.#pieces = [];
+      this.#keepable = [];
+      this.#corkedBytes = 0;
+      for (let i = 0; i < pieces.length; i++) this.#send(socket, pieces[i]!, keepable[i]!);
     }
-    let run: (string | Uint8Array)[] = [];
-    const sendRun = () => {
-      if (run.length === 0) return;
-      if (run.length === 1) this.#send(socket, run[0]!, isShared(run[0]!));
-      else this.#send(socket, join(run), true);
-      run = [];
-    };
-    for (const chunk of chunks) {
-      if (typeof chunk !== "string" && chunk.byteLength >= LARGE_CHUNK) {
-        sendRun();
-        this.#send(socket, chunk, isShared(chunk));
-      } else {
-        run.push(chunk);
-      }
-    }
-    sendRun();
+    this.#giveBack();
   }
 
   /** Called on drain: offers the kept bytes again. Returns true when nothing is left. */
@@ -140,29 +220,95 @@ export class OutputQueue {
 
   /** Forgets everything, for a slot that is given back. */
   reset(): void {
-    this.#corked = [];
-    this.#sharedCorked = new Set();
+    this.#pieces = [];
+    this.#keepable = [];
     this.#corkedBytes = 0;
     this.#isCorked = false;
+    this.#giveBack();
     this.#unsent = [];
     this.#unsentBytes = 0;
     this.#reservedBytes = 0;
   }
 
-  /** `owned`: the queue made `data` (a join), or the caller shares it: what the socket does not take is kept without a copy. */
-  #send(socket: Writable, data: string | Uint8Array, owned: boolean): void {
+  // ── The buffer ────────────────────────────────────────────────────────────────────────
+
+  /** The buffer to write `bytes` (at most OUTPUT_BUFFER_BYTES) into at #end, taking a fresh one when this one is full. */
+  #room(bytes: number): Uint8Array {
+    const buffer = this.#buffer;
+    if (buffer !== undefined && buffer.byteLength - this.#end >= bytes) return buffer;
+    this.#seal();
+    if (buffer !== undefined && this.#pool !== undefined) this.#filled.push(buffer);
+    const fresh = this.#pool?.take() ?? new Uint8Array(OUTPUT_BUFFER_BYTES);
+    this.#buffer = fresh;
+    this.#from = 0;
+    this.#end = 0;
+    return fresh;
+  }
+
+  /** The bytes up to `end` were written into the buffer. */
+  #advance(end: number): void {
+    this.#corkedBytes += end - this.#end;
+    this.#end = end;
+  }
+
+  /** Copies bytes into the buffer, across as many buffers as they need. */
+  #copy(data: Uint8Array): void {
+    let offset = 0;
+    while (offset < data.byteLength) {
+      const buffer = this.#room(1);
+      const take = Math.min(buffer.byteLength - this.#end, data.byteLength - offset);
+      buffer.set(offset === 0 && take === data.byteLength ? data : data.subarray(offset, offset + take), this.#end);
+      this.#advance(this.#end + take);
+      offset += take;
+    }
+  }
+
+  /** A chunk written as it is, after what the buffer holds; `keepable`: kept by reference if not taken. */
+  #piece(data: Uint8Array, keepable: boolean): void {
+    if (data.byteLength === 0) return;
+    this.#seal();
+    this.#pieces.push(data);
+    this.#keepable.push(keepable);
+    this.#corkedBytes += data.byteLength;
+  }
+
+  /** Makes the buffer's unsent bytes a piece. A pool's buffer is written over later: its piece is copied if kept. */
+  #seal(): void {
+    if (this.#buffer === undefined || this.#end === this.#from) return;
+    this.#pieces.push(this.#buffer.subarray(this.#from, this.#end));
+    this.#keepable.push(this.#pool === undefined);
+    this.#from = this.#end;
+  }
+
+  /** After an uncork: a pool's buffers go back (what was not taken was copied); without a pool, writing goes on after #end. */
+  #giveBack(): void {
+    const pool = this.#pool;
+    if (pool === undefined) {
+      this.#from = this.#end;
+      return;
+    }
+    for (const buffer of this.#filled) pool.give(buffer);
+    this.#filled = [];
+    if (this.#buffer !== undefined) pool.give(this.#buffer);
+    this.#buffer = undefined;
+    this.#from = 0;
+    this.#end = 0;
+  }
+
+  // ── The socket ────────────────────────────────────────────────────────────────────────
+
+  /** `keepable`: what the socket does not take is kept by reference, not copied. */
+  #send(socket: Writable, data: Uint8Array, keepable: boolean): void {
     if (this.#unsent.length > 0) {
-      this.#keep(typeof data === "string" ? encoder.encode(data) : owned ? data : data.slice());
+      this.#keep(keepable ? data : data.slice());
       return;
     }
     const written = socket.write(data);
     if (written < 0) return;
     this.#counter.bytesOut += written;
-    const bytes = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
-    if (written >= bytes) return;
-    // A copy of what the caller gave: it may reuse its buffer once write() returns.
-    const rest = typeof data === "string" ? encoder.encode(data).subarray(written) : owned ? data.subarray(written) : data.slice(written);
-    this.#keep(rest);
+    if (written >= data.byteLength) return;
+    // A copy of what is not the queue's to keep: the caller's buffer, or a pool's.
+    this.#keep(keepable ? data.subarray(written) : data.slice(written));
   }
 
   #keep(bytes: Uint8Array): void {
@@ -170,31 +316,4 @@ export class OutputQueue {
     this.#unsent.push(bytes);
     this.#unsentBytes += bytes.byteLength;
   }
-}
-
-/**
- * One write for many chunks: strings join as strings; with anything binary, everything is
- * copied once into one buffer sized up front (no intermediate buffer per string).
- */
-function join(chunks: (string | Uint8Array)[]): string | Uint8Array {
-  let total = 0;
-  let binary = false;
-  for (const chunk of chunks) {
-    if (typeof chunk === "string") total += Buffer.byteLength(chunk);
-    else {
-      total += chunk.byteLength;
-      binary = true;
-    }
-  }
-  if (!binary) return chunks.join("");
-  const joined = Buffer.allocUnsafe(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    if (typeof chunk === "string") offset += joined.write(chunk, offset);
-    else {
-      joined.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-  }
-  return joined;
 }

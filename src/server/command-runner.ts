@@ -116,8 +116,8 @@ export class CommandRunner {
       this.#table.condemn(slot, outcome.code, outcome.reason);
       return false;
     }
-    this.#table.writeEncoded(slot, outcome.head, outcome.body);
-    if (outcome.ok) this.#reserves.observe(command, typeof outcome.body === "string" ? outcome.body.length : outcome.body.byteLength);
+    this.#table.writeMessage(slot, outcome);
+    if (outcome.ok) this.#reserves.observe(command, outcome.size);
     return outcome.ok;
   }
 }

@@ -7,7 +7,7 @@
 import type { SocketHandler } from "bun";
 import type { CertificateValidator } from "../certs/validator.ts";
 import { GnpError } from "../errors.ts";
-import type { HeaderList } from "../protocol/encoder.ts";
+import { bodyBytes, encodeHeaderLines, type HeaderList } from "../protocol/encoder.ts";
 import type { Head } from "../protocol/head-scanner.ts";
 import type { ResolvedOptions } from "../options.ts";
 import { ConnectionSlab, SlotFlag } from "../slab/slab.ts";
@@ -156,7 +156,8 @@ export class ConnectionEngine implements ConnectionHost {
       this.#table.overflow(slot);
       return false;
     }
-    this.#table.writeMessage(slot, "PUSH", { sequence, body, headers });
+    // Headers are checked before anything is written: a bad one throws TypeError to the pusher.
+    this.#table.writeMessage(slot, { status: "PUSH", sequence, size: bodyBytes(body), headerLines: encodeHeaderLines(headers), body });
     this.#table.afterWrite(slot);
     return true;
   }

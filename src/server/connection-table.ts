@@ -4,8 +4,8 @@
 // its ERR: line behind the replies it is owed, and end it once its output has drained.
 
 import type { ErrorCode } from "../errors.ts";
-import { encodeErrorLine, encodeReplyHead, type HeaderList, type ReplyStatus } from "../protocol/encoder.ts";
-import { OutputQueue, type ByteCounter } from "../protocol/output-queue.ts";
+import { encodeErrorLine, type ReplyMessage } from "../protocol/encoder.ts";
+import { BufferPool, OutputQueue, type ByteCounter } from "../protocol/output-queue.ts";
 import { SlotFlag, type ConnectionSlab } from "../slab/slab.ts";
 import type { Presented } from "./admission.ts";
 import type { Connection } from "./connection.ts";
@@ -48,6 +48,8 @@ export class ConnectionTable {
   readonly closeReasons: (CloseReason | undefined)[];
   readonly #limits: TimeLimits;
   readonly #counter: ByteCounter;
+  /** The output buffers every connection's queue borrows while corked. */
+  readonly #pool = new BufferPool();
   readonly #maxOutput: number;
   /** Told when a connection is condemned: the reader drops what it half-read. */
   readonly #onCondemned: (slot: number) => void;
@@ -68,7 +70,7 @@ export class ConnectionTable {
   open(slot: number, socket: EngineSocket, connection: Connection): void {
     this.sockets[slot] = socket;
     this.connections[slot] = connection;
-    (this.outputs[slot] ??= new OutputQueue(this.#counter)).reset();
+    (this.outputs[slot] ??= new OutputQueue(this.#counter, this.#pool)).reset();
   }
 
   /** The slot's socket closed: forgets it all. */
@@ -86,25 +88,10 @@ export class ConnectionTable {
 
   // ── Writing ───────────────────────────────────────────────────────────────────────────
 
-  /** A reply or push, head encoded here. Throws TypeError for headers that cannot be sent. */
-  writeMessage(slot: number, status: ReplyStatus, message: { sequence: string; body: string | Uint8Array; headers: HeaderList | undefined }): void {
-    const body = message.body;
-    const size = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
-    this.writeEncoded(slot, encodeReplyHead(status, { sequence: message.sequence, size, headers: message.headers }), body);
-  }
-
-  /** A message whose head is encoded already. */
-  writeEncoded(slot: number, head: string, body: string | Uint8Array): void {
-    if (typeof body === "string") {
-      this.write(slot, head + body);
-      return;
-    }
+  /** A reply or push, its head encoded into the connection's output buffer (see ReplyMessage). */
+  writeMessage(slot: number, message: ReplyMessage): void {
     const socket = this.sockets[slot];
-    if (socket === undefined) return;
-    const output = this.outputs[slot]!;
-    output.write(socket, head);
-    // Shared, not copied: a handler's reply body (or a pushed value) is not changed once given.
-    if (body.byteLength > 0) output.write(socket, body, true);
+    if (socket !== undefined) this.outputs[slot]!.writeMessage(socket, message);
   }
 
   write(slot: number, data: string): void {

@@ -4,15 +4,15 @@
 // the engine writes what comes back, once for a sync handler and at the settle of an async one.
 
 import { GnpError, type ErrorCode } from "../errors.ts";
-import { encodeReplyHead } from "../protocol/encoder.ts";
+import { bodyBytes, encodeHeaderLines, type ReplyMessage } from "../protocol/encoder.ts";
 import type { Head } from "../protocol/head-scanner.ts";
 import { describe } from "../wording.ts";
 import { describeClient, type Connection } from "./connection.ts";
 import { Permissions, type Authorizer, type KeyAccess, type KeyAuthorizer, type KeyScope } from "./permissions.ts";
 import { GnpRequest, normalizeReply, type CommandHandler, type HandlerResult } from "./request.ts";
 
-/** What a command comes to: an OK or ERR reply (head encoded, body as given), or write-then-abort. */
-export type Outcome = { kind: "reply"; ok: boolean; head: string; body: string | Uint8Array } | { kind: "abort"; code: ErrorCode; reason: string };
+/** What a command comes to: an OK or ERR reply (ready to be written, headers checked), or write-then-abort. */
+export type Outcome = ({ kind: "reply"; ok: boolean } & ReplyMessage) | { kind: "abort"; code: ErrorCode; reason: string };
 
 /** A handler that ran, and what it gave back: its value, or what it threw. */
 export type Ran = { command: string; sequence: string; value: unknown; threw: boolean };
@@ -105,12 +105,11 @@ export class Dispatcher {
     if (ran.threw) return this.#thrown(ran, ran.value, connection);
     const value = ran.value;
     // The common reply, a string, needs no normalizing.
-    if (typeof value === "string") return { kind: "reply", ok: true, head: encodeReplyHead("OK", { sequence: ran.sequence, size: Buffer.byteLength(value) }), body: value };
+    if (typeof value === "string") return { kind: "reply", ok: true, status: "OK", sequence: ran.sequence, size: bodyBytes(value), headerLines: "", body: value };
     try {
       const reply = normalizeReply(value as HandlerResult);
       const body = reply.body;
-      const size = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
-      return { kind: "reply", ok: true, head: encodeReplyHead("OK", { sequence: ran.sequence, size, headers: reply.headers }), body };
+      return { kind: "reply", ok: true, status: "OK", sequence: ran.sequence, size: bodyBytes(body), headerLines: encodeHeaderLines(reply.headers), body };
     } catch (error) {
       // A value that cannot be sent (a wrong type, a header with a line break) is the handler's fault.
       return this.#thrown(ran, error, connection);
@@ -129,5 +128,5 @@ export class Dispatcher {
 }
 
 function errReply(sequence: string, message: string): Outcome {
-  return { kind: "reply", ok: false, head: encodeReplyHead("ERR", { sequence, size: Buffer.byteLength(message) }), body: message };
+  return { kind: "reply", ok: false, status: "ERR", sequence, size: bodyBytes(message), headerLines: "", body: message };
 }
