@@ -1,11 +1,13 @@
 // Server CPU per request, this checkout beside another one, side by side: a change to the hot
 // path must not make the server spend more per request. Each `gnp serve` (this tree's and the
 // --against tree's) runs in a child process of its own; this tree's `gnp bench` loads them in
-// turn with PING (A, B, A, B, ...), and each run's cost is the server's utime + stime from
-// /proc/PID/stat over the run, divided by the requests it answered. Prints medians and ratios.
+// turn (A, B, A, B, ...), and each run's cost is the server's utime + stime from /proc/PID/stat
+// over the run, divided by the requests it answered (or, for large bodies, by the MB echoed).
+// Prints medians with min..max and the ratio A/B.
 //
 //   bun bench/server-cpu.ts --against /path/to/other/checkout              # 3 runs of 3 s per cell
-//   bun bench/server-cpu.ts --against ../main --duration 5 --runs 5
+//   bun bench/server-cpu.ts --against ../main --duration 5 --runs 5 --only "ECHO 1 MiB"
+//   bun bench/server-cpu.ts --against ../main --profile "ECHO 50 x 16"     # plus a --cpu-prof of A
 //
 // With taskset and 2+ CPUs the servers run on CPU 0 and the bench on CPU 1, as in bench/run.ts.
 
@@ -15,6 +17,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import type { BenchResult } from "../src/cli/bench.ts";
+import { summarizeProfile } from "./cpu-profile.ts";
 
 const root = join(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -23,6 +26,8 @@ const { values } = parseArgs({
     against: { type: "string" },
     duration: { type: "string", default: "3" },
     runs: { type: "string", default: "3" },
+    only: { type: "string", multiple: true },
+    profile: { type: "string" },
     "no-pin": { type: "boolean", default: false },
   },
 });
@@ -33,11 +38,24 @@ if (!(duration > 0 && duration <= 60) || !Number.isInteger(runs) || runs < 1 || 
 const canPin = !values["no-pin"] && cpus().length >= 2 && Bun.which("taskset") !== null;
 const pin = (cpu: number, argv: string[]) => (canPin ? ["taskset", "-c", String(cpu), ...argv] : argv);
 
-type Server = { name: string; cli: string; data: string; port: number; process: Subprocess };
-const scenarios = [
-  { label: "PING 50 x 16", args: ["--conns", "50", "--pipeline", "16"] },
-  { label: "PING 50 x 1", args: ["--conns", "50", "--pipeline", "1"] },
+const MIB = 1024 * 1024;
+/**
+ * `per`: what one op is: a request, or (perMB) one MB (10^6 bytes) of body echoed, each byte
+ * read once and written once. `serve`: flags of the servers for this scenario.
+ */
+type Scenario = { label: string; args: string[]; serve: string[]; bodyBytes?: number };
+const allScenarios: Scenario[] = [
+  { label: "PING 50 x 16", args: ["--conns", "50", "--pipeline", "16"], serve: [] },
+  { label: "PING 50 x 1", args: ["--conns", "50", "--pipeline", "1"], serve: [] },
+  { label: "ECHO 50 x 16", args: ["--conns", "50", "--pipeline", "16", "--command", "ECHO hello"], serve: [] },
+  { label: "ECHO 50 x 1", args: ["--conns", "50", "--pipeline", "1", "--command", "ECHO hello"], serve: [] },
+  { label: "ECHO 1 MiB", args: ["--conns", "4", "--pipeline", "2", "--command", "ECHO", "--body-size", String(MIB)], serve: [], bodyBytes: MIB },
+  { label: "PUT memory", args: ["--conns", "50", "--pipeline", "16", "--command", "PUT k", "--body-size", "100"], serve: ["--store", "memory:"] },
 ];
+const scenarios = values.only === undefined ? allScenarios : allScenarios.filter((s) => values.only!.includes(s.label));
+if (scenarios.length === 0) throw new RangeError(`--only matched no scenario: expected one of ${allScenarios.map((s) => JSON.stringify(s.label)).join(", ")}`);
+
+type Server = { name: string; cli: string; data: string; port: number; process: Subprocess };
 
 /** utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s). */
 function cpuSeconds(pid: number): number {
@@ -51,10 +69,11 @@ function median(numbers: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function start(name: string, cli: string): Promise<Server> {
+async function start(name: string, cli: string, serve: string[], runtime: string[] = []): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), "gnp-server-cpu-"));
   // Text logs: the banner's "listening on" line comes whether stdout is a terminal or not.
-  const child = Bun.spawn(pin(0, [process.execPath, cli, "serve", "--port", "0", "--data", data, "--log-format", "text", "--log-level", "warn"]), { stdout: "pipe", stderr: "inherit" });
+  const argv = [process.execPath, ...runtime, cli, "serve", "--port", "0", "--data", data, "--log-format", "text", "--log-level", "warn", ...serve];
+  const child = Bun.spawn(pin(0, argv), { stdout: "pipe", stderr: "inherit" });
   const reader = child.stdout.getReader();
   let text = "";
   for (;;) {
@@ -87,31 +106,57 @@ async function run(server: Server, args: string[]): Promise<{ ok: number; perSec
   const cpu = cpuSeconds(server.process.pid) - before;
   if (code !== 0 || out.trim() === "") throw new Error(`gnp bench against ${server.name} failed (exit ${code}): ${err.trim()}`);
   const result = JSON.parse(out) as BenchResult;
+  if (result.errors > 0) throw new Error(`gnp bench against ${server.name} had ${result.errors} errors: ${JSON.stringify(result.errorReasons)}`);
   return { ok: result.ok, perSecond: result.perSecond, cpu };
 }
 
-const servers: Server[] = [];
-try {
-  servers.push(await start("this tree", join(root, "src/cli.ts")));
-  servers.push(await start("--against", join(resolve(values.against), "src/cli.ts")));
-  console.log(`bun ${Bun.version}, ${cpus().length} x ${cpus()[0]?.model ?? "unknown CPU"}; ${canPin ? "servers on CPU 0, bench on CPU 1" : "not pinned"}`);
-  console.log(`A: ${root}\nB: ${resolve(values.against)}\n${runs} runs of ${duration} s per cell, A and B alternating; medians\n`);
-  console.log(["scenario".padEnd(14), "A µs/req".padStart(9), "B µs/req".padStart(9), "A/B".padStart(6), "A req/s".padStart(10), "B req/s".padStart(10)].join(" "));
-  for (const scenario of scenarios) {
-    const samples = new Map<string, { us: number[]; rate: number[] }>(servers.map((s) => [s.name, { us: [], rate: [] }]));
+/** "median (min..max)" of `numbers`, `digits` after the point. */
+function cell(numbers: number[], digits: number): string {
+  return `${median(numbers).toFixed(digits)} (${Math.min(...numbers).toFixed(digits)}..${Math.max(...numbers).toFixed(digits)})`;
+}
+
+const against = resolve(values.against);
+console.log(`bun ${Bun.version}, ${cpus().length} x ${cpus()[0]?.model ?? "unknown CPU"}; ${canPin ? "servers on CPU 0, bench on CPU 1" : "not pinned"}`);
+console.log(`A: ${root}\nB: ${against}\n${runs} runs of ${duration} s per cell, A and B alternating; medians (min..max)\n`);
+console.log(["scenario".padEnd(13), "unit".padEnd(9), "A server CPU".padEnd(22), "B server CPU".padEnd(22), "A/B".padStart(6), "  A ops/s".padEnd(12), "B ops/s"].join(" "));
+for (const scenario of scenarios) {
+  const servers: Server[] = [];
+  try {
+    servers.push(await start("A", join(root, "src/cli.ts"), scenario.serve));
+    servers.push(await start("B", join(against, "src/cli.ts"), scenario.serve));
+    // A short warm-up of each, unmeasured: the JIT and the allocator settle before the clock runs.
+    for (const server of servers) await run(server, scenario.args);
+    const samples = new Map<string, { cost: number[]; rate: number[] }>(servers.map((s) => [s.name, { cost: [], rate: [] }]));
     for (let i = 0; i < runs; i++) {
       for (const server of servers) {
         const result = await run(server, scenario.args);
-        samples.get(server.name)!.us.push((result.cpu / result.ok) * 1e6);
+        // Per request in µs, or per MB of body echoed in ms.
+        const cost = scenario.bodyBytes === undefined ? (result.cpu / result.ok) * 1e6 : (result.cpu / ((result.ok * scenario.bodyBytes) / 1e6)) * 1e3;
+        samples.get(server.name)!.cost.push(cost);
         samples.get(server.name)!.rate.push(result.perSecond);
       }
     }
     const [a, b] = servers.map((s) => samples.get(s.name)!);
-    const us = (x: { us: number[] }) => median(x.us);
+    const unit = scenario.bodyBytes === undefined ? "µs/req" : "ms/MB";
     const rate = (x: { rate: number[] }) => Math.round(median(x.rate)).toLocaleString("en-US");
-    console.log([scenario.label.padEnd(14), us(a!).toFixed(2).padStart(9), us(b!).toFixed(2).padStart(9), (us(a!) / us(b!)).toFixed(3).padStart(6), rate(a!).padStart(10), rate(b!).padStart(10)].join(" "));
-    console.log(`${"".padEnd(14)} A runs ${a!.us.map((v) => v.toFixed(2)).join(" ")}; B runs ${b!.us.map((v) => v.toFixed(2)).join(" ")}`);
+    const ratio = median(a!.cost) / median(b!.cost);
+    console.log([scenario.label.padEnd(13), unit.padEnd(9), cell(a!.cost, 2).padEnd(22), cell(b!.cost, 2).padEnd(22), ratio.toFixed(3).padStart(6), `  ${rate(a!)}`.padEnd(12), rate(b!)].join(" "));
+  } finally {
+    for (const server of servers) await stop(server);
   }
-} finally {
-  for (const server of servers) await stop(server);
+}
+
+if (values.profile !== undefined) {
+  const scenario = allScenarios.find((s) => s.label === values.profile);
+  if (scenario === undefined) throw new RangeError(`--profile ${JSON.stringify(values.profile)} is no scenario`);
+  const profileDir = mkdtempSync(join(tmpdir(), "gnp-profile-"));
+  const server = await start("A", join(root, "src/cli.ts"), scenario.serve, ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]);
+  try {
+    await run(server, scenario.args);
+    await run(server, scenario.args);
+  } finally {
+    await stop(server);
+  }
+  console.log(`\nCPU profile of A during ${scenario.label} (${profileDir}):`);
+  console.log(summarizeProfile(profileDir));
 }
