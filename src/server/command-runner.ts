@@ -45,12 +45,11 @@ export class CommandRunner {
 
   /** Runs one complete request of the admitted connection in `slot`. */
   run(slot: number, head: Head, body: Uint8Array): void {
-    const started = performance.now();
     const connection = this.#table.connections[slot]!;
     const dispatched = this.#dispatcher.dispatch(slot, connection, head, body);
     if (dispatched.kind === "refused") {
       this.#deliver(slot, dispatched.command, dispatched.reply);
-      this.#metrics.countCommand(dispatched.command, false, 0);
+      this.#metrics.countAnswered(dispatched.command, false);
       return;
     }
     const command = dispatched.command;
@@ -61,7 +60,8 @@ export class CommandRunner {
       // until it settles), so that replies settling together stay within the limit.
       const reserved = this.#reserves.reserveFor(command, body.byteLength);
       this.#table.outputs[slot]!.reserve(reserved);
-      const running: Running = { handle: connection.id, command, sequence: dispatched.sequence, started, reserved };
+      // Its time runs from the read that carried the request (the turn's one clock reading).
+      const running: Running = { handle: connection.id, command, sequence: dispatched.sequence, started: this.#flow.turnStartedAt, reserved };
       dispatched.pending.then(
         (value) => this.#settle(running, value, false),
         (error: unknown) => this.#settle(running, error, true),
@@ -72,7 +72,8 @@ export class CommandRunner {
     if (dispatched.threw) this.#deliver(slot, command, this.#dispatcher.outcomeOf(dispatched, connection));
     // A handler that closed its own connection gets no reply after the ERR: line.
     else ok = !(this.#table.slab.flags[slot]! & SlotFlag.CONDEMNED) && this.#deliver(slot, command, this.#dispatcher.outcomeOf(dispatched, connection));
-    this.#metrics.countCommand(command, ok, (performance.now() - started) / 1000);
+    // Clocked at the end of the read, with the replies of the others answered in it (FlowControl.endTurn).
+    this.#metrics.countAnswered(command, ok);
   }
 
   /** An async handler finished. Its connection may be gone or condemned: then nothing is sent. */

@@ -85,7 +85,7 @@ export class ConnectionEngine implements ConnectionHost {
       },
       { maxBody: options.maxBody, requestTimeoutMs: options.requestTimeoutMs },
     );
-    this.#flow = new FlowControl(this.#table, this.#reader, { maxOutput: options.maxOutput });
+    this.#flow = new FlowControl(this.#table, this.#reader, { maxOutput: options.maxOutput, metrics: this.metrics });
     const reserves = new ReplyReserves(parts.replyBounds, options.maxOutput);
     this.#runner = new CommandRunner({ table: this.#table, dispatcher: this.#dispatcher, flow: this.#flow, reserves, metrics: this.metrics, onError });
     this.events = {
@@ -240,7 +240,9 @@ export class ConnectionEngine implements ConnectionHost {
     // Condemned or draining: every byte is discarded unread. Not admitted cannot happen
     // (Bun runs handshake before data), but would be discarded the same way.
     if ((slab.flags[slot]! & (SlotFlag.CONDEMNED | SlotFlag.DRAINING | SlotFlag.ADMITTED)) !== SlotFlag.ADMITTED) return;
-    this.#limits.touch(slot);
+    // The clock is read here and once more at the end (FlowControl.endTurn), not for each command.
+    const now = performance.now();
+    this.#limits.touch(slot, now);
     if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) {
       // pause() does not recall what Bun had already read: keep it for the resume.
       this.#reader.hold(slot, chunk);
@@ -248,12 +250,12 @@ export class ConnectionEngine implements ConnectionHost {
     }
     const output = this.#table.outputs[slot]!;
     output.cork();
-    this.#flow.startTurn();
+    this.#flow.startTurn(now);
     try {
       this.#reader.feed(slot, chunk);
     } finally {
       output.uncork(socket);
-      this.#table.afterWrite(slot);
+      this.#table.afterWrite(slot, this.#flow.endTurn());
     }
   }
 
@@ -343,10 +345,13 @@ export class ConnectionEngine implements ConnectionHost {
 
   // ── Time limits, trust, shutdown ──────────────────────────────────────────────────────
 
-  /** Runs from a timer (see SWEEP_INTERVAL_MS): time limits, refusal summaries, the handshake gate's list. */
+  /**
+   * Runs from a timer (see SWEEP_INTERVAL_MS): refusal summaries (by `now`, the wall clock's
+   * Date.now()), the handshake gate's list, and time limits (by the monotonic clock).
+   */
   sweep(now: number): void {
     this.#arrivals.sweep(now);
-    this.#limits.sweep(now, this.#sweepHost);
+    this.#limits.sweep(performance.now(), this.#sweepHost);
   }
 
   /** Replaces the certificate rules; established connections are checked again at once. */

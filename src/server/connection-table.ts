@@ -99,9 +99,9 @@ export class ConnectionTable {
     if (socket !== undefined) this.outputs[slot]!.write(socket, data);
   }
 
-  /** Output moved: the connection is not idle. */
-  afterWrite(slot: number): void {
-    if (this.sockets[slot] !== undefined) this.#limits.touch(slot);
+  /** Output moved (at `now`, performance.now(), when the caller has read the clock): the connection is not idle. */
+  afterWrite(slot: number, now?: number): void {
+    if (this.sockets[slot] !== undefined) this.#limits.touch(slot, now);
   }
 
   // ── Write, then abort ─────────────────────────────────────────────────────────────────

@@ -6,6 +6,7 @@
 
 import { SlotFlag } from "../slab/slab.ts";
 import type { ConnectionTable } from "./connection-table.ts";
+import type { ServerMetrics } from "./metrics.ts";
 import type { RequestReader } from "./request-reader.ts";
 
 /** Corked replies past this size are written at once, so one read cannot build a huge buffer. */
@@ -20,6 +21,8 @@ const FLUSH_AT = 64 * 1024;
 const TURN_BUDGET_MS = 2;
 /** And at most this many requests per turn, whatever their cost. */
 export const TURN_REQUESTS = 1024;
+/** The clock is read after every this many requests of a turn, not after each (a power of two). */
+const TURN_CLOCK_EVERY = 8;
 
 /** Commands of one connection running at once before its input is paused. */
 export const MAX_INFLIGHT = 1024;
@@ -28,6 +31,7 @@ export class FlowControl {
   readonly #table: ConnectionTable;
   readonly #reader: RequestReader;
   readonly #maxOutput: number;
+  readonly #metrics: ServerMetrics;
   /** Unsent output past which input is paused, and under which it resumes. */
   readonly #pauseAt: number;
   readonly #resumeAt: number;
@@ -35,18 +39,35 @@ export class FlowControl {
   #turnStartedAt = 0;
   #turnRequests = 0;
 
-  constructor(table: ConnectionTable, reader: RequestReader, options: { maxOutput: number }) {
+  constructor(table: ConnectionTable, reader: RequestReader, options: { maxOutput: number; metrics: ServerMetrics }) {
     this.#table = table;
     this.#reader = reader;
     this.#maxOutput = options.maxOutput;
+    this.#metrics = options.metrics;
     this.#pauseAt = Math.min(256 * 1024, Math.floor(options.maxOutput / 2));
     this.#resumeAt = Math.floor(this.#pauseAt / 2);
   }
 
-  /** A read of one connection begins: its turn's budget starts now. */
-  startTurn(): void {
-    this.#turnStartedAt = performance.now();
+  /** A read of one connection begins at `now` (performance.now()): its turn's budget starts. */
+  startTurn(now: number): void {
+    this.#turnStartedAt = now;
     this.#turnRequests = 0;
+  }
+
+  /** When the turn being run began: the time its requests were read. */
+  get turnStartedAt(): number {
+    return this.#turnStartedAt;
+  }
+
+  /**
+   * The read is done and its replies written: returns the time (performance.now()), which starts
+   * the connection's idle clock, and clocks the commands the read answered at once, all with the
+   * turn's time, since their replies left together. Two clock readings a read, none a command.
+   */
+  endTurn(): number {
+    const now = performance.now();
+    if (this.#metrics.unclocked > 0) this.#metrics.clockAnswered((now - this.#turnStartedAt) / 1000);
+    return now;
   }
 
   /**
@@ -66,7 +87,7 @@ export class FlowControl {
     if (owed || output.unsentBytes > this.#pauseAt || table.slab.inflight[slot]! >= MAX_INFLIGHT) {
       table.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
       socket.pause();
-    } else if (++this.#turnRequests >= TURN_REQUESTS || performance.now() - this.#turnStartedAt > TURN_BUDGET_MS) {
+    } else if (++this.#turnRequests >= TURN_REQUESTS || ((this.#turnRequests & (TURN_CLOCK_EVERY - 1)) === 0 && performance.now() - this.#turnStartedAt > TURN_BUDGET_MS)) {
       // This connection used up its turn: it is read again at the next turn of the loop.
       table.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
       socket.pause();
@@ -115,12 +136,12 @@ export class FlowControl {
     if (output.reservedBytes > 0 && output.committedBytes >= this.#maxOutput / 2) return;
     slab.flags[slot]! &= ~SlotFlag.INPUT_PAUSED;
     output.cork();
-    this.startTurn();
+    this.startTurn(performance.now());
     try {
       this.#reader.resume(slot);
     } finally {
       output.uncork(socket);
-      table.afterWrite(slot);
+      table.afterWrite(slot, this.endTurn());
     }
     const flags = slab.flags[slot]!;
     if (flags & SlotFlag.INPUT_PAUSED || flags & SlotFlag.CONDEMNED) return;

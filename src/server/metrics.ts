@@ -29,6 +29,12 @@ export class ServerMetrics {
   readonly latencyBuckets = new Float64Array(LATENCY_BUCKETS_S.length + 1);
   latencySum = 0;
   latencyCount = 0;
+  /**
+   * Commands answered at once in the read being processed, not in the histogram yet: their
+   * replies leave together at the read's end, so all of them get that read's time (clockAnswered).
+   */
+  #unclocked = 0;
+  #served = 0;
   /** The certificates of the open connections a trusted CA admitted, for the earliest-expiry gauge. */
   readonly clientCertificates = new ConnectedCertificates();
 
@@ -40,7 +46,31 @@ export class ServerMetrics {
     this.closed.set(code, (this.closed.get(code) ?? 0) + 1);
   }
 
+  /** A command that took `seconds` from the read of its request to its reply. */
   countCommand(name: string, ok: boolean, seconds: number): void {
+    this.#count(name, ok);
+    this.#observe(seconds, 1);
+  }
+
+  /** A command answered at once, within the read being processed: clocked at its end. */
+  countAnswered(name: string, ok: boolean): void {
+    this.#count(name, ok);
+    this.#unclocked++;
+  }
+
+  /** Commands counted by countAnswered and not clocked yet. */
+  get unclocked(): number {
+    return this.#unclocked;
+  }
+
+  /** The read that carried the commands answered at once took `seconds`, to the write of their replies. */
+  clockAnswered(seconds: number): void {
+    this.#observe(seconds, this.#unclocked);
+    this.#unclocked = 0;
+  }
+
+  #count(name: string, ok: boolean): void {
+    this.#served++;
     let counts = this.commands.get(name);
     if (counts === undefined) {
       counts = { ok: 0, err: 0 };
@@ -48,16 +78,20 @@ export class ServerMetrics {
     }
     if (ok) counts.ok++;
     else counts.err++;
+  }
+
+  #observe(seconds: number, commands: number): void {
+    if (commands === 0) return;
     let bucket = 0;
     while (bucket < LATENCY_BUCKETS_S.length && seconds > LATENCY_BUCKETS_S[bucket]!) bucket++;
-    this.latencyBuckets[bucket]!++;
-    this.latencySum += seconds;
-    this.latencyCount++;
+    this.latencyBuckets[bucket]! += commands;
+    this.latencySum += seconds * commands;
+    this.latencyCount += commands;
   }
 
   /** Total commands served. */
   get commandsServed(): number {
-    return this.latencyCount;
+    return this.#served;
   }
 }
 

@@ -111,7 +111,7 @@ export class RequestReader {
     if (this.#requestTimeoutMs === 0 || this.#host.stopped(slot)) return;
     const begun = slab.fill[slot]! > 0 || (slab.flags[slot]! & SlotFlag.BODY_OUTSIDE) !== 0;
     if (!begun) slab.requestDeadline[slot] = 0;
-    else if (slab.requestDeadline[slot] === 0) slab.requestDeadline[slot] = Date.now() + this.#requestTimeoutMs;
+    else if (slab.requestDeadline[slot] === 0) slab.requestDeadline[slot] = performance.now() + this.#requestTimeoutMs;
   }
 
   /**

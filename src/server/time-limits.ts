@@ -3,6 +3,8 @@
 // request begun but not complete (--request-timeout; the reader keeps that clock), and the
 // last output of a condemned connection (the abort deadline). Limits on the client count only
 // time the server was listening, never a stall of its own or a command it is still running.
+// Deadlines are on the monotonic clock of performance.now(), which a change of the wall clock
+// does not move; a read passes the one clock reading it took (see FlowControl.startTurn).
 
 import type { ErrorCode } from "../errors.ts";
 import { SlotFlag, type ConnectionSlab } from "../slab/slab.ts";
@@ -32,7 +34,7 @@ export class TimeLimits {
   readonly #slab: ConnectionSlab;
   readonly #settings: TimeoutSettings;
   /** When sweep() last ran, to tell a late sweep (a blocked loop) from one on time. */
-  #lastSweep = Date.now();
+  #lastSweep = performance.now();
   /** No client is judged before this: after a stall, the input it held up must be read first. */
   #judgeFrom = 0;
 
@@ -43,29 +45,32 @@ export class TimeLimits {
 
   /** A connection opened: its handshake must finish in time. */
   startHandshake(slot: number): void {
-    this.#slab.deadline[slot] = Date.now() + this.#settings.handshakeTimeoutMs;
+    this.#slab.deadline[slot] = performance.now() + this.#settings.handshakeTimeoutMs;
   }
 
   /** A connection was condemned: its last output must be gone by the abort deadline. */
   startAbort(slot: number): void {
-    this.#slab.deadline[slot] = Date.now() + this.#settings.abortTimeoutMs;
+    this.#slab.deadline[slot] = performance.now() + this.#settings.abortTimeoutMs;
   }
 
-  /** Input arrived, output moved, or the client took output: the idle clock starts again (a condemned connection keeps its abort deadline). */
-  touch(slot: number): void {
-    this.#slab.deadline[slot] = this.#idleDeadline(slot);
+  /**
+   * Input arrived, output moved, or the client took output at `now` (performance.now()): the
+   * idle clock starts again (a condemned connection keeps its abort deadline).
+   */
+  touch(slot: number, now = performance.now()): void {
+    this.#slab.deadline[slot] = this.#idleDeadline(slot, now);
   }
 
-  #idleDeadline(slot: number): number {
+  #idleDeadline(slot: number, now: number): number {
     if (this.#slab.flags[slot]! & SlotFlag.CONDEMNED) return this.#slab.deadline[slot]!;
-    return this.#settings.idleTimeoutMs === 0 ? 0 : Date.now() + this.#settings.idleTimeoutMs;
+    return this.#settings.idleTimeoutMs === 0 ? 0 : now + this.#settings.idleTimeoutMs;
   }
 
   /**
    * Runs from a timer: enforces handshake, idle, request and abort deadlines of every slot. A
    * sweep that comes late, after the loop was blocked, judges nobody, since what the clients
    * sent meanwhile is still unread; and a connection with a command running is waiting for the
-   * server, not idle.
+   * server, not idle. `now`: performance.now().
    */
   sweep(now: number, host: SweepHost): void {
     const slab = this.#slab;
@@ -98,7 +103,7 @@ export class TimeLimits {
       } else if ((flags & SlotFlag.ADMITTED) === 0) {
         host.handshakeTimedOut(slot, `TLS handshake did not finish within ${this.#settings.handshakeTimeoutMs / 1000} s`);
       } else if (slab.inflight[slot]! > 0) {
-        slab.deadline[slot] = this.#idleDeadline(slot);
+        slab.deadline[slot] = this.#idleDeadline(slot, now);
       } else if (!(flags & SlotFlag.DRAINING)) {
         host.condemn(slot, "IDLE_TIMEOUT", `connection was idle for more than ${this.#settings.idleTimeoutMs / 1000} s`);
       }

@@ -58,10 +58,10 @@ export const SlotFlag = {
 export class ConnectionSlab {
   readonly capacity: number;
   readonly memory: ArrayBuffer;
-  /** When the sweeper acts on this slot (ms since the epoch): handshake, idle or abort; 0 = none. */
+  /** When the sweeper acts on this slot (ms on performance.now()'s clock): handshake, idle or abort; 0 = none. */
   readonly deadline: Float64Array;
   readonly bytesIn: Float64Array;
-  /** When the request being read must be complete (ms since the epoch); 0 = none being read. */
+  /** When the request being read must be complete (ms on performance.now()'s clock); 0 = none being read. */
   readonly requestDeadline: Float64Array;
   readonly generation: Uint32Array;
   readonly flags: Uint32Array;
