@@ -95,12 +95,8 @@ const SPACE = 0x20;
  * split and regular expressions (a third of the time).
  */
 export function parseHead(buf: Uint8Array, start: number, headEnd: number, maxBody: number): Head | HeadFault {
-  let text: string;
-  try {
-    text = utf8.decode(buf.subarray(start, headEnd - 4));
-  } catch {
-    return fault("BAD_HEAD_BYTE", "message head is not valid UTF-8");
-  }
+  const text = headText(buf, start, headEnd - 4);
+  if (text === undefined) return fault("BAD_HEAD_BYTE", "message head is not valid UTF-8");
   const length = text.length;
   let lineEnd = text.indexOf("\r\n");
   if (lineEnd < 0) lineEnd = length;
@@ -134,6 +130,24 @@ export function parseHead(buf: Uint8Array, start: number, headEnd: number, maxBo
     headers.push([name, value]);
   }
   return { tokens, headers, sequence, size };
+}
+
+/**
+ * `buf[start, end)` as text, or undefined when it is not valid UTF-8. A head all in ASCII (most
+ * are) in a Buffer (the server's slab) is read as Latin-1, the same characters, without the
+ * view and the decoder call that UTF-8 needs.
+ */
+function headText(buf: Uint8Array, start: number, end: number): string | undefined {
+  if (buf instanceof Buffer) {
+    let i = start;
+    while (i < end && buf[i]! < 0x80) i++;
+    if (i === end) return buf.toString("latin1", start, end);
+  }
+  try {
+    return utf8.decode(buf.subarray(start, end));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The tokens of `text[0, end)`, split on runs of spaces. */

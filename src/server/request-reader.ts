@@ -93,7 +93,7 @@ export class RequestReader {
       }
       const fill = slab.fill[slot]!;
       const take = Math.min(MESSAGE_BYTES - fill, chunk.byteLength - offset);
-      slab.messages.set(chunk.subarray(offset, offset + take), base + fill);
+      slab.messages.set(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take), base + fill);
       slab.fill[slot] = fill + take;
       offset += take;
       this.runBuffered(slot);
@@ -136,7 +136,7 @@ export class RequestReader {
           break;
         }
         if (scan.kind === "fault") return this.#host.condemn(slot, scan.code, scan.message);
-        const parsed = parseHead(messages, start, scan.headEnd, this.#maxBody);
+        const parsed = parseHead(slab.messageText, start, scan.headEnd, this.#maxBody);
         if (isHeadFault(parsed)) return this.#host.condemn(slot, parsed.code, parsed.message);
         if (parsed.sequence === undefined) return this.#host.condemn(slot, "MISSING_SEQUENCE", "missing Sequence header");
         head = parsed;

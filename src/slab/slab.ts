@@ -82,6 +82,11 @@ export class ConnectionSlab {
   readonly userData: Uint8Array;
   /** Every slot's message buffer, slot i at i * MESSAGE_BYTES. */
   readonly messages: Uint8Array;
+  /**
+   * The same bytes as a Buffer, for parseHead, which reads an ASCII head out of a Buffer without
+   * a view. Only for reading: a Buffer's slice() is a view, not the copy a body must be.
+   */
+  readonly messageText: Buffer;
 
   readonly #free: Int32Array;
   #freeTop: number;
@@ -122,6 +127,7 @@ export class ConnectionSlab {
     const privateEnd = capacity * PRIVATE_BYTES; // the 4 spare bytes per slot lie before it
     this.userData = new Uint8Array(this.memory, privateEnd, capacity * USER_DATA_BYTES);
     this.messages = new Uint8Array(this.memory, privateEnd + capacity * USER_DATA_BYTES, capacity * MESSAGE_BYTES);
+    this.messageText = Buffer.from(this.memory, this.messages.byteOffset, this.messages.byteLength);
     this.#free = new Int32Array(capacity);
     // Lowest slots on top, so a lightly loaded server touches the fewest pages.
     for (let i = 0; i < capacity; i++) this.#free[i] = capacity - 1 - i;
