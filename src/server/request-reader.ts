@@ -163,8 +163,9 @@ export class RequestReader {
         slab.headEnd[slot] = bodyStart - start;
         break;
       }
-      // Larger than a slot: the body goes to a buffer of its own, exactly Size bytes.
-      const body = new Uint8Array(size);
+      // Larger than a slot: the body goes to a buffer of its own, exactly Size bytes, left
+      // unfilled (every byte of it is written by the copies below before anyone reads it).
+      const body = uninitialized(size);
       body.set(messages.subarray(bodyStart, end));
       this.#pendingHeads[slot] = head;
       this.#bodies[slot] = body;
@@ -219,4 +220,10 @@ export class RequestReader {
     joined.set(rest, kept.byteLength);
     this.#backlogs[slot] = joined;
   }
+}
+
+/** `size` bytes not zeroed first (a large body is copied in whole), as a plain Uint8Array. */
+function uninitialized(size: number): Uint8Array {
+  const memory = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(memory.buffer, memory.byteOffset, size);
 }
