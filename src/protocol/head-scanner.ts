@@ -111,16 +111,16 @@ export function parseHead(buf: Uint8Array, start: number, headEnd: number, maxBo
     if (lineEnd < 0) lineEnd = length;
     const colon = text.indexOf(":", lineStart);
     if (colon < 0 || colon > lineEnd) return fault("BAD_HEADER", `header line without ':': ${quote(text.slice(lineStart, lineEnd))}`);
+    if (colon === lineStart || hasBlank(text, lineStart, colon)) return fault("BAD_HEADER", `invalid header name ${quote(text.slice(lineStart, colon))}`);
     const name = text.slice(lineStart, colon);
-    if (colon === lineStart || hasBlank(name)) return fault("BAD_HEADER", `invalid header name ${quote(name)}`);
     const value = trimBlanks(text, colon + 1, lineEnd);
-    if (name.length === 8 && name.toLowerCase() === "sequence") {
+    if (name.length === 8 && isNamed(text, lineStart, "sequence")) {
       if (sequence !== undefined) return fault("DUPLICATE_HEADER", "repeated Sequence header");
       if (!isValidSequence(value)) {
         return fault("BAD_SEQUENCE", `invalid Sequence ${quote(value)}: expected 1 to 64 visible ASCII characters`);
       }
       sequence = value;
-    } else if (name.length === 4 && name.toLowerCase() === "size") {
+    } else if (name.length === 4 && isNamed(text, lineStart, "size")) {
       if (size >= 0) return fault("DUPLICATE_HEADER", "repeated Size header");
       const parsed = parseDecimal(value);
       if (parsed < 0) return fault("BAD_SIZE", `invalid Size ${quote(value)}: expected decimal digits`);
@@ -164,12 +164,23 @@ function splitOnSpaces(text: string, end: number): string[] {
   return tokens;
 }
 
-function hasBlank(name: string): boolean {
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
+/** Whether text[from, to) holds a space or a tab. */
+function hasBlank(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
     if (c === SPACE || c === TAB) return true;
   }
   return false;
+}
+
+/**
+ * Whether the text at `from` is `lower` (lower-case ASCII letters) in any case: what
+ * toLowerCase() and a comparison say, without making the lower-cased string. Setting bit 0x20
+ * lower-cases an ASCII letter and turns nothing else into one.
+ */
+function isNamed(text: string, from: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((text.charCodeAt(from + i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
 }
 
 /** text[from, to) without the spaces and tabs around it. */

@@ -8,8 +8,12 @@
 
 import { replyHeadRoom, writeReplyHead, writeText, type ReplyMessage } from "./encoder.ts";
 
-/** The part of Bun's Socket the queue needs; tests may pass anything of this shape. */
-export type Writable = { write(data: string | Uint8Array): number };
+/**
+ * The part of Bun's Socket the queue needs; tests may pass anything of this shape. A queue with
+ * a pool writes ranges of its buffers with `byteOffset` and `byteLength`, as Bun's write()
+ * takes them, rather than making a view of each; without a pool it passes whole views only.
+ */
+export type Writable = { write(data: string | Uint8Array, byteOffset?: number, byteLength?: number): number };
 
 const encoder = new TextEncoder();
 
@@ -66,8 +70,10 @@ export class OutputQueue {
   #end = 0;
   /** Pool buffers filled during this cork besides #buffer: given back at uncork. */
   #filled: Uint8Array[] = [];
-  /** Corked output not yet offered to the socket, in order, and whether each may be kept by reference. */
+  /** Corked output not yet offered to the socket, in order: ranges [from, end) of chunks, and whether each may be kept by reference. */
   #pieces: Uint8Array[] = [];
+  #froms: number[] = [];
+  #ends: number[] = [];
   #keepable: boolean[] = [];
   /** Corked bytes: the pieces and the open part of #buffer. */
   #corkedBytes = 0;
@@ -189,14 +195,24 @@ export class OutputQueue {
    */
   uncork(socket: Writable): void {
     this.#isCorked = false;
-    this.#seal();
-    const pieces = this.#pieces;
-    if (pieces.length > 0) {
-      const keepable = this.#keepable;
+    if (this.#pieces.length === 0) {
+      // The common case: one stretch of one buffer.
+      const buffer = this.#buffer;
+      if (buffer !== undefined && this.#end > this.#from) {
+        const from = this.#from;
+        this.#from = this.#end;
+        this.#corkedBytes = 0;
+        this.#send(socket, buffer, from, this.#end, this.#pool === undefined);
+      }
+    } else {
+      this.#seal();
+      const [pieces, froms, ends, keepable] = [this.#pieces, this.#froms, this.#ends, this.#keepable];
       this.#pieces = [];
+      this.#froms = [];
+      this.#ends = [];
       this.#keepable = [];
       this.#corkedBytes = 0;
-      for (let i = 0; i < pieces.length; i++) this.#send(socket, pieces[i]!, keepable[i]!);
+      for (let i = 0; i < pieces.length; i++) this.#send(socket, pieces[i]!, froms[i]!, ends[i]!, keepable[i]!);
     }
     this.#giveBack();
   }
@@ -221,6 +237,8 @@ export class OutputQueue {
   /** Forgets everything, for a slot that is given back. */
   reset(): void {
     this.#pieces = [];
+    this.#froms = [];
+    this.#ends = [];
     this.#keepable = [];
     this.#corkedBytes = 0;
     this.#isCorked = false;
@@ -267,16 +285,21 @@ export class OutputQueue {
   #piece(data: Uint8Array, keepable: boolean): void {
     if (data.byteLength === 0) return;
     this.#seal();
-    this.#pieces.push(data);
-    this.#keepable.push(keepable);
+    this.#push(data, 0, data.byteLength, keepable);
     this.#corkedBytes += data.byteLength;
+  }
+
+  #push(data: Uint8Array, from: number, end: number, keepable: boolean): void {
+    this.#pieces.push(data);
+    this.#froms.push(from);
+    this.#ends.push(end);
+    this.#keepable.push(keepable);
   }
 
   /** Makes the buffer's unsent bytes a piece. A pool's buffer is written over later: its piece is copied if kept. */
   #seal(): void {
     if (this.#buffer === undefined || this.#end === this.#from) return;
-    this.#pieces.push(this.#buffer.subarray(this.#from, this.#end));
-    this.#keepable.push(this.#pool === undefined);
+    this.#push(this.#buffer, this.#from, this.#end, this.#pool === undefined);
     this.#from = this.#end;
   }
 
@@ -297,18 +320,19 @@ export class OutputQueue {
 
   // ── The socket ────────────────────────────────────────────────────────────────────────
 
-  /** `keepable`: what the socket does not take is kept by reference, not copied. */
-  #send(socket: Writable, data: Uint8Array, keepable: boolean): void {
+  /** Offers data[from, end); `keepable`: what the socket does not take is kept by reference, not copied. */
+  #send(socket: Writable, data: Uint8Array, from: number, end: number, keepable: boolean): void {
     if (this.#unsent.length > 0) {
-      this.#keep(keepable ? data : data.slice());
+      this.#keep(keepable ? data.subarray(from, end) : data.slice(from, end));
       return;
     }
-    const written = socket.write(data);
+    const whole = from === 0 && end === data.byteLength;
+    const written = whole ? socket.write(data) : this.#pool !== undefined ? socket.write(data, from, end - from) : socket.write(data.subarray(from, end));
     if (written < 0) return;
     this.#counter.bytesOut += written;
-    if (written >= data.byteLength) return;
+    if (from + written >= end) return;
     // A copy of what is not the queue's to keep: the caller's buffer, or a pool's.
-    this.#keep(keepable ? data.subarray(written) : data.slice(written));
+    this.#keep(keepable ? data.subarray(from + written, end) : data.slice(from + written, end));
   }
 
   #keep(bytes: Uint8Array): void {

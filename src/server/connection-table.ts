@@ -19,7 +19,8 @@ export interface EngineSocket {
   data: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  write(data: string | Uint8Array): number;
+  /** With `byteOffset` and `byteLength`, writes that range of `data` (as Bun's write() does). */
+  write(data: string | Uint8Array, byteOffset?: number, byteLength?: number): number;
   end(data?: string): unknown;
   terminate(): void;
   pause(): unknown;

@@ -153,9 +153,9 @@ class MemorySocket implements EngineSocket {
     this.#schedule();
   }
 
-  write(data: string | Uint8Array): number {
+  write(data: string | Uint8Array, byteOffset = 0, byteLength?: number): number {
     if (this.#isClosed || this.#ended) return -1;
-    const bytes = typeof data === "string" ? encoder.encode(data) : data.slice();
+    const bytes = typeof data === "string" ? encoder.encode(data) : data.slice(byteOffset, byteLength === undefined ? undefined : byteOffset + byteLength);
     // The client's side is told on a microtask, never inside the engine's own write.
     queueMicrotask(() => this.#received(bytes));
     return bytes.byteLength;

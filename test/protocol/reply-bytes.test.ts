@@ -31,8 +31,8 @@ function stingySocket(room: number) {
   return {
     taken,
     room,
-    write(data: string | Uint8Array): number {
-      const bytes = typeof data === "string" ? utf8.encode(data) : data;
+    write(data: string | Uint8Array, byteOffset = 0, byteLength?: number): number {
+      const bytes = typeof data === "string" ? utf8.encode(data) : data.subarray(byteOffset, byteLength === undefined ? undefined : byteOffset + byteLength);
       const n = Math.min(this.room, bytes.length);
       for (let i = 0; i < n; i++) taken.push(bytes[i]!);
       return n;
