@@ -120,7 +120,8 @@ async function main(args: Args): Promise<void> {
   }, DEADLINE_MS);
   try {
     const program = args.binary === undefined ? [process.execPath, CLI] : [args.binary];
-    const server = Bun.spawn([...program, "serve", "--port", "0", "--data", dataDir, "--max-connections", String(args.maxConnections)], {
+    // Text logs: the "listening on" line read below is the text banner (logs are JSON when stdout is not a terminal).
+    const server = Bun.spawn([...program, "serve", "--port", "0", "--data", dataDir, "--max-connections", String(args.maxConnections), "--log-format", "text"], {
       stdout: "pipe",
       stderr: "inherit",
     });

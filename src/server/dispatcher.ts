@@ -78,8 +78,12 @@ export class Dispatcher {
     const sequence = head.sequence!;
     const name = head.tokens[0]!;
     // Clients mostly send commands upper-cased already: look that up before paying for toUpperCase.
-    const command = this.#handlers.has(name) ? name : name.toUpperCase();
-    const handler = this.#handlers.get(command);
+    let command = name;
+    let handler = this.#handlers.get(name);
+    if (handler === undefined) {
+      command = name.toUpperCase();
+      handler = this.#handlers.get(command);
+    }
     if (handler === undefined) return { kind: "refused", command: "(unknown)", reply: errReply(sequence, `unknown command '${name}'`) };
     if (!this.#permissions.may(slot, connection, command)) {
       const refusal = new GnpError("NOT_ALLOWED", `command '${command}' is not allowed for ${describeClient(connection)}`);
