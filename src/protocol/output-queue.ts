@@ -22,6 +22,9 @@ const LARGE_CHUNK = 64 * 1024;
 /** The size of the buffers corked output is copied into: one TLS record's worth. */
 export const OUTPUT_BUFFER_BYTES = 16 * 1024;
 
+/** A range of corked output: data[from, end), kept by reference if the socket does not take it when `keepable`. */
+type Piece = { data: Uint8Array; from: number; end: number; keepable: boolean };
+
 /** Where a queue adds the bytes the socket took: the server's metrics. */
 export type ByteCounter = { bytesOut: number };
 
@@ -69,12 +72,12 @@ export class OutputQueue {
   #from = 0;
   #end = 0;
   /** Pool buffers filled during this cork besides #buffer: given back at uncork. */
-  #filled: Uint8Array[] = [];
-  /** Corked output not yet offered to the socket, in order: ranges [from, end) of chunks, and whether each may be kept by reference. */
-  #pieces: Uint8Array[] = [];
-  #froms: number[] = [];
-  #ends: number[] = [];
-  #keepable: boolean[] = [];
+  #filled: Uint8Array[] | undefined;
+  /**
+   * Corked output not yet offered to the socket, in order, when it is more than one stretch of
+   * #buffer (undefined otherwise: an idle connection's queue holds as little as it can).
+   */
+  #pieces: Piece[] | undefined;
   /** Corked bytes: the pieces and the open part of #buffer. */
   #corkedBytes = 0;
   #isCorked = false;
@@ -195,7 +198,7 @@ export class OutputQueue {
    */
   uncork(socket: Writable): void {
     this.#isCorked = false;
-    if (this.#pieces.length === 0) {
+    if (this.#pieces === undefined) {
       // The common case: one stretch of one buffer.
       const buffer = this.#buffer;
       if (buffer !== undefined && this.#end > this.#from) {
@@ -206,13 +209,10 @@ export class OutputQueue {
       }
     } else {
       this.#seal();
-      const [pieces, froms, ends, keepable] = [this.#pieces, this.#froms, this.#ends, this.#keepable];
-      this.#pieces = [];
-      this.#froms = [];
-      this.#ends = [];
-      this.#keepable = [];
+      const pieces = this.#pieces;
+      this.#pieces = undefined;
       this.#corkedBytes = 0;
-      for (let i = 0; i < pieces.length; i++) this.#send(socket, pieces[i]!, froms[i]!, ends[i]!, keepable[i]!);
+      for (const piece of pieces) this.#send(socket, piece.data, piece.from, piece.end, piece.keepable);
     }
     this.#giveBack();
   }
@@ -236,10 +236,7 @@ export class OutputQueue {
 
   /** Forgets everything, for a slot that is given back. */
   reset(): void {
-    this.#pieces = [];
-    this.#froms = [];
-    this.#ends = [];
-    this.#keepable = [];
+    this.#pieces = undefined;
     this.#corkedBytes = 0;
     this.#isCorked = false;
     this.#giveBack();
@@ -255,7 +252,7 @@ export class OutputQueue {
     const buffer = this.#buffer;
     if (buffer !== undefined && buffer.byteLength - this.#end >= bytes) return buffer;
     this.#seal();
-    if (buffer !== undefined && this.#pool !== undefined) this.#filled.push(buffer);
+    if (buffer !== undefined && this.#pool !== undefined) (this.#filled ??= []).push(buffer);
     const fresh = this.#pool?.take() ?? new Uint8Array(OUTPUT_BUFFER_BYTES);
     this.#buffer = fresh;
     this.#from = 0;
@@ -290,10 +287,7 @@ export class OutputQueue {
   }
 
   #push(data: Uint8Array, from: number, end: number, keepable: boolean): void {
-    this.#pieces.push(data);
-    this.#froms.push(from);
-    this.#ends.push(end);
-    this.#keepable.push(keepable);
+    (this.#pieces ??= []).push({ data, from, end, keepable });
   }
 
   /** Makes the buffer's unsent bytes a piece. A pool's buffer is written over later: its piece is copied if kept. */
@@ -310,8 +304,10 @@ export class OutputQueue {
       this.#from = this.#end;
       return;
     }
-    for (const buffer of this.#filled) pool.give(buffer);
-    this.#filled = [];
+    if (this.#filled !== undefined) {
+      for (const buffer of this.#filled) pool.give(buffer);
+      this.#filled = undefined;
+    }
     if (this.#buffer !== undefined) pool.give(this.#buffer);
     this.#buffer = undefined;
     this.#from = 0;
