@@ -2,7 +2,7 @@
 // dir) as one child and the clients as another, so the measured process runs no client code;
 // reads the server's VmRSS from /proc before and after N connections have been greeted, then
 // closes everything. Bounded: N is capped and the whole run is cut after a deadline.
-//   bun bench/idle-rss.ts [--connections 1000] [--max-connections 10000] [--binary dist/gnp]
+//   bun bench/idle-rss.ts [--connections 1000] [--max-connections 10000] [--binary dist/gnp | --tree ../other-checkout]
 
 import type { Socket, Subprocess } from "bun";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -15,7 +15,7 @@ const DEADLINE_MS = 120_000;
 /** Handshakes in flight at once: enough to be quick, few enough that none hits the handshake timeout. */
 const OPEN_BATCH = 50;
 
-type Args = { connections: number; maxConnections: number; binary: string | undefined };
+type Args = { connections: number; maxConnections: number; binary: string | undefined; cli: string };
 
 function parseArgs(argv: string[]): Args {
   const value = (flag: string, fallback: number) => {
@@ -27,7 +27,10 @@ function parseArgs(argv: string[]): Args {
   };
   const binaryIndex = argv.indexOf("--binary");
   const binary = binaryIndex < 0 ? undefined : resolve(argv[binaryIndex + 1] ?? "");
-  return { connections: value("--connections", 1000), maxConnections: value("--max-connections", 10_000), binary };
+  // --tree: the server of another checkout (its src/cli.ts), measured by this script.
+  const treeIndex = argv.indexOf("--tree");
+  const cli = treeIndex < 0 ? CLI : resolve(argv[treeIndex + 1] ?? "", "src/cli.ts");
+  return { connections: value("--connections", 1000), maxConnections: value("--max-connections", 10_000), binary, cli };
 }
 
 /** VmRSS and VmHWM of a process, in KiB. */
@@ -119,7 +122,7 @@ async function main(args: Args): Promise<void> {
     process.exit(1);
   }, DEADLINE_MS);
   try {
-    const program = args.binary === undefined ? [process.execPath, CLI] : [args.binary];
+    const program = args.binary === undefined ? [process.execPath, args.cli] : [args.binary];
     // Text logs: the "listening on" line read below is the text banner (logs are JSON when stdout is not a terminal).
     const server = Bun.spawn([...program, "serve", "--port", "0", "--data", dataDir, "--max-connections", String(args.maxConnections), "--log-format", "text"], {
       stdout: "pipe",
@@ -146,7 +149,7 @@ async function main(args: Args): Promise<void> {
     server.kill("SIGTERM");
     await server.exited;
     const perConnection = ((after - before) * 1024) / args.connections;
-    const name = args.binary === undefined ? "bun src/cli.ts serve" : `${args.binary} serve`;
+    const name = args.binary === undefined ? `bun ${args.cli} serve` : `${args.binary} serve`;
     console.log(`server (${name}, --max-connections ${args.maxConnections}): VmRSS ${mib(before)} before, ${mib(after)} with ${args.connections} idle connections, peak ${mib(hwmKiB)}`);
     // The slab is reserved whole at start, but pages no connection touched are not resident,
     // so its share of this figure is the columns and whatever message bytes were written.
