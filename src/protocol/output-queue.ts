@@ -247,13 +247,17 @@ export class OutputQueue {
 
   // ── The buffer ────────────────────────────────────────────────────────────────────────
 
-  /** The buffer to write `bytes` (at most OUTPUT_BUFFER_BYTES) into at #end, taking a fresh one when this one is full. */
+  /**
+   * The buffer to write `bytes` into at #end, taking a fresh one when this one is full: from the
+   * pool, or made for the purpose when `bytes` is more than a pool's buffer holds (a head with
+   * kilobytes of headers), which the pool then does not take back.
+   */
   #room(bytes: number): Uint8Array {
     const buffer = this.#buffer;
     if (buffer !== undefined && buffer.byteLength - this.#end >= bytes) return buffer;
     this.#seal();
     if (buffer !== undefined && this.#pool !== undefined) (this.#filled ??= []).push(buffer);
-    const fresh = this.#pool?.take() ?? new Uint8Array(OUTPUT_BUFFER_BYTES);
+    const fresh = bytes > OUTPUT_BUFFER_BYTES ? new Uint8Array(bytes) : (this.#pool?.take() ?? new Uint8Array(OUTPUT_BUFFER_BYTES));
     this.#buffer = fresh;
     this.#from = 0;
     this.#end = 0;

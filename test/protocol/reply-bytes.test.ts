@@ -119,6 +119,15 @@ describe("OutputQueue.writeMessage", () => {
     expect(queue.pendingBytes).toBe(0);
   });
 
+  test("a head larger than a pool's buffer (headers of 20 KB) is written whole", () => {
+    const queue = new OutputQueue(undefined, new BufferPool());
+    const socket = stingySocket(1 << 30);
+    const headers: HeaderList = [["X-Big", "v".repeat(20_000)], ["X-Wide", "é".repeat(3000)]];
+    queue.writeMessage(socket, message("OK", "1", "body", headers));
+    queue.writeMessage(socket, message("OK", "2", new Uint8Array(100).fill(3), headers));
+    expect(socket.taken).toEqual([...stringEncoded("OK", "1", "body", headers), ...stringEncoded("OK", "2", new Uint8Array(100).fill(3), headers)]);
+  });
+
   test("what a socket did not take survives the pool's buffer being reused by another connection", () => {
     const seed = fuzzSeed();
     const random = mulberry32(seed);
