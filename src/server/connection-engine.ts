@@ -27,7 +27,6 @@ import { TimeLimits, type SweepHost } from "./time-limits.ts";
 
 const GREETING = "OK\r\n";
 
-
 /** A socket's events past its handshake. */
 export type SocketEvents = {
   data(socket: EngineSocket, chunk: Uint8Array): void;
