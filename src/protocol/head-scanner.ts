@@ -77,9 +77,35 @@ export type Head = {
  * @example headerValue([["Content-Type", "application/json"]], "content-type") // "application/json"
  */
 export function headerValue(headers: readonly (readonly [name: string, value: string])[], name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const [key, value] of headers) if (key.toLowerCase() === wanted) return value;
+  // What toLowerCase() on both sides says, without lower-casing a copy of every name: an ASCII
+  // comparison first, and the full one only where a name holds anything but ASCII.
+  const asciiName = isAscii(name);
+  let wanted: string | undefined;
+  for (const [key, value] of headers) {
+    if (key.length === name.length && equalsIgnoringAsciiCase(key, name)) return value;
+    if (!asciiName || !isAscii(key)) {
+      wanted ??= name.toLowerCase();
+      if (key.toLowerCase() === wanted) return value;
+    }
+  }
   return undefined;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** Same length, and the same characters but for the case of ASCII letters. */
+function equalsIgnoringAsciiCase(a: string, b: string): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const lower = x | 0x20;
+    if (lower !== (y | 0x20) || lower < 0x61 || lower > 0x7a) return false;
+  }
+  return true;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
