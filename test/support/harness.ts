@@ -1,6 +1,7 @@
 // A real server on 127.0.0.1:0 with the test PKI, and a raw TLS client that records what the
 // server sends, for tests that speak the wire themselves. Both are released with `await using`.
 
+import { ReceivedText } from "./received-text.ts";
 import type { Socket } from "bun";
 import { createServer, type GnpServer, type ServerOptions } from "../../src/index.ts";
 import type { IssuedCertificate } from "../../src/certs/generate.ts";
@@ -37,11 +38,8 @@ export type RawClientOptions = {
 /** A TLS client that keeps every byte the server sent and says when it closed. */
 export class RawClient implements AsyncDisposable {
   readonly socket: Socket<undefined>;
-  #received = "";
-  #receivedBytes = 0;
-  #waiters: { predicate: (text: string) => boolean; resolve: () => void; reject: (error: Error) => void; what: string }[] = [];
+  readonly #received = new ReceivedText();
   readonly closed: Promise<void>;
-  #isClosed = false;
 
   private constructor(socket: Socket<undefined>, closed: Promise<void>) {
     this.socket = socket;
@@ -95,43 +93,34 @@ export class RawClient implements AsyncDisposable {
 
   /** Everything received so far, decoded as latin1 so byte counts equal string lengths. */
   get received(): string {
-    return this.#received;
+    return this.#received.text;
   }
 
   get receivedBytes(): number {
-    return this.#receivedBytes;
+    return this.#received.bytes;
   }
 
   get isClosed(): boolean {
-    return this.#isClosed;
+    return this.#received.isClosed;
   }
 
   /** Writes everything or throws: a test must never lose bytes silently. */
   write(data: string | Uint8Array): number {
     const written = this.socket.write(data);
     const length = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
-    if (written !== length && !this.#isClosed) throw new Error(`socket.write took ${written} of ${length} bytes`);
+    if (written !== length && !this.isClosed) throw new Error(`socket.write took ${written} of ${length} bytes`);
     return written;
   }
 
-  /**
-   * Resolves once the received text satisfies `predicate` (or contains the string); rejects,
-   * with what did arrive, if the connection closes first, instead of hanging until the timeout.
-   */
+  /** Resolves once the received text satisfies `predicate` (or contains the string); rejects, with what did arrive, if the connection closes first. */
   waitFor(predicate: string | ((text: string) => boolean)): Promise<void> {
-    const test = typeof predicate === "string" ? (text: string) => text.includes(predicate) : predicate;
-    const what = typeof predicate === "string" ? JSON.stringify(predicate) : "the awaited text";
-    if (test(this.#received)) return Promise.resolve();
-    if (this.#isClosed) return Promise.reject(this.#missing(what));
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#waiters.push({ predicate: test, resolve, reject, what });
-    return promise;
+    return this.#received.waitFor(predicate);
   }
 
   /** Resolves with everything received once the server closed the connection. */
   async untilClosed(): Promise<string> {
     await this.closed;
-    return this.#received;
+    return this.#received.text;
   }
 
   close(): void {
@@ -139,28 +128,16 @@ export class RawClient implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.#isClosed) this.socket.terminate();
+    if (!this.isClosed) this.socket.terminate();
     await this.closed;
   }
 
   #onClose(): void {
-    this.#isClosed = true;
-    for (const waiter of this.#waiters) waiter.reject(this.#missing(waiter.what));
-    this.#waiters = [];
-  }
-
-  #missing(what: string): Error {
-    return new Error(`connection closed before ${what} arrived; received ${JSON.stringify(this.#received)}`);
+    this.#received.close();
   }
 
   #onData(chunk: Uint8Array): void {
-    this.#received += Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1");
-    this.#receivedBytes += chunk.byteLength;
-    this.#waiters = this.#waiters.filter((waiter) => {
-      if (!waiter.predicate(this.#received)) return true;
-      waiter.resolve();
-      return false;
-    });
+    this.#received.append(chunk);
   }
 }
 

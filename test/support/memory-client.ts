@@ -5,6 +5,7 @@
 import { createServer, type GnpServer, type InMemoryConnection, type ServerOptions } from "../../src/index.ts";
 import type { IssuedCertificate } from "../../src/certs/generate.ts";
 import { makeTestPki } from "./pki.ts";
+import { ReceivedText } from "./received-text.ts";
 
 export type MemoryServer = GnpServer & AsyncDisposable;
 
@@ -29,24 +30,22 @@ export type MemoryClientOptions = {
 /** An in-memory client that keeps every byte the server wrote, as text, and says when it closed. */
 export class MemoryClient implements AsyncDisposable {
   readonly connection: InMemoryConnection;
-  #received = "";
-  #waiters: { predicate: (text: string) => boolean; resolve: () => void; reject: (error: Error) => void; what: string }[] = [];
-  #isClosed = false;
+  readonly #received = new ReceivedText();
   readonly closed: Promise<void>;
 
   constructor(connection: InMemoryConnection) {
     this.connection = connection;
-    connection.onData((chunk) => this.#onData(chunk));
-    this.closed = connection.closed.then(() => this.#onClose());
+    connection.onData((chunk) => this.#received.append(chunk));
+    this.closed = connection.closed.then(() => this.#received.close());
   }
 
   /** Everything received so far, decoded as latin1 so byte counts equal string lengths. */
   get received(): string {
-    return this.#received;
+    return this.#received.text;
   }
 
   get isClosed(): boolean {
-    return this.#isClosed;
+    return this.#received.isClosed;
   }
 
   write(data: string | Uint8Array): void {
@@ -55,19 +54,13 @@ export class MemoryClient implements AsyncDisposable {
 
   /** Resolves once the received text satisfies `predicate` (or contains the string); rejects if the connection closes first. */
   waitFor(predicate: string | ((text: string) => boolean)): Promise<void> {
-    const test = typeof predicate === "string" ? (text: string) => text.includes(predicate) : predicate;
-    const what = typeof predicate === "string" ? JSON.stringify(predicate) : "the awaited text";
-    if (test(this.#received)) return Promise.resolve();
-    if (this.#isClosed) return Promise.reject(this.#missing(what));
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#waiters.push({ predicate: test, resolve, reject, what });
-    return promise;
+    return this.#received.waitFor(predicate);
   }
 
   /** Resolves with everything received once the server closed the connection. */
   async untilClosed(): Promise<string> {
     await this.closed;
-    return this.#received;
+    return this.#received.text;
   }
 
   /** The client closes its side. */
@@ -78,25 +71,6 @@ export class MemoryClient implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.connection[Symbol.asyncDispose]();
     await this.closed;
-  }
-
-  #onData(chunk: Uint8Array): void {
-    this.#received += Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1");
-    this.#waiters = this.#waiters.filter((waiter) => {
-      if (!waiter.predicate(this.#received)) return true;
-      waiter.resolve();
-      return false;
-    });
-  }
-
-  #onClose(): void {
-    this.#isClosed = true;
-    for (const waiter of this.#waiters) waiter.reject(this.#missing(waiter.what));
-    this.#waiters = [];
-  }
-
-  #missing(what: string): Error {
-    return new Error(`connection closed before ${what} arrived; received ${JSON.stringify(this.#received)}`);
   }
 }
 
