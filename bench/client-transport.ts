@@ -18,6 +18,7 @@ import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildClient } from "../build-client.ts";
+import { listeningPort } from "./child-servers.ts";
 
 const root = join(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -139,20 +140,8 @@ async function startServer(): Promise<{ port: number; pid: number; process: impo
     stdout: "pipe",
     stderr: "inherit",
   });
-  const reader = child.stdout.getReader();
-  let text = "";
-  for (;;) {
-    const match = /listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)/.exec(text);
-    if (match) {
-      reader.releaseLock();
-      void child.stdout.pipeTo(new WritableStream()).catch(() => {});
-      // taskset execs the server, so the child's pid is the server's own.
-      return { port: Number(match[1]), pid: child.pid, process: child };
-    }
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`gnp serve exited before listening: ${text}`);
-    text += new TextDecoder().decode(value);
-  }
+  // taskset execs the server, so the child's pid is the server's own.
+  return { port: await listeningPort(child.stdout, { name: "gnp serve" }), pid: child.pid, process: child };
 }
 
 /** utime + stime of a process, in seconds (fields 14 and 15 of /proc/PID/stat, in clock ticks). */

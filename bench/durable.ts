@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import type { BenchResult } from "../src/cli/bench.ts";
 import { connect } from "../src/client/index.ts";
 import { summarizeProfile } from "./cpu-profile.ts";
+import { listeningPort, stopChild } from "./child-servers.ts";
 
 const root = join(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -105,7 +106,7 @@ async function startGnp(target: Target, prefix: string[] = [], env: Record<strin
   const query = target.args.length > 0 ? `?${target.args.join("&")}` : "";
   const argv = pin(0, [process.execPath, ...prefix, join(target.root ?? root, "src/cli.ts"), "serve", "--port", "0", "--data", dir, "--log-format", "text", "--log-level", "error", "--store", `sqlite://${join(dir, "gnp.db")}${query}`]);
   const child = Bun.spawn(argv, { cwd: dir, stdout: "pipe", stderr: "inherit", env: { ...process.env, ...env } });
-  const port = await listeningPort(child, /listening on [^\s]+:(\d+)/);
+  const port = await listeningPort(child.stdout, { name: "gnp serve" });
   return { process: child, port, dir };
 }
 
@@ -168,7 +169,7 @@ async function runRedis(target: Target): Promise<Outcome> {
   const argv = pin(0, [redisServer!, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", ...target.args, "--daemonize", "no", "--logfile", ""]);
   const child = Bun.spawn(argv, { cwd: dir, stdout: "pipe", stderr: "inherit" });
   try {
-    await listeningPort(child, /(Ready to accept connections)/);
+    await listeningPort(child.stdout, { pattern: /(Ready to accept connections)/, name: "redis-server" });
     // redis-benchmark runs a number of requests, not a time: size it from a warm-up's rate.
     const calibrated = await calibrate(port, Math.max(warmup, 0.5) * (rateGuess.get(target.name) ?? 50_000));
     const requests = Math.round(calibrated * duration);
@@ -269,22 +270,6 @@ function cpuSeconds(pid: number, tid?: string): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
-async function listeningPort(child: import("bun").Subprocess<"ignore", "pipe", "inherit">, pattern: RegExp): Promise<number> {
-  const reader = child.stdout.getReader();
-  let text = "";
-  for (;;) {
-    const match = pattern.exec(text);
-    if (match) {
-      reader.releaseLock();
-      void child.stdout.pipeTo(new WritableStream()).catch(() => {});
-      return Number(match[1]);
-    }
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${text}`);
-    text += new TextDecoder().decode(value);
-  }
-}
-
 async function freePort(): Promise<number> {
   const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = listener.port;
@@ -293,10 +278,7 @@ async function freePort(): Promise<number> {
 }
 
 async function stop(server: Started): Promise<void> {
-  server.process.kill("SIGTERM");
-  const timer = setTimeout(() => server.process.kill("SIGKILL"), 10_000);
-  await server.process.exited;
-  clearTimeout(timer);
+  await stopChild(server.process, 10_000);
   rmSync(server.dir, { recursive: true, force: true });
 }
 

@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import { encodeRequestHead } from "../src/protocol/encoder.ts";
 import { ReplyParser } from "../src/protocol/reply-parser.ts";
 import { ATTACKS, type AttackName } from "./hostile-attacks.ts";
+import { listeningPort } from "./child-servers.ts";
 
 const CLI = resolve(import.meta.dir, "../src/cli.ts");
 const ATTACKER = resolve(import.meta.dir, "hostile-attacks.ts");
@@ -195,7 +196,7 @@ async function main(args: Args): Promise<void> {
   try {
     const server = Bun.spawn([process.execPath, args.cli, "serve", "--port", "0", "--data", dataDir, "--log-format", "text", "--log-level", "error", ...args.serveFlags], { stdout: "pipe", stderr: "inherit" });
     children.push(server);
-    const port = await listeningPort(server);
+    const port = await listeningPort(server.stdout, { name: "gnp serve" });
     const pki = join(dataDir, "pki");
     const read = (file: string) => readFileSync(join(pki, file), "utf8");
     const tls: TLSOptions = { cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt"), serverName: "localhost" };
@@ -278,25 +279,6 @@ function report(name: string, before: Phase, during: Phase, after: Phase): void 
       `  ${verdicts.join(", ")} (${during.pings.length} PINGs during)`,
     ].join(" "),
   );
-}
-
-async function listeningPort(server: Subprocess<"ignore", "pipe", "inherit">): Promise<number> {
-  const decoder = new TextDecoder();
-  let text = "";
-  const reader = server.stdout.getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`gnp serve exited before listening: ${text}`);
-    text += decoder.decode(value, { stream: true });
-    const match = text.match(/gnp listening on 127\.0\.0\.1:(\d+)/);
-    if (match) {
-      // Keep reading (and dropping) the server's output so that its pipe never fills.
-      void (async () => {
-        while (!(await reader.read()).done);
-      })();
-      return Number(match[1]);
-    }
-  }
 }
 
 try {

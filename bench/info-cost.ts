@@ -12,6 +12,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "../src/client/index.ts";
+import { listeningPort } from "./child-servers.ts";
 
 const root = join(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -42,7 +43,7 @@ async function measure(name: string, checkout: string, count: number): Promise<s
     if (count > 0) fill(join(dir, "data", "gnp.db"), count);
     const argv = [process.execPath, join(checkout, "src/cli.ts"), "serve", "--port", "0", "--data", join(dir, "data"), "--log-format", "text", "--log-level", "error"];
     const server = Bun.spawn(canPin ? ["taskset", "-c", "0", ...argv] : argv, { cwd: dir, stdout: "pipe", stderr: "inherit" });
-    const port = await listening(server.stdout);
+    const port = await listeningPort(server.stdout, { name: "gnp serve" });
     const read = (file: string) => readFileSync(join(dir, "data", "pki", file), "utf8");
     const options = { port, cert: read("client.crt"), key: read("client.key"), ca: read("ca.crt"), timeout: 120_000 };
     const [info, pinger] = [await connect(options), await connect(options)];
@@ -81,20 +82,4 @@ function fill(path: string, count: number): void {
     for (let i = 0; i < count; i++) insert.run(`doc/${i}`, value);
   })();
   db.close();
-}
-
-async function listening(stdout: ReadableStream<Uint8Array>): Promise<number> {
-  const reader = stdout.getReader();
-  let text = "";
-  for (;;) {
-    const match = /listening on [^\s]+:(\d+)/.exec(text);
-    if (match) {
-      reader.releaseLock();
-      void stdout.pipeTo(new WritableStream()).catch(() => {});
-      return Number(match[1]);
-    }
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${text}`);
-    text += new TextDecoder().decode(value);
-  }
 }

@@ -15,6 +15,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { BenchResult } from "../src/cli/bench.ts";
+import { listeningPort, stopChild } from "./child-servers.ts";
 
 const root = join(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -79,26 +80,11 @@ try {
 
 async function start(name: Server["name"], argv: string[]): Promise<Server> {
   const child = Bun.spawn(argv, { cwd: root, stdout: "pipe", stderr: "inherit" });
-  const reader = child.stdout.getReader();
-  let text = "";
-  for (;;) {
-    const match = /listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)/.exec(text);
-    if (match) {
-      reader.releaseLock();
-      void child.stdout.pipeTo(new WritableStream()).catch(() => {}); // keep draining its log
-      return { name, port: Number(match[1]), process: child };
-    }
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${name} server exited before listening: ${text}`);
-    text += new TextDecoder().decode(value);
-  }
+  return { name, port: await listeningPort(child.stdout, { name: `the ${name} server` }), process: child };
 }
 
 async function stop(server: Server): Promise<void> {
-  server.process.kill("SIGTERM");
-  const timer = setTimeout(() => server.process.kill("SIGKILL"), 5000);
-  await server.process.exited;
-  clearTimeout(timer);
+  await stopChild(server.process);
 }
 
 async function bench(server: Server, scenario: Scenario): Promise<BenchResult> {

@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import type { BenchResult } from "../src/cli/bench.ts";
 import { summarizeProfile } from "./cpu-profile.ts";
+import { listeningPort, stopChild } from "./child-servers.ts";
 
 const root = join(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -74,26 +75,11 @@ async function start(name: string, cli: string, serve: string[], runtime: string
   // Text logs: the banner's "listening on" line comes whether stdout is a terminal or not.
   const argv = [process.execPath, ...runtime, cli, "serve", "--port", "0", "--data", data, "--log-format", "text", "--log-level", "warn", ...serve];
   const child = Bun.spawn(pin(0, argv), { stdout: "pipe", stderr: "inherit" });
-  const reader = child.stdout.getReader();
-  let text = "";
-  for (;;) {
-    const match = /listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)/.exec(text);
-    if (match) {
-      reader.releaseLock();
-      void child.stdout.pipeTo(new WritableStream()).catch(() => {});
-      return { name, cli, data, port: Number(match[1]), process: child };
-    }
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${name} server exited before listening: ${text}`);
-    text += new TextDecoder().decode(value);
-  }
+  return { name, cli, data, port: await listeningPort(child.stdout, { name: `the ${name} server` }), process: child };
 }
 
 async function stop(server: Server): Promise<void> {
-  server.process.kill("SIGTERM");
-  const timer = setTimeout(() => server.process.kill("SIGKILL"), 5000);
-  await server.process.exited;
-  clearTimeout(timer);
+  await stopChild(server.process);
   rmSync(server.data, { recursive: true, force: true });
 }
 
