@@ -7,24 +7,12 @@ import { describe, expect, test } from "bun:test";
 import { X509Certificate as NodeX509 } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runCerts } from "../../src/cli/certs.ts";
 import { x509 } from "../../src/certs/x509.ts";
 import { makeTempDir, OPENSSL } from "../support/pki.ts";
+import { expectOneLineFailure, runCertsCaptured } from "./certs-run.ts";
 
-type Run = { code: number; stdout: string; stderr: string };
-
-async function run(...argv: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCerts(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
-  return { code, stdout, stderr };
-}
-
-function oneLine(result: Run, code: number, pattern: RegExp): void {
-  expect({ code: result.code, stdout: result.stdout }).toEqual({ code, stdout: "" });
-  expect(result.stderr).toMatch(/^[^\n]+\n$/);
-  expect(result.stderr).toMatch(pattern);
-}
+const run = runCertsCaptured;
+const oneLine = expectOneLineFailure;
 
 /** `openssl verify -purpose sslclient` of a chain file's first certificate, its others as -untrusted. */
 async function opensslVerifiesChain(dir: string, chainFile: string, extra: string[] = []): Promise<string> {

@@ -5,26 +5,11 @@ import { describe, expect, test } from "bun:test";
 import { X509Certificate as NodeX509 } from "node:crypto";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runCerts } from "../../src/cli/certs.ts";
 import { thumbprints } from "../../src/certs/thumbprint.ts";
 import { makeTempDir, makeTestPki, OPENSSL, opensslVerify } from "../support/pki.ts";
+import { expectOneLineFailure, runCertsCaptured } from "./certs-run.ts";
 
-type Run = { code: number; stdout: string; stderr: string };
-
-async function run(...argv: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCerts(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
-  return { code, stdout, stderr };
-}
-
-// A failure: the given status, nothing on stdout, one line on stderr, no stack.
-function expectOneLineFailure(result: Run, code: number, pattern: RegExp): void {
-  expect({ code: result.code, stdout: result.stdout }).toEqual({ code, stdout: "" });
-  expect(result.stderr).toMatch(/^[^\n]+\n$/);
-  expect(result.stderr).toMatch(pattern);
-  expect(result.stderr).not.toContain("    at ");
-}
+const run = runCertsCaptured;
 
 async function mode(path: string): Promise<string> {
   return ((await stat(path)).mode & 0o777).toString(8);
