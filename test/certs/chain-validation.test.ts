@@ -6,18 +6,10 @@ import { describe, expect, test } from "bun:test";
 import { MAX_SIGNATURE_CHECKS } from "../../src/certs/chain-paths.ts";
 import { CertificateValidator, formatInstant, keepPresented, type PeerCertificate } from "../../src/certs/validator.ts";
 import { x509 } from "../../src/certs/x509.ts";
-import { forge, forgeCa, forgeLeaf, type Forged } from "../support/chains.ts";
+import { forge, forgeCa, forgeLeaf, type Forged, sent } from "../support/chains.ts";
 
 const DAY_MS = 86_400_000;
 const critical = new x509.Extension("1.3.6.1.4.1.55555.99", true, new Uint8Array([0x05, 0x00]));
-
-/** What Bun's getPeerCertificate(false) gives for a client that sent these, leaf first. */
-function sent(...certs: Forged[]): PeerCertificate {
-  return certs.reduceRight<PeerCertificate | undefined>(
-    (issuer, cert) => ({ raw: cert.der, fingerprint256: cert.sha256, ...(issuer ? { issuerCertificate: issuer } : {}) }),
-    undefined,
-  )!;
-}
 
 const root = await forgeCa("Acme Root");
 const issuing = await forgeCa("Acme Issuing CA", root);

@@ -3,16 +3,9 @@
 // maximum), a constraint of another kind leaves a certificate alone, and a trusted CA that
 // carries nameConstraints is loaded and obeyed rather than refused.
 import { describe, expect, test } from "bun:test";
-import { CertificateValidator, type PeerCertificate } from "../../src/certs/validator.ts";
+import { CertificateValidator } from "../../src/certs/validator.ts";
 import { x509 } from "../../src/certs/x509.ts";
-import { forgeCa, forgeLeaf, nameConstraints, type Forged } from "../support/chains.ts";
-
-function sent(...certs: Forged[]): PeerCertificate {
-  return certs.reduceRight<PeerCertificate | undefined>(
-    (issuer, cert) => ({ raw: cert.der, fingerprint256: cert.sha256, ...(issuer ? { issuerCertificate: issuer } : {}) }),
-    undefined,
-  )!;
-}
+import { forgeCa, forgeLeaf, nameConstraints, type Forged, sent } from "../support/chains.ts";
 
 const root = await forgeCa("NC Root");
 const validator = new CertificateValidator({ allow: [], trustedCas: [root.pem] });

@@ -3,18 +3,11 @@
 // intermediate is refused with its serial and date, and a stale CRL refuses its CA's clients
 // unless allowStaleCrls serves them on with a warning; the clock is read at every use.
 import { describe, expect, test } from "bun:test";
-import { CertificateValidator, formatInstant, type PeerCertificate } from "../../src/certs/validator.ts";
+import { CertificateValidator, formatInstant } from "../../src/certs/validator.ts";
 import { x509 } from "../../src/certs/x509.ts";
-import { forgeCa, forgeCrl, forgeLeaf, type Forged } from "../support/chains.ts";
+import { forgeCa, forgeCrl, forgeLeaf, type Forged, sent } from "../support/chains.ts";
 
 const DAY_MS = 86_400_000;
-
-function sent(...certs: Forged[]): PeerCertificate {
-  return certs.reduceRight<PeerCertificate | undefined>(
-    (issuer, cert) => ({ raw: cert.der, fingerprint256: cert.sha256, ...(issuer ? { issuerCertificate: issuer } : {}) }),
-    undefined,
-  )!;
-}
 
 const root = await forgeCa("Acme Root");
 const issuing = await forgeCa("Acme Issuing CA", root);

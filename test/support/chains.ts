@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { x509 } from "../../src/certs/x509.ts";
 import { OPENSSL } from "./pki.ts";
 import type * as X509 from "@peculiar/x509";
+import type { PeerCertificate } from "../../src/certs/validator.ts";
 
 const DAY_MS = 86_400_000;
 const KU = x509.KeyUsageFlags;
@@ -209,4 +210,12 @@ export async function opensslAdmits(
   const run = Bun.spawn([OPENSSL ?? "openssl", ...args], { stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
   return { ok: code === 0, output: `${out}${err}`.trim() };
+}
+
+/** What Bun's getPeerCertificate(false) gives for a client that sent these, leaf first. */
+export function sent(...certs: Forged[]): PeerCertificate {
+  return certs.reduceRight<PeerCertificate | undefined>(
+    (issuer, cert) => ({ raw: cert.der, fingerprint256: cert.sha256, ...(issuer ? { issuerCertificate: issuer } : {}) }),
+    undefined,
+  )!;
 }
