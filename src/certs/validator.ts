@@ -225,23 +225,6 @@ export class CertificateValidator {
   }
 }
 
-/**
- * The certificates the client sent, leaf first, reduced to what validate() reads: a
- * connection keeps this for re-checks after a trust change, rather than Bun's objects with
- * every parsed field.
- *
- * @example engine.peers[slot] = keepPresented(socket.getPeerCertificate(false))
- */
-export function keepPresented(peer: PeerCertificate | null | undefined): PeerCertificate | undefined {
-  const chain = presented(peer).slice(0, MAX_PRESENTED_CERTIFICATES + 1);
-  let kept: PeerCertificate | undefined;
-  for (let i = chain.length - 1; i >= 0; i--) {
-    const { raw, fingerprint256 } = chain[i]!;
-    kept = { raw, fingerprint256, ...(kept ? { issuerCertificate: kept } : {}) };
-  }
-  return kept;
-}
-
 /** The presented chain as a list, stopping at a certificate without bytes or one seen before. */
 function presented(peer: PeerCertificate | null | undefined): PeerCertificate[] {
   const chain: PeerCertificate[] = [];

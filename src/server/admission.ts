@@ -2,15 +2,14 @@
 // done, and admitted again under new trust rules (setTrust) before the connection runs another
 // command or receives a push. The validator's verdict carries the one ClientCertificate value
 // that connection.certificate holds. An in-memory connection may be vouched for instead.
+// Nothing of the certificates is kept per connection: a re-check reads them from the socket again.
 
-import { keepPresented, type Admission, type CertificateValidator, type PeerCertificate, type Refusal } from "../certs/validator.ts";
+import type { Admission, CertificateValidator, PeerCertificate, Refusal } from "../certs/validator.ts";
 import type { RefusalInfo } from "./hooks.ts";
+import { readPresented, type PresentingSocket } from "./presented-chain.ts";
 
 /** What a client presented at its handshake, with the subject and SANs Bun parsed from it (for refusal logs). */
 export type Presented = PeerCertificate & { subject?: { CN?: string | string[] }; subjectaltname?: string };
-
-/** Marks a slot whose client the embedding program vouched for (an in-memory connection): no rule can refuse it. */
-const VOUCHED: unique symbol = Symbol("vouched");
 
 export class Admissions {
   #validator: CertificateValidator;
@@ -18,29 +17,25 @@ export class Admissions {
   #epoch = 0;
   /** Per slot, the epoch it was last admitted under: the slab's trustEpoch column. */
   readonly #epochs: Uint32Array;
-  /** The certificate each connection presented, kept to check it again after a trust change. */
-  readonly #presented: (PeerCertificate | typeof VOUCHED | undefined)[];
+  /** Per slot, 1 when the embedding program vouched for its client (an in-memory connection): no rule can refuse it. */
+  readonly #vouched: Uint8Array;
 
   constructor(validator: CertificateValidator, epochs: Uint32Array) {
     this.#validator = validator;
     this.#epochs = epochs;
-    this.#presented = new Array(epochs.length);
+    this.#vouched = new Uint8Array(epochs.length);
   }
 
-  /** Judges what the client in `slot` presented; an admitted one is remembered for later re-checks. */
-  admit(slot: number, presented: Presented | null | undefined, now: number): Admission {
-    const verdict = this.#validator.validate(presented, now);
-    if (verdict.ok) {
-      // What validate() reads, not Bun's objects with every parsed field.
-      this.#presented[slot] = keepPresented(presented);
-      this.#epochs[slot] = this.#epoch;
-    }
+  /** Judges what the client on `socket` (in `slot`) presented. */
+  admit(slot: number, socket: PresentingSocket, now: number): Admission {
+    const verdict = this.#validator.validate(readPresented(socket), now);
+    if (verdict.ok) this.#epochs[slot] = this.#epoch;
     return verdict;
   }
 
   /** Admits the client in `slot` on the embedding program's word, under every rule to come. */
   vouch(slot: number): void {
-    this.#presented[slot] = VOUCHED;
+    this.#vouched[slot] = 1;
     this.#epochs[slot] = this.#epoch;
   }
 
@@ -49,11 +44,14 @@ export class Admissions {
     return this.#epochs[slot] === this.#epoch;
   }
 
-  /** Checks the slot's certificate under the rules in force; the refusal when they refuse it now. */
-  recheck(slot: number, now: number): Refusal | undefined {
-    const presented = this.#presented[slot];
-    if (presented !== VOUCHED) {
-      const verdict = this.#validator.validate(presented, now);
+  /**
+   * Checks the certificates the client on `socket` (in `slot`) presented under the rules in force;
+   * the refusal when they refuse it now. Read from the socket again rather than kept: what a
+   * trust change costs in reading beats holding the certificates for every connection's life.
+   */
+  recheck(slot: number, socket: PresentingSocket, now: number): Refusal | undefined {
+    if (this.#vouched[slot] === 0) {
+      const verdict = this.#validator.validate(readPresented(socket), now);
       if (!verdict.ok) return verdict;
     }
     this.#epochs[slot] = this.#epoch;
@@ -68,17 +66,24 @@ export class Admissions {
 
   /** The slot's connection closed. */
   forget(slot: number): void {
-    this.#presented[slot] = undefined;
+    this.#vouched[slot] = 0;
   }
 }
 
-/** A refused certificate as the refuse hooks hear of it: the reason, and who was turned away. */
-export function refusalInfo(refusal: Refusal, options: { presented: Presented | null | undefined; remoteAddress: string }): RefusalInfo {
-  const presented = options.presented;
+/** The socket a refused client is on, as refusalInfo reads it. */
+export type RefusedSocket = { readonly remoteAddress: string; getPeerCertificate(abbreviated: boolean): Presented | null | undefined };
+
+/**
+ * A refused certificate as the refuse hooks hear of it: the reason, and who was turned away.
+ * Bun's parsed leaf names them; what the TLS library keeps for that read ends with the
+ * refused connection.
+ */
+export function refusalInfo(refusal: Refusal, socket: RefusedSocket): RefusalInfo {
+  const presented = socket.getPeerCertificate(true);
   return {
     code: refusal.code,
     reason: refusal.reason,
-    remoteAddress: options.remoteAddress,
+    remoteAddress: socket.remoteAddress,
     identity: [presented?.subject?.CN ?? []].flat()[0] || undefined, // Node types CN as string | string[]
     sha1: presented?.fingerprint?.replaceAll(":", ""),
     sha256: presented?.fingerprint256?.replaceAll(":", ""),

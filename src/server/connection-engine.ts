@@ -206,10 +206,9 @@ export class ConnectionEngine implements ConnectionHost {
       this.#arrivals.handshakeFailed(slot, authorizationError);
       return;
     }
-    const presented = socket.getPeerCertificate(false);
-    const verdict = this.#admissions.admit(slot, presented, Date.now());
+    const verdict = this.#admissions.admit(slot, socket, Date.now());
     if (!verdict.ok) {
-      this.#arrivals.refuse(refusalInfo(verdict, { presented, remoteAddress: socket.remoteAddress }));
+      this.#arrivals.refuse(refusalInfo(verdict, socket));
       this.#table.condemn(slot, verdict.code, verdict.reason);
       return;
     }
@@ -336,7 +335,7 @@ export class ConnectionEngine implements ConnectionHost {
 
   /** Checks a connection's certificate under the current rules; condemns it when they refuse it now. */
   #readmit(slot: number): boolean {
-    const refusal = this.#admissions.recheck(slot, Date.now());
+    const refusal = this.#admissions.recheck(slot, this.#table.sockets[slot]!, Date.now());
     if (refusal === undefined) return true;
     this.#table.condemn(slot, refusal.code, refusal.reason);
     return false;

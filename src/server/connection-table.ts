@@ -29,9 +29,13 @@ export interface EngineSocket {
   /**
    * The client's certificate and, through issuerCertificate, every further certificate it sent,
    * in the order sent. Bun's argument is `abbreviated`, the opposite of Node's `detailed`: only
-   * `false` returns the chain (see docs/certificate-chains.md).
+   * `false` returns the chain (see docs/certificate-chains.md). It makes the TLS library keep
+   * memory for the connection's life, so admission reads the next two where they exist
+   * (presented-chain.ts); an in-memory socket has only this.
    */
-  getPeerCertificate(abbreviated: false): Presented | null | undefined;
+  getPeerCertificate(abbreviated: boolean): Presented | null | undefined;
+  getPeerX509Certificate?(): { readonly fingerprint256: string } | undefined;
+  getSession?(): unknown;
   getCipher(): { name?: string } | null | undefined;
 }
 

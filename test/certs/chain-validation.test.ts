@@ -4,7 +4,7 @@
 // allow-listed thumbprint is and is not exempt from.
 import { describe, expect, test } from "bun:test";
 import { MAX_SIGNATURE_CHECKS } from "../../src/certs/chain-paths.ts";
-import { CertificateValidator, formatInstant, keepPresented, type PeerCertificate } from "../../src/certs/validator.ts";
+import { CertificateValidator, formatInstant, type PeerCertificate } from "../../src/certs/validator.ts";
 import { x509 } from "../../src/certs/x509.ts";
 import { forge, forgeCa, forgeLeaf, type Forged, sent } from "../support/chains.ts";
 
@@ -154,17 +154,5 @@ describe("what a certificate itself may not be (issue 9 item 6)", () => {
     expect(() => new CertificateValidator({ allow: [], trustedCas: [odd.pem] })).toThrow(
       "invalid trusted CA CN=odd CA: it has a critical extension gnp does not process, 1.3.6.1.4.1.55555.99",
     );
-  });
-});
-
-describe("keepPresented", () => {
-  test("keeps the bytes of each certificate sent, and the verdict stays the same", () => {
-    const bunLike = sent(carol, issuing2, issuing) as PeerCertificate & { subject?: unknown };
-    bunLike.subject = { CN: "carol" };
-    const kept = keepPresented(bunLike)!;
-    expect(Object.keys(kept).sort()).toEqual(["fingerprint256", "issuerCertificate", "raw"]);
-    const validator = trustingRoot();
-    expect(validator.validate(kept, Date.now() + DAY_MS)).toEqual(validator.validate(bunLike, Date.now() + DAY_MS));
-    expect(keepPresented({})).toBeUndefined();
   });
 });
