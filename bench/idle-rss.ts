@@ -1,8 +1,10 @@
 // Server memory per idle authenticated connection: starts `gnp serve` (zero-config, temp data
 // dir) as one child and the clients as another, so the measured process runs no client code;
 // reads the server's VmRSS from /proc before and after N connections have been greeted, then
-// closes everything. Bounded: N is capped and the whole run is cut after a deadline.
+// closes everything. With --against, this tree and another one in turn (A, B, A, B, ...), each
+// --runs times, then medians with min..max. Bounded: N is capped and every run is cut after a deadline.
 //   bun bench/idle-rss.ts [--connections 1000] [--max-connections 10000] [--binary dist/gnp | --tree ../other-checkout]
+//   bun bench/idle-rss.ts --against ../other-checkout --runs 3 [--connections 2000]
 
 import type { Socket, Subprocess } from "bun";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -15,7 +17,8 @@ const DEADLINE_MS = 120_000;
 /** Handshakes in flight at once: enough to be quick, few enough that none hits the handshake timeout. */
 const OPEN_BATCH = 50;
 
-type Args = { connections: number; maxConnections: number; binary: string | undefined; cli: string };
+type Args = { connections: number; maxConnections: number; binary: string | undefined; cli: string; against: string | undefined; runs: number };
+const MAX_RUNS = 20;
 
 function parseArgs(argv: string[]): Args {
   const value = (flag: string, fallback: number) => {
@@ -30,7 +33,13 @@ function parseArgs(argv: string[]): Args {
   // --tree: the server of another checkout (its src/cli.ts), measured by this script.
   const treeIndex = argv.indexOf("--tree");
   const cli = treeIndex < 0 ? CLI : resolve(argv[treeIndex + 1] ?? "", "src/cli.ts");
-  return { connections: value("--connections", 1000), maxConnections: value("--max-connections", 10_000), binary, cli };
+  // --against: another checkout's server, measured in turn with this one's (or --tree's).
+  const againstIndex = argv.indexOf("--against");
+  const against = againstIndex < 0 ? undefined : resolve(argv[againstIndex + 1] ?? "", "src/cli.ts");
+  const runs = value("--runs", 1);
+  if (runs > MAX_RUNS) throw new Error(`--runs expects a whole number from 1 to ${MAX_RUNS}`);
+  if (against !== undefined && binary !== undefined) throw new Error("--against compares two checkouts' src/cli.ts: leave out --binary");
+  return { connections: value("--connections", 1000), maxConnections: value("--max-connections", 10_000), binary, cli, against, runs };
 }
 
 /** VmRSS and VmHWM of a process, in KiB. */
@@ -113,7 +122,8 @@ async function runClients(port: number, count: number, pkiDir: string): Promise<
 
 // ── The orchestrator ────────────────────────────────────────────────────────────────
 
-async function main(args: Args): Promise<void> {
+/** One run: the server's KiB per idle connection, printed with what it was measured from. */
+async function measure(args: Args): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), "gnp-idle-rss-"));
   const children: Subprocess[] = [];
   const deadline = setTimeout(() => {
@@ -154,6 +164,7 @@ async function main(args: Args): Promise<void> {
     // The slab is reserved whole at start, but pages no connection touched are not resident,
     // so its share of this figure is the columns and whatever message bytes were written.
     console.log(`per idle connection: ${(perConnection / 1024).toFixed(1)} KiB (slab reserved: ${args.maxConnections} x 8 KiB of address space)`);
+    return perConnection / 1024;
   } finally {
     clearTimeout(deadline);
     for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
@@ -178,6 +189,26 @@ async function connectClients(port: number, count: number, pkiDir: string, child
   await whileOpen();
   client.stdin.end();
   await client.exited;
+}
+
+/** Every run of this tree (A) and, with --against, of the other (B), alternating; then the medians. */
+async function main(args: Args): Promise<void> {
+  const trees = args.against === undefined ? [{ name: "A", args }] : [{ name: "A", args }, { name: "B", args: { ...args, cli: args.against } }];
+  const figures = new Map<string, number[]>(trees.map((tree) => [tree.name, []]));
+  for (let run = 0; run < args.runs; run++) {
+    for (const tree of trees) {
+      if (trees.length > 1 || args.runs > 1) console.log(`-- ${tree.name}, run ${run + 1} of ${args.runs}`);
+      figures.get(tree.name)!.push(await measure(tree.args));
+    }
+  }
+  if (trees.length === 1 && args.runs === 1) return;
+  console.log("");
+  for (const tree of trees) {
+    const kib = figures.get(tree.name)!;
+    const sorted = [...kib].sort((x, y) => x - y);
+    const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+    console.log(`${tree.name} (${tree.args.cli}): ${median.toFixed(1)} KiB per idle connection, median of ${kib.length} (${sorted[0]!.toFixed(1)}..${sorted.at(-1)!.toFixed(1)}); runs: ${kib.map((x) => x.toFixed(1)).join(", ")}`);
+  }
 }
 
 function mib(kib: number): string {
