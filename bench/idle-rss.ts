@@ -4,7 +4,9 @@
 // closes everything. With --against, this tree and another one in turn (A, B, A, B, ...), each
 // --runs times, then medians with min..max. Bounded: N is capped and every run is cut after a deadline.
 //   bun bench/idle-rss.ts [--connections 1000] [--max-connections 10000] [--binary dist/gnp | --tree ../other-checkout]
-//   bun bench/idle-rss.ts --against ../other-checkout --runs 3 [--connections 2000]
+//   bun bench/idle-rss.ts --against ../other-checkout --runs 3 [--connections 2000] [--gc]
+// --gc loads idle-gc-preload.ts into each server, which collects its garbage before each RSS
+// reading and reports its JS heap (source trees only: not with --binary).
 
 import type { Socket, Subprocess } from "bun";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -17,7 +19,8 @@ const DEADLINE_MS = 120_000;
 /** Handshakes in flight at once: enough to be quick, few enough that none hits the handshake timeout. */
 const OPEN_BATCH = 50;
 
-type Args = { connections: number; maxConnections: number; binary: string | undefined; cli: string; against: string | undefined; runs: number };
+type Args = { connections: number; maxConnections: number; binary: string | undefined; cli: string; against: string | undefined; runs: number; gc: boolean };
+const GC_PRELOAD = resolve(import.meta.dir, "idle-gc-preload.ts");
 const MAX_RUNS = 20;
 
 function parseArgs(argv: string[]): Args {
@@ -39,7 +42,9 @@ function parseArgs(argv: string[]): Args {
   const runs = value("--runs", 1);
   if (runs > MAX_RUNS) throw new Error(`--runs expects a whole number from 1 to ${MAX_RUNS}`);
   if (against !== undefined && binary !== undefined) throw new Error("--against compares two checkouts' src/cli.ts: leave out --binary");
-  return { connections: value("--connections", 1000), maxConnections: value("--max-connections", 10_000), binary, cli, against, runs };
+  const gc = argv.includes("--gc");
+  if (gc && binary !== undefined) throw new Error("--gc preloads a script into bun: leave out --binary");
+  return { connections: value("--connections", 1000), maxConnections: value("--max-connections", 10_000), binary, cli, against, runs, gc };
 }
 
 /** VmRSS and VmHWM of a process, in KiB. */
@@ -132,7 +137,7 @@ async function measure(args: Args): Promise<number> {
     process.exit(1);
   }, DEADLINE_MS);
   try {
-    const program = args.binary === undefined ? [process.execPath, args.cli] : [args.binary];
+    const program = args.binary !== undefined ? [args.binary] : args.gc ? [process.execPath, "--preload", GC_PRELOAD, args.cli] : [process.execPath, args.cli];
     // Text logs: the "listening on" line read below is the text banner (logs are JSON when stdout is not a terminal).
     const server = Bun.spawn([...program, "serve", "--port", "0", "--data", dataDir, "--max-connections", String(args.maxConnections), "--log-format", "text"], {
       stdout: "pipe",
@@ -143,15 +148,28 @@ async function measure(args: Args): Promise<number> {
     const port = Number((await serverLine(/gnp listening on 127\.0\.0\.1:(\d+)/))[1]);
     const pkiDir = join(dataDir, "pki");
 
+    // With --gc: a full collection in the server, then its RSS; the JS heap in bytes.
+    let samples = 0;
+    const collected = async () => {
+      server.kill("SIGUSR2");
+      const [, heap, extra] = (await serverLine(new RegExp(`idle-rss heap sample ${++samples}: (\\d+) (\\d+)`))).map(Number);
+      return { rssKiB: await settledRss(server.pid), heap: heap! + extra! };
+    };
+    const sample = async () => (args.gc ? collected() : { rssKiB: await settledRss(server.pid), heap: NaN });
+
     // Warm-up: the first connections pay one-time costs (TLS context, certificate cache, JIT).
     await connectClients(port, 20, pkiDir, children, async () => {});
-    const before = await settledRss(server.pid);
+    const start = await sample();
+    const before = start.rssKiB;
 
     let after = 0;
+    let heapPerConnection = NaN;
     const startedAt = performance.now();
     await connectClients(port, args.connections, pkiDir, children, async () => {
       const openMs = performance.now() - startedAt;
-      after = await settledRss(server.pid);
+      const end = await sample();
+      after = end.rssKiB;
+      heapPerConnection = (end.heap - start.heap) / args.connections;
       console.log(`opened ${args.connections} authenticated connections in ${openMs.toFixed(0)} ms`);
     });
     const { hwmKiB } = memoryOf(server.pid);
@@ -164,6 +182,7 @@ async function measure(args: Args): Promise<number> {
     // The slab is reserved whole at start, but pages no connection touched are not resident,
     // so its share of this figure is the columns and whatever message bytes were written.
     console.log(`per idle connection: ${(perConnection / 1024).toFixed(1)} KiB (slab reserved: ${args.maxConnections} x 8 KiB of address space)`);
+    if (args.gc) console.log(`after a full collection; JS heap and its outside buffers per connection: ${(heapPerConnection / 1024).toFixed(2)} KiB`);
     return perConnection / 1024;
   } finally {
     clearTimeout(deadline);
