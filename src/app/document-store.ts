@@ -20,6 +20,11 @@ export const MAX_KEYS_LIMIT = 1000;
 export const DEFAULT_KEYS_LIMIT = 100;
 
 export interface DocumentStore {
+  /**
+   * The key's document. Its value may be shared with other readers (the memory store hands on
+   * the buffer a PUT stored, the SQLite store the one it cached for a large value): read it,
+   * send it, never change it.
+   */
   get(key: string): Promise<StoredDocument | undefined> | StoredDocument | undefined;
   /**
    * Stores `value` and returns the new version. With `ifMatch`, the current version must

@@ -3,7 +3,8 @@
 // (synchronous=FULL) per round, a round being every write that arrived while the previous one
 // was on disk, and a write resolves only once its round has committed. Reads run at once on
 // the event loop's own connection, unless they name a key with a write still queued: then
-// after it. INFO reads counters the commits keep, so it costs the same at any size.
+// after it. INFO reads counters the commits keep, so it costs the same at any size. Large
+// values read lately are cached (value-cache.ts), so repeated GETs of one share a buffer.
 
 import type { Database, Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
@@ -22,6 +23,7 @@ import { GroupCommit, type SettleWrite } from "./group-commit.ts";
 import { WriteKind, currentOfConflict, type SqliteSync } from "./sqlite-batch.ts";
 import { CommitThread } from "./sqlite-commit-thread.ts";
 import { createSchema, openDatabase } from "./sqlite-writer.ts";
+import { DEFAULT_VALUE_CACHE_BYTES, ValueCache } from "./value-cache.ts";
 
 export type { SqliteSync } from "./sqlite-batch.ts";
 
@@ -40,6 +42,8 @@ type Write = {
 export class SqliteStore implements DocumentStore {
   readonly path: string;
   readonly sync: SqliteSync;
+  /** The bound on the cache of large values; 0: none. */
+  readonly cacheBytes: number;
   /** The event loop's connection: reads only. Writes are the commit thread's. */
   readonly #db: Database;
   readonly #thread: CommitThread;
@@ -49,10 +53,16 @@ export class SqliteStore implements DocumentStore {
   readonly #keys: Statement<{ key: string }, [string, string, number]>;
   readonly #keysFrom: Statement<{ key: string }, [string, number]>;
   readonly #counts: Statement<{ keys: number; bytes: number }, []>;
+  /** Large values read lately, so that repeated GETs of one share its buffer; undefined with `cacheBytes: 0`. */
+  readonly #cache: ValueCache | undefined;
   #closed = false;
 
-  /** Opens (creating if needed) the database at `path`. Throws STORE_UNAVAILABLE with the reason. */
-  constructor(path: string, options: { sync?: SqliteSync } = {}) {
+  /**
+   * Opens (creating if needed) the database at `path`. Throws STORE_UNAVAILABLE with the reason.
+   * `cacheBytes` bounds the cache of large values (DEFAULT_VALUE_CACHE_BYTES; 0 for none, which
+   * a file that other processes write at the same time needs: see value-cache.ts).
+   */
+  constructor(path: string, options: { sync?: SqliteSync; cacheBytes?: number } = {}) {
     this.path = resolve(path);
     this.sync = options.sync ?? "full";
     try {
@@ -67,6 +77,12 @@ export class SqliteStore implements DocumentStore {
     this.#keys = this.#db.query<{ key: string }, [string, string, number]>("SELECT key FROM documents WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3");
     this.#keysFrom = this.#db.query<{ key: string }, [string, number]>("SELECT key FROM documents WHERE key >= ?1 ORDER BY key LIMIT ?2");
     this.#counts = this.#db.query<{ keys: number; bytes: number }, []>("SELECT keys, bytes FROM store_counts WHERE id = 0");
+    this.cacheBytes = options.cacheBytes ?? DEFAULT_VALUE_CACHE_BYTES;
+    if (this.cacheBytes > 0) {
+      // Changes when another connection (the commit thread's, another process's) commits.
+      const dataVersion = this.#db.query<{ data_version: number }, []>("PRAGMA data_version");
+      this.#cache = new ValueCache({ maxBytes: this.cacheBytes, fileVersion: () => dataVersion.get()!.data_version });
+    }
     this.#thread = new CommitThread(this.path, this.sync);
     this.#commits = new GroupCommit<Write>((writes) => this.#commitRound(writes));
   }
@@ -113,9 +129,12 @@ export class SqliteStore implements DocumentStore {
   }
 
   #read(key: string): StoredDocument | undefined {
+    const cached = this.#cache?.get(key);
+    if (cached !== undefined) return cached;
     const row = this.#select.get(key);
     // bun:sqlite hands each read a Uint8Array of its own: pass it on, not a copy of it.
-    return row === null ? undefined : { value: row.value, version: row.version };
+    const document = row === null ? undefined : { value: row.value, version: row.version };
+    return this.#cache === undefined ? document : this.#cache.offer(key, document);
   }
 
   #enqueue<T>(kind: WriteKind, key: string, value: Uint8Array | undefined, ifMatch: number | undefined): Promise<T> {
@@ -128,11 +147,16 @@ export class SqliteStore implements DocumentStore {
   /** One round: the worker commits it; then each write is settled and its change announced, in order. */
   async #commitRound(writes: Write[]): Promise<SettleWrite> {
     let results: Float64Array;
+    this.#cache?.writing();
     try {
       results = await this.#thread.commit(writes);
     } catch (error) {
       const failure = new GnpError("STORE_FAILED", `store write failed: ${describeSqliteError(error)}`, { cause: error });
       return (index) => writes[index]!.reject(failure);
+    } finally {
+      // Committed or rolled back, the round's keys are not trusted from the cache: GroupCommit
+      // runs the reads that waited for the round only once this returns.
+      this.#cache?.wrote(writes.map((write) => write.key));
     }
     return (index) => this.#settle(writes[index]!, results[index]!);
   }

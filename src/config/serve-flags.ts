@@ -72,7 +72,7 @@ export const SERVE_FLAGS = {
     type: "string",
     arg: "URL",
     unset: "sqlite under DATA",
-    help: "where documents live: sqlite://PATH (default DATA/gnp.db; ?sync=normal trades durability for speed), postgres://USER@HOST/DB, or memory:",
+    help: "where documents live: sqlite://PATH (default DATA/gnp.db; ?sync=normal trades durability for speed, ?cache=BYTES bounds the cache of large values), postgres://USER@HOST/DB, or memory:",
   },
   handlers: { type: "string", arg: "FILE", file: "path", help: "a TypeScript/JavaScript module of your own command handlers, loaded at start" },
   "max-connections": { type: "string", arg: "N", default: DEFAULT_MAX_CONNECTIONS, parse: numberWithin(LIMITS.maxConnections), help: `connection slots, 8 KiB each (default ${DEFAULT_MAX_CONNECTIONS})` },

@@ -81,8 +81,10 @@ export async function prepareServer(config: ServeConfig, options: PrepareOptions
   let store: DocumentStore;
   let storeCreated = false;
   try {
-    if (mode === "serve") store = await openStore(storeUrl);
-    else ({ store, created: storeCreated } = await probeStore(storeUrl));
+    // Sibling workers write the same file: a worker's store keeps no cache of their values.
+    const shared = worker !== undefined;
+    if (mode === "serve") store = await openStore(storeUrl, { shared });
+    else ({ store, created: storeCreated } = await probeStore(storeUrl, { shared }));
   } catch (error) {
     throw new CliFailure(describe(error));
   }

@@ -106,6 +106,29 @@ export function storeSuite(name: string, open: () => Promise<DocumentStore>): vo
       expect(await listed).toEqual(["other", "t"]);
     });
 
+    test("a large value read, deleted and written again with the same length and version reads back as the last write", async () => {
+      await using store = disposable(await open());
+      // 1 MiB values that differ only in their fill: a read that served an older one would show it.
+      const large = (fill: number) => new Uint8Array(1 << 20).fill(fill);
+      const fillOf = async (key: string) => {
+        const document = await store.get(key);
+        return document === undefined ? undefined : [document.value[0], document.value.at(-1), document.value.byteLength, document.version];
+      };
+      expect(await store.put("big", large(1))).toBe(1);
+      expect(await fillOf("big")).toEqual([1, 1, 1 << 20, 1]);
+      expect(await fillOf("big")).toEqual([1, 1, 1 << 20, 1]);
+      expect(await store.delete("big")).toBe(true);
+      expect(await fillOf("big")).toBeUndefined();
+      expect(await store.put("big", large(2))).toBe(1);
+      expect(await fillOf("big")).toEqual([2, 2, 1 << 20, 1]);
+      // Issued together: the read after the DEL and the PUT sees the PUT.
+      expect(await Promise.all([attempt(() => store.delete("big")), attempt(() => store.put("big", large(3))), fillOf("big")])).toEqual([true, 1, [3, 3, 1 << 20, 1]]);
+      await expectConflict(() => store.put("big", large(4), 7));
+      expect(await fillOf("big")).toEqual([3, 3, 1 << 20, 1]);
+      expect(await store.put("big", large(5), 1)).toBe(2);
+      expect(await fillOf("big")).toEqual([5, 5, 1 << 20, 2]);
+    });
+
     test("info counts keys and bytes exactly through overwrites, deletes and failed If-Match", async () => {
       await using store = disposable(await open());
       await Promise.allSettled([

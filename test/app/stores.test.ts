@@ -1,5 +1,6 @@
 // The memory and bun:sqlite stores pass the shared store suite; sqlite also keeps its data
-// across a reopen and refuses to open what it cannot use.
+// across a reopen, shares one buffer between GETs of a large value while nothing rewrites it,
+// and refuses to open what it cannot use.
 
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
@@ -8,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryStore, SqliteStore, isGnpError } from "../../src/index.ts";
 import { openStore } from "../../src/app/open-store.ts";
+import { DEFAULT_VALUE_CACHE_BYTES, LARGE_VALUE_BYTES } from "../../src/app/value-cache.ts";
 import { storeSuite } from "./store-suite.ts";
 
 const dirs: string[] = [];
@@ -22,6 +24,27 @@ function disposableStore(store: SqliteStore): SqliteStore & AsyncDisposable {
 process.on("exit", () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
+
+/** A SQLite store whose reading statements report every value they return, in `read`. */
+function storeCountingReads(path: string, options: { cacheBytes?: number } = {}): { store: SqliteStore; read: Uint8Array[] } {
+  const read: Uint8Array[] = [];
+  const query = Database.prototype.query;
+  Database.prototype.query = function (this: Database, sql: string) {
+    const statement = query.call(this, sql);
+    const get = statement.get.bind(statement);
+    statement.get = (...params: never[]) => {
+      const row = get(...params) as { value?: unknown } | null;
+      if (row?.value instanceof Uint8Array) read.push(row.value);
+      return row;
+    };
+    return statement;
+  } as typeof query;
+  try {
+    return { store: new SqliteStore(path, options), read };
+  } finally {
+    Database.prototype.query = query;
+  }
+}
 
 storeSuite("memory", async () => new MemoryStore());
 storeSuite("sqlite", async () => new SqliteStore(join(tempDir(), "gnp.db")));
@@ -49,32 +72,49 @@ describe("sqlite store", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
-  test("a GET hands on the Uint8Array bun:sqlite read for it, not a copy: a 1 MiB value is allocated once", async () => {
-    // Every statement the store prepares reports the values its reads return.
-    const read: Uint8Array[] = [];
-    const query = Database.prototype.query;
-    Database.prototype.query = function (this: Database, sql: string) {
-      const statement = query.call(this, sql);
-      const get = statement.get.bind(statement);
-      statement.get = (...params: never[]) => {
-        const row = get(...params) as { value?: unknown } | null;
-        if (row?.value instanceof Uint8Array) read.push(row.value);
-        return row;
-      };
-      return statement;
-    } as typeof query;
-    let store: SqliteStore;
-    try {
-      store = new SqliteStore(join(tempDir(), "gnp.db"));
-    } finally {
-      Database.prototype.query = query;
-    }
+  test("repeated GETs of a large value hand on the one Uint8Array bun:sqlite read: a 1 MiB value is allocated once, not once per GET", async () => {
+    const { store, read } = storeCountingReads(join(tempDir(), "gnp.db"));
     await using _ = disposableStore(store);
     await store.put("big", new Uint8Array(1 << 20).fill(7));
-    const document = await store.get("big");
+    const documents = [await store.get("big"), await store.get("big"), await store.get("big")];
     expect(read).toHaveLength(1);
     // The same object, not an equal copy (a failed toBe would print a megabyte).
-    expect(document?.value === read[0]).toBe(true);
+    expect(documents.every((document) => document?.value === read[0])).toBe(true);
+    // A value under the cache's threshold is read afresh each time: its copy is cheap and dies young.
+    await store.put("small", new Uint8Array(LARGE_VALUE_BYTES - 1));
+    await store.get("small");
+    await store.get("small");
+    expect(read).toHaveLength(3);
+  });
+
+  test("with cache=0, and in a worker of --workers whose siblings write the same file, every GET reads the value afresh", async () => {
+    const path = join(tempDir(), "gnp.db");
+    const { store, read } = storeCountingReads(path, { cacheBytes: 0 });
+    await using _ = disposableStore(store);
+    await store.put("big", new Uint8Array(1 << 20).fill(7));
+    await store.get("big");
+    await store.get("big");
+    expect(read).toHaveLength(2);
+    const opened = [await openStore(`sqlite://${path}?cache=0`), await openStore(`sqlite://${path}`, { shared: true }), await openStore(`sqlite://${path}?cache=1048576`)];
+    expect(opened.map((other) => (other as SqliteStore).cacheBytes)).toEqual([0, 0, 1 << 20]);
+    expect((await openStore(`sqlite://${path}`)) as SqliteStore).toMatchObject({ cacheBytes: DEFAULT_VALUE_CACHE_BYTES });
+    await Promise.all(opened.map((other) => other.close()));
+  });
+
+  test("a large value that another connection rewrites while the store is idle is read afresh, even with the same length and version", async () => {
+    const path = join(tempDir(), "gnp.db");
+    const { store, read } = storeCountingReads(path);
+    await using _ = disposableStore(store);
+    await store.put("big", new Uint8Array(1 << 20).fill(1));
+    expect((await store.get("big"))?.value[0]).toBe(1);
+    expect((await store.get("big"))?.value[0]).toBe(1);
+    expect(read).toHaveLength(1);
+    // Another program's connection, as a sqlite3 shell would: same key, version and length.
+    const other = new Database(path);
+    other.run("UPDATE documents SET value = ? WHERE key = 'big'", [new Uint8Array(1 << 20).fill(2)]);
+    other.close();
+    const document = await store.get("big");
+    expect([document?.value[0], document?.version, read.length]).toEqual([2, 1, 2]);
   });
 
   test("a round of 1,000 committed writes is settled a slice per turn of the event loop, not in one burst", async () => {
@@ -125,6 +165,9 @@ describe("sqlite store", () => {
     await expect(openStore("redis://x")).rejects.toThrow(/invalid store/);
     await expect(openStore("sqlite://")).rejects.toThrow(/invalid store/);
     await expect(openStore(`sqlite://${tempDir()}/x.db?sync=maybe`)).rejects.toThrow(/sync must be full or normal/);
+    for (const cache of ["-1", "1e6", "16MiB", "", "2000000000"]) {
+      await expect(openStore(`sqlite://${tempDir()}/x.db?cache=${cache}`)).rejects.toThrow(/cache must be a number of bytes from 0 to 1073741824/);
+    }
     const store = await openStore("memory:");
     expect((await store.info()).kind).toBe("memory");
   });

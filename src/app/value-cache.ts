@@ -1,0 +1,141 @@
+// A bounded cache of a SQLite store's large values, so that repeated reads of one key hand on
+// one buffer instead of a fresh copy each: bun:sqlite allocates every value it reads, and a
+// 1 MiB GET a few hundred times a second is that many megabytes of garbage a second. Entries
+// are never served stale by the store's own writes (it forgets their keys as each round
+// commits); the file's data_version drops everything when another writer changed the file.
+
+import type { StoredDocument } from "./document-store.ts";
+
+/** Values at least this long are cached: a shorter copy costs little and dies young. */
+export const LARGE_VALUE_BYTES = 64 * 1024;
+/** The default bound on the bytes of cached values: sixteen values of the default body limit. */
+export const DEFAULT_VALUE_CACHE_BYTES = 16 * 1024 * 1024;
+
+export type ValueCacheOptions = {
+  /** The bound on the bytes held; 0 caches nothing. */
+  maxBytes: number;
+  /** SQLite's `PRAGMA data_version` on the reading connection: it changes when another connection commits. */
+  fileVersion: () => number;
+  /** The shortest value kept (LARGE_VALUE_BYTES). */
+  minBytes?: number;
+};
+
+/**
+ * Coherence, in the store's terms: call get() before a read, offer() with what the read
+ * returned, writing() as each of the store's own rounds goes to the file and wrote() with its
+ * keys once it has committed (or failed), before any read that waited for it. A change of the
+ * file's data_version since the last look is the store's own commits when a round of its own
+ * was committing meanwhile (its keys are forgotten), and another writer's otherwise: then
+ * nothing cached is trusted. Another
+ * writer's commit that falls in the same interval as one of the store's own is not told apart,
+ * which is why a file that other processes write (the workers of `--workers`) is opened
+ * without a cache.
+ *
+ * @example
+ * const cache = new ValueCache({ maxBytes: 16 << 20, fileVersion: () => pragma.get()!.data_version });
+ * const document = cache.get(key) ?? cache.offer(key, readRow(key));
+ */
+export class ValueCache {
+  /** In order of last read, least recent first (a Map keeps insertion order). */
+  readonly #entries = new Map<string, StoredDocument>();
+  readonly #maxBytes: number;
+  readonly #minBytes: number;
+  readonly #fileVersion: () => number;
+  #bytes = 0;
+  /** The file's data_version at the last look; whether a round of the store's own committed or was committing since. */
+  #seen: number;
+  #wroteSince = false;
+  #writing = false;
+
+  constructor(options: ValueCacheOptions) {
+    this.#maxBytes = options.maxBytes;
+    this.#minBytes = options.minBytes ?? LARGE_VALUE_BYTES;
+    this.#fileVersion = options.fileVersion;
+    this.#seen = options.fileVersion();
+  }
+
+  /** Bytes of the values held. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The cached document of `key`, if any and still what the file holds. */
+  get(key: string): StoredDocument | undefined {
+    // An empty cache has nothing to check: reads of small values pay nothing.
+    if (this.#entries.size === 0) return undefined;
+    this.#look();
+    const document = this.#entries.get(key);
+    if (document !== undefined) {
+      // Most recent last.
+      this.#entries.delete(key);
+      this.#entries.set(key, document);
+    }
+    return document;
+  }
+
+  /**
+   * Keeps what a read of `key` returned when it is large, fits the bound, and no other writer
+   * changed the file since the last look; evicts the least recently read to make room.
+   * Returns `document`.
+   */
+  offer<D extends StoredDocument | undefined>(key: string, document: D): D {
+    if (document === undefined) return document;
+    const length = document.value.byteLength;
+    if (length < this.#minBytes || length > this.#maxBytes || !this.#look()) return document;
+    this.#forget(key);
+    // Bounded: each turn removes one entry, and the bound holds `length` alone.
+    for (const [oldest, held] of this.#entries) {
+      if (this.#bytes + length <= this.#maxBytes) break;
+      this.#entries.delete(oldest);
+      this.#bytes -= held.value.byteLength;
+    }
+    this.#entries.set(key, document);
+    this.#bytes += length;
+    return document;
+  }
+
+  /** A round of the store's own writes goes to the file: until wrote(), a change of the file may be its commit. */
+  writing(): void {
+    this.#writing = true;
+    this.#wroteSince = true;
+  }
+
+  /** That round, over `keys`, committed or failed: their entries go. */
+  wrote(keys: Iterable<string>): void {
+    for (const key of keys) this.#forget(key);
+    this.#writing = false;
+    this.#wroteSince = true;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+    this.#bytes = 0;
+  }
+
+  /**
+   * Catches up with the file: false when another writer changed it since the last look (every
+   * entry is dropped then, and a value just read is not kept either: it may predate the change).
+   * A change by the store's own rounds alone keeps the rest: their keys are forgotten already,
+   * and a key whose round is still committing is never read (the store's reads of it wait).
+   */
+  #look(): boolean {
+    const now = this.#fileVersion();
+    if (now === this.#seen) return true;
+    const own = this.#wroteSince;
+    if (!own) this.clear();
+    this.#seen = now;
+    this.#wroteSince = this.#writing;
+    return own;
+  }
+
+  #forget(key: string): void {
+    const held = this.#entries.get(key);
+    if (held === undefined) return;
+    this.#entries.delete(key);
+    this.#bytes -= held.value.byteLength;
+  }
+}
