@@ -65,8 +65,8 @@ export class ValueCache {
 
   /** The cached document of `key`, if any and still what the file holds. */
   get(key: string): StoredDocument | undefined {
-    // An empty cache has nothing to check: reads of small values pay nothing.
-    if (this.#entries.size === 0) return undefined;
+    // Only a hit looks at the file: a read of a value that is not cached (most are small) pays nothing.
+    if (!this.#entries.has(key)) return undefined;
     this.#look();
     const document = this.#entries.get(key);
     if (document !== undefined) {
