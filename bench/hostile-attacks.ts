@@ -1,6 +1,7 @@
 // The attacks of bench/hostile.ts, each run in a process of its own against a real `gnp serve`
-// for a bounded time: reply amplification, an INFO flood, a 100k-request burst, a handshake
-// flood, slow heads and watchers that never read. Each prints one JSON line of what it did.
+// for a bounded time: reply amplification (of one 1 MiB value, and of 64 in turn), an INFO
+// flood, a 100k-request burst, a handshake flood, slow heads and watchers that never read.
+// Each prints one JSON line of what it did.
 //   bun bench/hostile-attacks.ts NAME --port P --pki DIR --seconds S [--info-keys N] [--prepare]
 // --prepare does an attack's setup (the 1 MiB value, the INFO flood's documents) and exits, so
 // that the setup's own load is not measured as the attack.
@@ -12,7 +13,7 @@ import { join } from "node:path";
 import { encodeRequestHead } from "../src/protocol/encoder.ts";
 import { ReplyParser, type ReplyEvent } from "../src/protocol/reply-parser.ts";
 
-export const ATTACKS = ["amplification", "info-flood", "burst", "handshake-flood", "slow-heads", "silent-watchers"] as const;
+export const ATTACKS = ["amplification", "amplification-64", "info-flood", "burst", "handshake-flood", "slow-heads", "silent-watchers"] as const;
 export type AttackName = (typeof ATTACKS)[number];
 
 type Context = { port: number; tls: TLSOptions; until: number; infoKeys: number };
@@ -124,16 +125,29 @@ function roundTrip(peer: Peer, batch: Uint8Array, expected: number, tally: Tally
 
 // ── The attacks ───────────────────────────────────────────────────────────────────────
 
+/** Values the many-keys amplification GETs in turn: more than the server's cache of large values holds. */
+const MANY_VALUES = 64;
+
 async function storeBigValue(context: Context, tally: Tally): Promise<void> {
   const setup = await Peer.open(context, tally);
   await roundTrip(setup, req("PUT", ["amp/big"], "big", new Uint8Array(MiB).fill(0x61)), 1, tally);
   setup.close();
 }
 
-/** 4 connections, each asking 200 x (PUT small, GET 1 MiB) in one ~40 KB write, reading as fast as it can. */
-async function amplification(context: Context, tally: Tally): Promise<void> {
+async function storeBigValues(context: Context, tally: Tally): Promise<void> {
+  const setup = await Peer.open(context, tally);
+  for (let i = 0; i < MANY_VALUES; i++) await roundTrip(setup, req("PUT", [`amp/big${i}`], "big", new Uint8Array(MiB).fill(0x61)), 1, tally);
+  setup.close();
+}
+
+/**
+ * 4 connections, each asking 200 x (PUT small, GET 1 MiB) in one ~40 KB write, reading as fast
+ * as it can; the GETs name one value, or with `many` 64 values in turn.
+ */
+async function amplification(context: Context, tally: Tally, many = false): Promise<void> {
   const one = new Uint8Array([0x31]);
-  const batch = concat(Array.from({ length: 200 }, (_, i) => concat([req("PUT", [`amp/k${i}`], `p${i}`, one), req("GET", ["amp/big"], `g${i}`)])));
+  const key = (i: number) => (many ? `amp/big${i % MANY_VALUES}` : "amp/big");
+  const batch = concat(Array.from({ length: 200 }, (_, i) => concat([req("PUT", [`amp/k${i}`], `p${i}`, one), req("GET", [key(i)], `g${i}`)])));
   await Promise.all(
     Array.from({ length: 4 }, async () => {
       const peer = await Peer.open(context, tally);
@@ -243,7 +257,8 @@ async function silentWatchers(context: Context, tally: Tally): Promise<void> {
 }
 
 const RUN: Record<AttackName, (context: Context, tally: Tally) => Promise<void>> = {
-  amplification,
+  amplification: (context, tally) => amplification(context, tally),
+  "amplification-64": (context, tally) => amplification(context, tally, true),
   "info-flood": infoFlood,
   burst,
   "handshake-flood": handshakeFlood,
@@ -253,6 +268,7 @@ const RUN: Record<AttackName, (context: Context, tally: Tally) => Promise<void>>
 
 const PREPARE: Partial<Record<AttackName, (context: Context, tally: Tally) => Promise<void>>> = {
   amplification: storeBigValue,
+  "amplification-64": storeBigValues,
   "info-flood": storeDocuments,
 };
 
