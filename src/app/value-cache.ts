@@ -24,12 +24,11 @@ export type ValueCacheOptions = {
  * Coherence, in the store's terms: call get() before a read, offer() with what the read
  * returned, writing() as each of the store's own rounds goes to the file and wrote() with its
  * keys once it has committed (or failed), before any read that waited for it. A change of the
- * file's data_version since the last look is the store's own commits when a round of its own
- * was committing meanwhile (its keys are forgotten), and another writer's otherwise: then
- * nothing cached is trusted. Another
- * writer's commit that falls in the same interval as one of the store's own is not told apart,
- * which is why a file that other processes write (the workers of `--workers`) is opened
- * without a cache.
+ * file's data_version seen while a round of the store's own is committing is taken for that
+ * round's commit (its keys are forgotten at wrote()); any other change is another writer's,
+ * and then nothing cached is trusted. Another writer's commit that lands while one of the
+ * store's own rounds commits is therefore not told apart, which is why a file that other
+ * processes write (the workers of `--workers`) is opened without a cache.
  *
  * @example
  * const cache = new ValueCache({ maxBytes: 16 << 20, fileVersion: () => pragma.get()!.data_version });
@@ -42,9 +41,8 @@ export class ValueCache {
   readonly #minBytes: number;
   readonly #fileVersion: () => number;
   #bytes = 0;
-  /** The file's data_version at the last look; whether a round of the store's own committed or was committing since. */
+  /** The file's data_version at the last look; whether a round of the store's own is committing. */
   #seen: number;
-  #wroteSince = false;
   #writing = false;
 
   constructor(options: ValueCacheOptions) {
@@ -100,15 +98,16 @@ export class ValueCache {
 
   /** A round of the store's own writes goes to the file: until wrote(), a change of the file may be its commit. */
   writing(): void {
+    // What changed before the round is another writer's: caught now, not taken for the round's.
+    if (this.#entries.size > 0) this.#look();
     this.#writing = true;
-    this.#wroteSince = true;
   }
 
-  /** That round, over `keys`, committed or failed: their entries go. */
+  /** That round, over `keys`, committed or failed: their entries go, and the file as it is now is the round's doing. */
   wrote(keys: Iterable<string>): void {
     for (const key of keys) this.#forget(key);
     this.#writing = false;
-    this.#wroteSince = true;
+    this.#seen = this.#fileVersion();
   }
 
   clear(): void {
@@ -119,17 +118,16 @@ export class ValueCache {
   /**
    * Catches up with the file: false when another writer changed it since the last look (every
    * entry is dropped then, and a value just read is not kept either: it may predate the change).
-   * A change by the store's own rounds alone keeps the rest: their keys are forgotten already,
-   * and a key whose round is still committing is never read (the store's reads of it wait).
+   * A change while a round of the store's own commits keeps the rest: a key of that round is
+   * never read meanwhile (the store's reads of it wait for the round), and wrote() forgets it.
    */
   #look(): boolean {
     const now = this.#fileVersion();
     if (now === this.#seen) return true;
-    const own = this.#wroteSince;
-    if (!own) this.clear();
     this.#seen = now;
-    this.#wroteSince = this.#writing;
-    return own;
+    if (this.#writing) return true;
+    this.clear();
+    return false;
   }
 
   #forget(key: string): void {

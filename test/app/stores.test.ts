@@ -101,7 +101,7 @@ describe("sqlite store", () => {
     await Promise.all(opened.map((other) => other.close()));
   });
 
-  test("a large value that another connection rewrites while the store is idle is read afresh, even with the same length and version", async () => {
+  test("a large value that another connection rewrites while the store is idle is read afresh, even with the same length and version, and even after a write of its own", async () => {
     const path = join(tempDir(), "gnp.db");
     const { store, read } = storeCountingReads(path);
     await using _ = disposableStore(store);
@@ -111,10 +111,16 @@ describe("sqlite store", () => {
     expect(read).toHaveLength(1);
     // Another program's connection, as a sqlite3 shell would: same key, version and length.
     const other = new Database(path);
-    other.run("UPDATE documents SET value = ? WHERE key = 'big'", [new Uint8Array(1 << 20).fill(2)]);
-    other.close();
+    const rewrite = (fill: number) => other.run("UPDATE documents SET value = ? WHERE key = 'big'", [new Uint8Array(1 << 20).fill(fill)]);
+    rewrite(2);
     const document = await store.get("big");
     expect([document?.value[0], document?.version, read.length]).toEqual([2, 1, 2]);
+    // Rewritten again, then a write of the store's own to another key before the next read: the
+    // rewrite is not taken for the store's commit.
+    rewrite(3);
+    other.close();
+    await store.put("unrelated", new Uint8Array(1));
+    expect((await store.get("big"))?.value[0]).toBe(3);
   });
 
   test("a round of 1,000 committed writes is settled a slice per turn of the event loop, not in one burst", async () => {

@@ -59,6 +59,22 @@ describe("value cache", () => {
     expect([cache.get("b"), cache.size]).toEqual([undefined, 1]);
   });
 
+  test("another writer's commit just before or just after one of the store's own rounds is not taken for the round's", () => {
+    const { cache, file } = cacheOver({ maxBytes: 1024 * KiB });
+    cache.offer("a", doc(100 * KiB));
+    file.version++; // another writer, while the store is idle
+    cache.writing();
+    file.version++; // the round's commit
+    cache.wrote(["b"]);
+    expect([cache.get("a"), cache.size]).toEqual([undefined, 0]);
+    cache.offer("a", doc(100 * KiB, 2));
+    cache.writing();
+    file.version++;
+    cache.wrote(["b"]);
+    file.version++; // another writer, right after the round
+    expect([cache.get("a"), cache.size]).toEqual([undefined, 0]);
+  });
+
   test("another writer's commit drops everything, and a value read across it is not kept", () => {
     const { cache, file } = cacheOver({ maxBytes: 1024 * KiB });
     cache.offer("a", doc(100 * KiB));
