@@ -125,6 +125,7 @@ export class SqliteStore implements DocumentStore {
     this.#closed = true;
     await this.#commits.idle();
     await this.#thread.close();
+    this.#cache?.clear();
     this.#db.close();
   }
 
