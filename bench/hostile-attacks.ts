@@ -3,7 +3,7 @@
 // flood, a 100k-request burst, a handshake flood, slow heads and watchers that never read.
 // Each prints one JSON line of what it did.
 //   bun bench/hostile-attacks.ts NAME --port P --pki DIR --seconds S [--info-keys N] [--prepare]
-// --prepare does an attack's setup (the 1 MiB value, the INFO flood's documents) and exits, so
+// --prepare does an attack's setup (the 1 MiB values, the INFO flood's documents) and exits, so
 // that the setup's own load is not measured as the attack.
 
 import type { Socket, TLSOptions } from "bun";
@@ -151,7 +151,8 @@ async function amplification(context: Context, tally: Tally, many = false): Prom
   await Promise.all(
     Array.from({ length: 4 }, async () => {
       const peer = await Peer.open(context, tally);
-      while (Date.now() < context.until && !peer.closed) await roundTrip(peer, batch, 400, tally);
+      // A batch is 200 MiB of replies: one still coming at the deadline is left unread, so the attacker stops on time.
+      while (Date.now() < context.until && !peer.closed) await Promise.race([roundTrip(peer, batch, 400, tally), Bun.sleep(context.until - Date.now())]);
       if (peer.closed) tally.cut++;
       peer.close();
     }),
