@@ -100,7 +100,8 @@ export function keyOf(req: GnpRequest): string {
 }
 
 export function checkKey(key: string): string {
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new GnpError("BAD_ARGUMENTS", `key is longer than ${MAX_KEY_BYTES} bytes`);
+  // A UTF-16 unit is at most 3 bytes of UTF-8, so a key of up to 170 units needs no count.
+  if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key) > MAX_KEY_BYTES) throw new GnpError("BAD_ARGUMENTS", `key is longer than ${MAX_KEY_BYTES} bytes`);
   // Spaces split arguments; the head scanner already refused other control bytes, but TAB is legal there.
   if (/[\t\u0080-\u009f]/.test(key)) throw new GnpError("BAD_ARGUMENTS", `key ${JSON.stringify(key)} holds a control character`);
   return key;

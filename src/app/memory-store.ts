@@ -22,7 +22,7 @@ export class MemoryStore implements DocumentStore {
     this.#bytes += value.byteLength - (current?.value.byteLength ?? 0);
     if (current === undefined) this.#sorted.add(key);
     this.#documents.set(key, { value, version });
-    this.#listeners.emit({ op: "PUT", key, version, value });
+    if (this.#listeners.size > 0) this.#listeners.emit({ op: "PUT", key, version, value });
     return version;
   }
 
@@ -33,7 +33,7 @@ export class MemoryStore implements DocumentStore {
     this.#documents.delete(key);
     this.#sorted.delete(key);
     this.#bytes -= current.value.byteLength;
-    this.#listeners.emit({ op: "DEL", key, version: current.version + 1 });
+    if (this.#listeners.size > 0) this.#listeners.emit({ op: "DEL", key, version: current.version + 1 });
     return true;
   }
 

@@ -34,10 +34,16 @@ export class WatchRegistry {
   readonly #prefixLengths = new Map<number, number>();
   #count = 0;
   readonly #may: May;
+  readonly #watching: (watching: boolean) => void;
 
-  /** `may` is asked before every push (cheap: the server keeps its verdicts until the rules change). */
-  constructor(options: { may?: May } = {}) {
+  /**
+   * `may` is asked before every push (cheap: the server keeps its verdicts until the rules
+   * change). `watching` hears when the first watch opens (true) and the last one ends (false),
+   * so that the store announces no change while nobody watches.
+   */
+  constructor(options: { may?: May; watching?: (watching: boolean) => void } = {}) {
     this.#may = options.may ?? (() => true);
+    this.#watching = options.watching ?? (() => {});
   }
 
   get size(): number {
@@ -63,7 +69,7 @@ export class WatchRegistry {
       this.#prefixLengths.set(prefix.length, (this.#prefixLengths.get(prefix.length) ?? 0) + 1);
     }
     same.add(watch);
-    this.#count++;
+    if (this.#count++ === 0) this.#watching(true);
   }
 
   remove(connectionId: number, sequence: string): boolean {
@@ -127,7 +133,7 @@ export class WatchRegistry {
   #unindex(watch: Watch): void {
     const same = this.#byPrefix.get(watch.prefix);
     if (same === undefined || !same.delete(watch)) return;
-    this.#count--;
+    if (--this.#count === 0) this.#watching(false);
     if (same.size > 0) return;
     this.#byPrefix.delete(watch.prefix);
     const left = (this.#prefixLengths.get(watch.prefix.length) ?? 1) - 1;
@@ -143,8 +149,15 @@ function readsNothingUnder(connection: Connection, prefix: string): boolean {
 }
 
 export function registerWatchCommands(server: GnpServer, store: DocumentStore): WatchRegistry {
-  const registry = new WatchRegistry({ may: (connection, command) => server.may(connection, command) });
-  store.onChange((change) => registry.publish(change));
+  // Subscribed only while a watch is open: with none, a committed write builds no change to announce.
+  let unsubscribe: (() => void) | undefined;
+  const registry = new WatchRegistry({
+    may: (connection, command) => server.may(connection, command),
+    watching: (watching) => {
+      unsubscribe?.();
+      unsubscribe = watching ? store.onChange((change) => registry.publish(change)) : undefined;
+    },
+  });
   server.on("close", (connection) => registry.removeConnection(connection.id));
   server
     .command("WATCH", (req, conn) => {

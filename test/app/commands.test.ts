@@ -13,6 +13,20 @@ import { GREETING, errReply, okReply, reply, request } from "../support/wire.ts"
 
 const pki = await makeTestPki();
 
+/** A memory store that counts its change listeners. */
+class ListenedStore extends MemoryStore {
+  listening = 0;
+
+  override onChange(listener: Parameters<MemoryStore["onChange"]>[0]): () => void {
+    this.listening++;
+    const stop = super.onChange(listener);
+    return () => {
+      this.listening--;
+      stop();
+    };
+  }
+}
+
 async function appServer() {
   const store = new MemoryStore();
   const server = await memoryServer();
@@ -91,6 +105,31 @@ describe("WATCH", () => {
     watcher.write(request("PING", "last"));
     await watcher.waitFor(okReply("last", "PONG"));
     expect(watcher.received).toBe(GREETING + okReply("w1") + pushes + okReply("u1") + errReply("u2", "no watch with Sequence w1 on this connection") + okReply("last", "PONG"));
+  });
+
+  test("the store announces changes only while a watch is open, and again once a new one opens", async () => {
+    const store = new ListenedStore();
+    await using server = await memoryServer();
+    await installApp(server, store);
+    await using watcher = await connectInMemory(server);
+    await using writer = await connectInMemory(server);
+    writer.write(request("PUT a/1", "1", "x"));
+    await writer.waitFor(okReply("1", "", [["Version", "1"]]));
+    expect(store.listening).toBe(0);
+    watcher.write(request("WATCH a/", "w1"));
+    await watcher.waitFor(okReply("w1"));
+    expect(store.listening).toBe(1);
+    watcher.write(request("UNWATCH w1", "u1"));
+    await watcher.waitFor(okReply("u1"));
+    expect(store.listening).toBe(0);
+    writer.write(request("PUT a/1", "2", "unseen"));
+    await writer.waitFor(okReply("2", "", [["Version", "2"]]));
+    watcher.write(request("WATCH a/", "w2"));
+    await watcher.waitFor(okReply("w2"));
+    writer.write(request("PUT a/1", "3", "seen"));
+    const push = reply("PUSH", "w2", "seen", [["Key", "a/1"], ["Op", "PUT"], ["Version", "3"]]);
+    await watcher.waitFor(push);
+    expect(watcher.received).toBe(GREETING + okReply("w1") + okReply("u1") + okReply("w2") + push);
   });
 
   test("a closed connection's watches end", async () => {
