@@ -1,8 +1,9 @@
 // When a connection's input is read: paused while the client does not take its replies, has
 // too many commands running, or has commands running whose replies could take its output past
 // --max-output; resumed when all of that has eased (hysteresis), at the next turn of the event
-// loop. Each connection's reads take turns with the others (at most 2 ms or 1,024 requests),
-// and replies settling in one tick leave in one write.
+// loop. One turn of the loop runs at most 2 ms or 1,024 requests, shared by every connection;
+// the reads that find it spent wait in arrival order for the next, and replies settling in
+// one tick leave in one write.
 
 import { SlotFlag } from "../slab/slab.ts";
 import type { ConnectionTable } from "./connection-table.ts";
@@ -13,14 +14,20 @@ import type { RequestReader } from "./request-reader.ts";
 const FLUSH_AT = 64 * 1024;
 
 /**
- * How long one connection's requests may run in one turn of the event loop before it yields
- * to the others: a client that pipelines 100,000 requests at once (Bun hands over up to
- * 512 KiB per read) would otherwise hold the loop for a long time, and every other client
- * with it. Its other requests wait unread until the next turn.
+ * How long the requests of all connections together may run in one turn of the event loop:
+ * a client that pipelines 100,000 requests at once (Bun hands over up to 512 KiB per read), or
+ * fifty that each send a few hundred in the same turn, would otherwise hold the loop for a long
+ * time, and every other client with it. What is left waits unread for the next turn.
  */
 const TURN_BUDGET_MS = 2;
 /** And at most this many requests per turn, whatever their cost. */
 export const TURN_REQUESTS = 1024;
+/**
+ * While other connections wait for their turn, one connection runs at most this many requests
+ * before it goes behind them: a client's one PING waits for a slice of each flood, not for
+ * all of it. More than a usual pipeline's depth, so a read of 16 requests is never cut.
+ */
+export const WAITING_SLICE = 32;
 /** The clock is read after every this many requests of a turn, not after each (a power of two). */
 const TURN_CLOCK_EVERY = 8;
 
@@ -35,9 +42,17 @@ export class FlowControl {
   /** Unsent output past which input is paused, and under which it resumes. */
   readonly #pauseAt: number;
   readonly #resumeAt: number;
-  /** When the turn of the connection being read began, and its requests so far (see TURN_BUDGET_MS). */
+  /** When the read being run began, and its requests so far (see WAITING_SLICE). */
   #turnStartedAt = 0;
   #turnRequests = 0;
+  /** The loop's turn, shared by every connection: when it began and its requests so far (see TURN_BUDGET_MS). */
+  #loopStartedAt = 0;
+  #loopRequests = 0;
+  /** A turn is open: its end (#nextTurn) is scheduled. */
+  #loopOpen = false;
+  /** Handles of the connections waiting for a turn, in the order they began to wait, from #waitingHead on. */
+  #waiting: number[] = [];
+  #waitingHead = 0;
 
   constructor(table: ConnectionTable, reader: RequestReader, options: { maxOutput: number; metrics: ServerMetrics }) {
     this.#table = table;
@@ -48,10 +63,24 @@ export class FlowControl {
     this.#resumeAt = Math.floor(this.#pauseAt / 2);
   }
 
-  /** A read of one connection begins at `now` (performance.now()): its turn's budget starts. */
+  /** A read of one connection begins at `now` (performance.now()); the loop's turn opens if none is. */
   startTurn(now: number): void {
     this.#turnStartedAt = now;
     this.#turnRequests = 0;
+    this.#openLoopTurn(now);
+  }
+
+  /**
+   * A read arrived at `now`. True when this turn of the loop is spent: then the connection is
+   * paused and waits behind those already waiting, and the caller keeps the read for it.
+   */
+  mustWait(slot: number, now: number): boolean {
+    if (!this.#loopOpen || (this.#loopRequests < TURN_REQUESTS && now - this.#loopStartedAt <= TURN_BUDGET_MS)) return false;
+    const table = this.#table;
+    table.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
+    table.sockets[slot]?.pause();
+    this.resumeNextTurn(slot);
+    return true;
   }
 
   /** When the turn being run began: the time its requests were read. */
@@ -87,30 +116,70 @@ export class FlowControl {
     if (owed || output.unsentBytes > this.#pauseAt || table.slab.inflight[slot]! >= MAX_INFLIGHT) {
       table.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
       socket.pause();
-    } else if (++this.#turnRequests >= TURN_REQUESTS || ((this.#turnRequests & (TURN_CLOCK_EVERY - 1)) === 0 && performance.now() - this.#turnStartedAt > TURN_BUDGET_MS)) {
-      // This connection used up its turn: it is read again at the next turn of the loop.
+    } else if (this.#spent()) {
+      // This turn is used up, or others wait and this connection had its slice: it goes behind them.
       table.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
       socket.pause();
       this.resumeNextTurn(slot);
     }
   }
 
+  /** Counts a request against the turn; true when the connection must now yield. */
+  #spent(): boolean {
+    const requests = ++this.#turnRequests;
+    const loopRequests = ++this.#loopRequests;
+    if (loopRequests >= TURN_REQUESTS) return true;
+    if (requests >= WAITING_SLICE && this.#waitingHead < this.#waiting.length) return true;
+    return (loopRequests & (TURN_CLOCK_EVERY - 1)) === 0 && performance.now() - this.#loopStartedAt > TURN_BUDGET_MS;
+  }
+
+  /** Opens the loop's turn at `now` unless one is open; its end is the next turn of the loop. */
+  #openLoopTurn(now: number): void {
+    if (this.#loopOpen) return;
+    this.#loopOpen = true;
+    this.#loopStartedAt = now;
+    this.#loopRequests = 0;
+    setImmediate(this.#nextTurn);
+  }
+
   /**
-   * Resumes a paused connection at the next turn of the loop, not now. Settles run as
-   * microtasks: resuming there would read and run more requests, whose writes the store commits
-   * in the same microtask checkpoint, and so on, without the loop ever reading anyone else.
+   * A new turn of the loop: the connections waiting resume in the order they began to wait,
+   * until its budget is spent; those left wait on, ahead of any that begin to wait after them.
+   */
+  readonly #nextTurn = (): void => {
+    this.#loopOpen = false;
+    if (this.#waitingHead === this.#waiting.length) return;
+    this.#openLoopTurn(performance.now());
+    const slab = this.#table.slab;
+    // Bounded by the connections waiting when the turn began: one that waits again goes behind them.
+    for (let left = this.#waiting.length - this.#waitingHead; left > 0; left--) {
+      if (this.#loopRequests >= TURN_REQUESTS || performance.now() - this.#loopStartedAt > TURN_BUDGET_MS) break;
+      const slot = slab.slotOf(this.#waiting[this.#waitingHead++]!);
+      if (slot < 0) continue;
+      slab.flags[slot]! &= ~SlotFlag.YIELDED;
+      this.maybeResume(slot);
+    }
+    if (this.#waitingHead === this.#waiting.length) {
+      this.#waiting = [];
+      this.#waitingHead = 0;
+    } else if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
+      this.#waiting = this.#waiting.slice(this.#waitingHead);
+      this.#waitingHead = 0;
+    }
+  };
+
+  /**
+   * Resumes a paused connection at a later turn of the loop, not now, behind the connections
+   * already waiting. Settles run as microtasks: resuming there would read and run more
+   * requests, whose writes the store commits in the same microtask checkpoint, and so on,
+   * without the loop ever reading anyone else.
    */
   resumeNextTurn(slot: number): void {
     const slab = this.#table.slab;
     if ((slab.flags[slot]! & (SlotFlag.INPUT_PAUSED | SlotFlag.CONDEMNED | SlotFlag.YIELDED)) !== SlotFlag.INPUT_PAUSED) return;
     slab.flags[slot]! |= SlotFlag.YIELDED;
-    const handle = this.#table.connections[slot]!.id;
-    setImmediate(() => {
-      const current = slab.slotOf(handle);
-      if (current < 0) return;
-      slab.flags[current]! &= ~SlotFlag.YIELDED;
-      this.maybeResume(current);
-    });
+    this.#waiting.push(this.#table.connections[slot]!.id);
+    if (!this.#loopOpen) this.#openLoopTurn(performance.now());
   }
 
   /** Writes corked output at once when it passed FLUSH_AT, so one burst cannot build one huge buffer. */

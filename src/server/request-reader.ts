@@ -55,7 +55,8 @@ export class RequestReader {
    */
   resume(slot: number): void {
     this.#slab.requestDeadline[slot] = 0;
-    this.runBuffered(slot);
+    // Paused in the middle of a body larger than the slot: the slot holds nothing to run.
+    if (!(this.#slab.flags[slot]! & SlotFlag.BODY_OUTSIDE)) this.runBuffered(slot);
     const backlog = this.#backlogs[slot];
     this.#backlogs[slot] = undefined;
     if (backlog !== undefined) this.#feed(slot, backlog, true);

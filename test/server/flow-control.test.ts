@@ -10,7 +10,7 @@ import { makeTempDir } from "../support/pki.ts";
 import { GREETING, errorLine, okReply, request } from "../support/wire.ts";
 import { SqliteStore, type CloseInfo } from "../../src/index.ts";
 import { installApp } from "../../src/app/install-app.ts";
-import { TURN_REQUESTS } from "../../src/server/flow-control.ts";
+import { TURN_REQUESTS, WAITING_SLICE } from "../../src/server/flow-control.ts";
 
 const MiB = 1024 * 1024;
 
@@ -139,6 +139,56 @@ describe("one connection's turn", () => {
     expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(2 * TURN_REQUESTS);
     expect([...perTurn.values()].reduce((a, b) => a + b, 0)).toBe(100_001);
   }, 60_000);
+});
+
+describe("the loop's turn, shared by every connection", () => {
+  test("a PING from another connection runs before a flood's later requests, though no flooding connection passes its own budget", async () => {
+    const order: string[] = [];
+    await using server = await startServer({}, (s) =>
+      s.command("WORK", (req) => {
+        order.push(req.sequence);
+        return "";
+      }),
+    );
+    // Forty connections of 100 requests each: each well inside one connection's budget, 4,000 together.
+    const flood = await Promise.all(Array.from({ length: 40 }, () => connectAdmitted(server.port)));
+    await using other = await connectAdmitted(server.port);
+    try {
+      flood.forEach((client, c) => client.write(Array.from({ length: 100 }, (_, i) => request("WORK", `f${c}-${i}`)).join("")));
+      other.write(request("WORK", "other"));
+      await other.waitFor(okReply("other"));
+      await Promise.all(flood.map((client, c) => client.waitFor(okReply(`f${c}-99`))));
+    } finally {
+      for (const client of flood) await client[Symbol.asyncDispose]();
+    }
+    expect(order.length).toBe(4001);
+    // Sent last, it waits for a turn's worth and a slice of each flood, not for all 4,000.
+    expect(order.indexOf("other")).toBeLessThan(1024 + 40 * WAITING_SLICE);
+  }, 30_000);
+
+  test("a body larger than the slot whose rest arrives once the turn is spent is read whole when its connection's turn comes", async () => {
+    await using server = await startServer({}, (s) => s.command("ECHO", (req) => req.body).command("WORK", () => "").command("PING", () => "PONG"));
+    await using sender = await connectAdmitted(server.port);
+    await using probe = await connectAdmitted(server.port);
+    const flood = await Promise.all(Array.from({ length: 4 }, () => connectAdmitted(server.port)));
+    try {
+      for (let round = 0; round < 5; round++) {
+        const body = Array.from({ length: 100_000 }, (_, i) => String.fromCharCode(97 + ((i * 7 + round) % 26))).join("");
+        sender.write(`ECHO\r\nSequence: big${round}\r\nSize: ${body.length}\r\n\r\n${body.slice(0, 20_000)}`);
+        // Once another connection's PING has been answered, the server has read the body's start.
+        probe.write(request("PING", `p${round}`));
+        await probe.waitFor(okReply(`p${round}`, "PONG"));
+        // 2,400 requests spend the turn; the body's rest arrives behind them and waits.
+        flood.forEach((client, c) => client.write(Array.from({ length: 600 }, (_, i) => request("WORK", `r${round}-${c}-${i}`)).join("")));
+        sender.write(body.slice(20_000));
+        await sender.waitFor(okReply(`big${round}`, body));
+        await Promise.all(flood.map((client, c) => client.waitFor(okReply(`r${round}-${c}-599`))));
+      }
+    } finally {
+      for (const client of flood) await client[Symbol.asyncDispose]();
+    }
+    expect(sender.received.length).toBe(GREETING.length + Array.from({ length: 5 }, (_, r) => okReply(`big${r}`, "x".repeat(100_000)).length).reduce((a, b) => a + b, 0));
+  }, 30_000);
 });
 
 describe("a fault behind a pause", () => {
