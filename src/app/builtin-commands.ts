@@ -27,7 +27,7 @@ export function registerBuiltinCommands(server: GnpServer, store: DocumentStore)
     .command("ECHO", (req) => (req.body.byteLength > 0 ? req.body : req.args.join(" ")))
     .command("PUT", (req, conn) => {
       const key = scopedKey(req, conn, "write");
-      return after(store.put(key, req.body, ifMatchOf(req)), (version) => ({ headers: [["Version", String(version)]] }));
+      return after(store.put(key, req.body, ifMatchOf(req)), versionReply);
     }, { maxReply: 0 })
     .command("GET", (req, conn) => {
       const key = scopedKey(req, conn, "read");
@@ -58,6 +58,11 @@ export function registerBuiltinCommands(server: GnpServer, store: DocumentStore)
         return { body: page.join("\n"), headers: [["Count", String(page.length)], ["More", String(more)]] };
       });
     }, { maxReply: MAX_KEYS_REPLY });
+}
+
+/** A write's OK: its new Version (one function for every PUT, not a closure each). */
+function versionReply(version: number): { headers: [string, string][] } {
+  return { headers: [["Version", String(version)]] };
 }
 
 /**

@@ -140,9 +140,10 @@ export class SqliteStore implements DocumentStore {
 
   #enqueue<T>(kind: WriteKind, key: string, value: Uint8Array | undefined, ifMatch: number | undefined): Promise<T> {
     if (this.#closed) return Promise.reject(new GnpError("STORE_FAILED", "store is closed"));
-    const { promise, resolve, reject } = Promise.withResolvers<T>();
-    this.#commits.add({ kind, key, value, ifMatch, bytes: value?.byteLength ?? 0, resolve: resolve as (value: never) => void, reject });
-    return promise;
+    // An executor rather than Promise.withResolvers: no result object per write.
+    return new Promise<T>((resolve, reject) => {
+      this.#commits.add({ kind, key, value, ifMatch, bytes: value?.byteLength ?? 0, resolve: resolve as (value: never) => void, reject });
+    });
   }
 
   /** One round: the worker commits it; then each write is settled and its change announced, in order. */

@@ -83,7 +83,9 @@ export function headerValue(headers: readonly (readonly [name: string, value: st
   let wanted: string | undefined;
   for (const [key, value] of headers) {
     if (key.length === name.length && equalsIgnoringAsciiCase(key, name)) return value;
-    if (!asciiName || !isAscii(key)) {
+    // For an ASCII name, only a key of its length can match by toLowerCase (U+212A KELVIN SIGN
+    // is "k"); the mappings that change a length give non-ASCII, which cannot equal it.
+    if (!asciiName || (key.length === name.length && !isAscii(key))) {
       wanted ??= name.toLowerCase();
       if (key.toLowerCase() === wanted) return value;
     }
