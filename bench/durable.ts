@@ -7,7 +7,8 @@
 //
 //   bun bench/durable.ts                        # 3 runs of 3 s per server, medians (min..max)
 //   bun bench/durable.ts --duration 5 --only gnp --profile   # plus a CPU profile of one gnp run
-//   bun bench/durable.ts --compare ../gnp-before            # adds the server of another checkout
+//   bun bench/durable.ts --compare ../gnp-before            # adds the server of another checkout (repeatable)
+//   bun bench/durable.ts --only full --compare ../a --compare ../b   # gnp's sync=full rows alone
 //   bun bench/durable.ts --only gnp --stalls        # plus what the event loop did while it stalled
 //
 // Server CPU per operation is utime+stime of the server process (all its threads) from
@@ -36,8 +37,8 @@ const { values } = parseArgs({
     pipeline: { type: "string", default: "16" },
     "body-size": { type: "string", default: "100" },
     only: { type: "string" },
-    /** Another checkout of gnp (e.g. the code before a change), run beside this one. */
-    compare: { type: "string" },
+    /** Other checkouts of gnp (e.g. the code before a change), run beside this one; may be given more than once. */
+    compare: { type: "string", multiple: true },
     profile: { type: "boolean", default: false },
     /** One more flood per gnp server, with bench/loop-stalls.ts preloaded: its event loop's stalls. */
     stalls: { type: "boolean", default: false },
@@ -74,12 +75,14 @@ type Outcome = {
 
 const allTargets: Target[] = [
   { name: "gnp sqlite sync=full (default)", kind: "gnp", args: [] },
-  ...(values.compare ? [{ name: `gnp sqlite sync=full, ${values.compare}`, kind: "gnp" as const, args: [], root: values.compare }] : []),
+  ...(values.compare ?? []).map((tree) => ({ name: `gnp sqlite sync=full, ${tree}`, kind: "gnp" as const, args: [], root: tree })),
   { name: "redis appendfsync always", kind: "redis", args: ["--appendfsync", "always"] },
   { name: "gnp sqlite ?sync=normal", kind: "gnp", args: ["sync=normal"] },
   { name: "redis appendfsync everysec", kind: "redis", args: ["--appendfsync", "everysec"] },
 ];
-const targets = allTargets.filter((target) => (values.only === undefined || target.kind === values.only) && (target.kind === "gnp" || (redisServer && redisBenchmark)));
+// --only full: gnp's synchronous=FULL rows alone (this tree and the --compare ones).
+const wanted = (target: Target) => values.only === undefined || target.kind === values.only || (values.only === "full" && target.kind === "gnp" && target.args.length === 0);
+const targets = allTargets.filter((target) => wanted(target) && (target.kind === "gnp" || (redisServer && redisBenchmark)));
 
 if (!redisServer || !redisBenchmark) {
   console.log("redis-server or redis-benchmark not found: measuring gnp only (Debian: apt-get install -y redis-server redis-tools)\n");
