@@ -10,6 +10,7 @@
 //   bun bench/durable.ts --compare ../gnp-before            # adds the server of another checkout (repeatable)
 //   bun bench/durable.ts --only full --compare ../a --compare ../b   # gnp's sync=full rows alone
 //   bun bench/durable.ts --only gnp --stalls        # plus what the event loop did while it stalled
+//   bun bench/durable.ts --only full --warmup 30    # steady state: after 1 s the JIT is still compiling
 //
 // Server CPU per operation is utime+stime of the server process (all its threads) from
 // /proc/PID/stat over the flood, divided by the operations it answered. Without redis-server
