@@ -241,8 +241,8 @@ export class ConnectionEngine implements ConnectionHost {
     // The clock is read here and once more at the end (FlowControl.endTurn), not for each command.
     const now = performance.now();
     this.#limits.touch(slot, now);
-    // Paused, or this loop turn is spent: keep the read for the resume (pause() does not recall it).
-    if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED || this.#flow.mustWait(slot, now)) {
+    if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) {
+      // pause() does not recall what Bun had already read: keep it for the resume.
       this.#reader.hold(slot, chunk);
       return;
     }

@@ -2,8 +2,8 @@
 // too many commands running, or has commands running whose replies could take its output past
 // --max-output; resumed when all of that has eased (hysteresis), at the next turn of the event
 // loop. One turn of the loop runs at most 2 ms or 1,024 requests, shared by every connection;
-// the reads that find it spent wait in arrival order for the next, and replies settling in
-// one tick leave in one write.
+// a read that finds it spent runs one request and waits, in arrival order, for the next, and
+// replies settling in one tick leave in one write.
 
 import { SlotFlag } from "../slab/slab.ts";
 import type { ConnectionTable } from "./connection-table.ts";
@@ -50,6 +50,8 @@ export class FlowControl {
   #loopRequests = 0;
   /** A turn is open: its end (#nextTurn) is scheduled. */
   #loopOpen = false;
+  /** This turn's budget is used up: from now on every read runs one request, then waits. */
+  #loopSpent = false;
   /** Handles of the connections waiting for a turn, in the order they began to wait, from #waitingHead on. */
   #waiting: number[] = [];
   #waitingHead = 0;
@@ -70,18 +72,6 @@ export class FlowControl {
     this.#openLoopTurn(now);
   }
 
-  /**
-   * A read arrived at `now`. True when this turn of the loop is spent: then the connection is
-   * paused and waits behind those already waiting, and the caller keeps the read for it.
-   */
-  mustWait(slot: number, now: number): boolean {
-    if (!this.#loopOpen || (this.#loopRequests < TURN_REQUESTS && now - this.#loopStartedAt <= TURN_BUDGET_MS)) return false;
-    const table = this.#table;
-    table.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
-    table.sockets[slot]?.pause();
-    this.resumeNextTurn(slot);
-    return true;
-  }
 
   /** When the turn being run began: the time its requests were read. */
   get turnStartedAt(): number {
@@ -124,19 +114,26 @@ export class FlowControl {
     }
   }
 
-  /** Counts a request against the turn; true when the connection must now yield. */
+  /**
+   * Counts a request against the turn; true when the connection must now yield. Once the turn
+   * is spent, a read that arrives still runs its first request (a lone PING is answered at
+   * once, at the cost of one request per ready connection), then waits behind the others.
+   */
   #spent(): boolean {
     const requests = ++this.#turnRequests;
     const loopRequests = ++this.#loopRequests;
-    if (loopRequests >= TURN_REQUESTS) return true;
+    if (this.#loopSpent) return true;
     if (requests >= WAITING_SLICE && this.#waitingHead < this.#waiting.length) return true;
-    return (loopRequests & (TURN_CLOCK_EVERY - 1)) === 0 && performance.now() - this.#loopStartedAt > TURN_BUDGET_MS;
+    if (loopRequests < TURN_REQUESTS && ((loopRequests & (TURN_CLOCK_EVERY - 1)) !== 0 || performance.now() - this.#loopStartedAt <= TURN_BUDGET_MS)) return false;
+    this.#loopSpent = true;
+    return true;
   }
 
   /** Opens the loop's turn at `now` unless one is open; its end is the next turn of the loop. */
   #openLoopTurn(now: number): void {
     if (this.#loopOpen) return;
     this.#loopOpen = true;
+    this.#loopSpent = false;
     this.#loopStartedAt = now;
     this.#loopRequests = 0;
     setImmediate(this.#nextTurn);
@@ -153,7 +150,7 @@ export class FlowControl {
     const slab = this.#table.slab;
     // Bounded by the connections waiting when the turn began: one that waits again goes behind them.
     for (let left = this.#waiting.length - this.#waitingHead; left > 0; left--) {
-      if (this.#loopRequests >= TURN_REQUESTS || performance.now() - this.#loopStartedAt > TURN_BUDGET_MS) break;
+      if (this.#loopSpent || performance.now() - this.#loopStartedAt > TURN_BUDGET_MS) break;
       const slot = slab.slotOf(this.#waiting[this.#waitingHead++]!);
       if (slot < 0) continue;
       slab.flags[slot]! &= ~SlotFlag.YIELDED;
