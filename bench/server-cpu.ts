@@ -8,6 +8,10 @@
 //   bun bench/server-cpu.ts --against /path/to/other/checkout              # 3 runs of 3 s per cell
 //   bun bench/server-cpu.ts --against ../main --duration 5 --runs 5 --only "ECHO 1 MiB"
 //   bun bench/server-cpu.ts --against ../main --profile "ECHO 50 x 16"     # plus a --cpu-prof of A
+//   bun bench/server-cpu.ts --against ../main --floor --only "ECHO 50 x 1"  # plus bench/bare-echo.ts
+//
+// --floor adds a third server to each PING and ECHO cell, bench/bare-echo.ts: a bare Bun.listen
+// answering the same requests with none of gnp's checks, the least this machine's Bun can cost.
 //
 // With taskset and 2+ CPUs the servers run on CPU 0 and the bench on CPU 1, as in bench/run.ts.
 
@@ -30,6 +34,7 @@ const { values } = parseArgs({
     only: { type: "string", multiple: true },
     profile: { type: "string" },
     "no-pin": { type: "boolean", default: false },
+    floor: { type: "boolean", default: false },
   },
 });
 if (values.against === undefined) throw new TypeError("--against DIR is required: the checkout to compare with, e.g. a copy of main");
@@ -56,6 +61,10 @@ const allScenarios: Scenario[] = [
 const scenarios = values.only === undefined ? allScenarios : allScenarios.filter((s) => values.only!.includes(s.label));
 if (scenarios.length === 0) throw new RangeError(`--only matched no scenario: expected one of ${allScenarios.map((s) => JSON.stringify(s.label)).join(", ")}`);
 
+/** The bare server of --floor; it answers PING and ECHO only. */
+const FLOOR = join(import.meta.dir, "bare-echo.ts");
+const hasFloor = (scenario: Scenario) => values.floor && /^(PING|ECHO)/.test(scenario.label);
+
 type Server = { name: string; cli: string; data: string; port: number; process: Subprocess };
 
 /** utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s). */
@@ -73,7 +82,10 @@ function median(numbers: number[]): number {
 async function start(name: string, cli: string, serve: string[], runtime: string[] = []): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), "gnp-server-cpu-"));
   // Text logs: the banner's "listening on" line comes whether stdout is a terminal or not.
-  const argv = [process.execPath, ...runtime, cli, "serve", "--port", "0", "--data", data, "--log-format", "text", "--log-level", "warn", ...serve];
+  const argv =
+    cli === FLOOR
+      ? [process.execPath, ...runtime, cli, "--data", data]
+      : [process.execPath, ...runtime, cli, "serve", "--port", "0", "--data", data, "--log-format", "text", "--log-level", "warn", ...serve];
   const child = Bun.spawn(pin(0, argv), { stdout: "pipe", stderr: "inherit" });
   return { name, cli, data, port: await listeningPort(child.stdout, { name: `the ${name} server` }), process: child };
 }
@@ -104,12 +116,14 @@ function cell(numbers: number[], digits: number): string {
 const against = resolve(values.against);
 console.log(`bun ${Bun.version}, ${cpus().length} x ${cpus()[0]?.model ?? "unknown CPU"}; ${canPin ? "servers on CPU 0, bench on CPU 1" : "not pinned"}`);
 console.log(`A: ${root}\nB: ${against}\n${runs} runs of ${duration} s per cell, A and B alternating; medians (min..max)\n`);
-console.log(["scenario".padEnd(13), "unit".padEnd(9), "A server CPU".padEnd(22), "B server CPU".padEnd(22), "A/B".padStart(6), "  A ops/s".padEnd(12), "B ops/s"].join(" "));
+const floorColumns = values.floor ? ["floor CPU".padEnd(22), "A/floor".padStart(7)] : [];
+console.log(["scenario".padEnd(13), "unit".padEnd(9), "A server CPU".padEnd(22), "B server CPU".padEnd(22), "A/B".padStart(6), ...floorColumns, "  A ops/s".padEnd(12), "B ops/s"].join(" "));
 for (const scenario of scenarios) {
   const servers: Server[] = [];
   try {
     servers.push(await start("A", join(root, "src/cli.ts"), scenario.serve));
     servers.push(await start("B", join(against, "src/cli.ts"), scenario.serve));
+    if (hasFloor(scenario)) servers.push(await start("floor", FLOOR, scenario.serve));
     // A short warm-up of each, unmeasured: the JIT and the allocator settle before the clock runs.
     for (const server of servers) await run(server, scenario.args);
     const samples = new Map<string, { cost: number[]; rate: number[] }>(servers.map((s) => [s.name, { cost: [], rate: [] }]));
@@ -122,11 +136,12 @@ for (const scenario of scenarios) {
         samples.get(server.name)!.rate.push(result.perSecond);
       }
     }
-    const [a, b] = servers.map((s) => samples.get(s.name)!);
+    const [a, b, floor] = servers.map((s) => samples.get(s.name)!);
     const unit = scenario.bodyBytes === undefined ? "µs/req" : "ms/MB";
     const rate = (x: { rate: number[] }) => Math.round(median(x.rate)).toLocaleString("en-US");
     const ratio = median(a!.cost) / median(b!.cost);
-    console.log([scenario.label.padEnd(13), unit.padEnd(9), cell(a!.cost, 2).padEnd(22), cell(b!.cost, 2).padEnd(22), ratio.toFixed(3).padStart(6), `  ${rate(a!)}`.padEnd(12), rate(b!)].join(" "));
+    const floorCells = !values.floor ? [] : floor === undefined ? ["-".padEnd(22), "-".padStart(7)] : [cell(floor.cost, 2).padEnd(22), (median(a!.cost) / median(floor.cost)).toFixed(2).padStart(7)];
+    console.log([scenario.label.padEnd(13), unit.padEnd(9), cell(a!.cost, 2).padEnd(22), cell(b!.cost, 2).padEnd(22), ratio.toFixed(3).padStart(6), ...floorCells, `  ${rate(a!)}`.padEnd(12), rate(b!)].join(" "));
   } finally {
     for (const server of servers) await stop(server);
   }
