@@ -24,7 +24,8 @@ export function registerBuiltinCommands(server: GnpServer, store: DocumentStore)
   const { maxBody } = server.options;
   return server
     .command("PING", () => "PONG")
-    .command("ECHO", (req) => (req.body.byteLength > 0 ? req.body : req.args.join(" ")))
+    // The body as it arrived, in parts: a large one goes back out of the reads that brought it, never joined.
+    .command("ECHO", (req) => (req.bodyParts.length > 0 ? req.bodyParts : req.args.join(" ")))
     .command("PUT", (req, conn) => {
       const key = scopedKey(req, conn, "write");
       return after(store.put(key, req.body, ifMatchOf(req)), versionReply);

@@ -117,9 +117,10 @@ function encodeHeaders(headers: HeaderList): string {
 
 /**
  * A reply or push ready to be written: `size` is the body's length in bytes and `headerLines`
- * comes from encodeHeaderLines, so that writing it cannot fail.
+ * comes from encodeHeaderLines, so that writing it cannot fail. A body in parts is sent as the
+ * parts one after the other, never joined first.
  */
-export type ReplyMessage = { status: ReplyStatus; sequence: string; size: number; headerLines: string; body: string | Uint8Array };
+export type ReplyMessage = { status: ReplyStatus; sequence: string; size: number; headerLines: string; body: string | Uint8Array | readonly Uint8Array[] };
 
 /** Strings this short are measured by a loop over their char codes; longer ones natively. */
 const SHORT_TEXT = 24;
@@ -139,8 +140,13 @@ const SIZE_LINE = ascii("\r\nSize: ");
  * The UTF-8 length of a body: what Buffer.byteLength gives, with short ASCII strings (most
  * replies: "PONG", a number, a key) counted without a native call.
  */
-export function bodyBytes(body: string | Uint8Array): number {
-  if (typeof body !== "string") return body.byteLength;
+export function bodyBytes(body: string | Uint8Array | readonly Uint8Array[]): number {
+  if (typeof body !== "string") {
+    if (body instanceof Uint8Array) return body.byteLength;
+    let bytes = 0;
+    for (const part of body) bytes += part.byteLength;
+    return bytes;
+  }
   const length = body.length;
   if (length > SHORT_TEXT) return Buffer.byteLength(body);
   for (let i = 0; i < length; i++) if (body.charCodeAt(i) > 0x7f) return Buffer.byteLength(body);

@@ -158,7 +158,8 @@ export class OutputQueue {
 
   /**
    * Queues a reply or push, its head encoded into the buffer in place and its body copied after
-   * it (a large binary body goes by reference: the body of a message is not changed once given).
+   * it (a large binary body, or a large part of one, goes by reference: the body of a message
+   * is not changed once given).
    */
   writeMessage(socket: Writable, message: ReplyMessage): void {
     if (!this.#isCorked) {
@@ -167,7 +168,9 @@ export class OutputQueue {
       this.uncork(socket);
       return;
     }
-    const body = message.body;
+    let body = message.body;
+    // One part is written as the buffer it is (a small body given as parts still leaves with its head).
+    if (typeof body !== "string" && !(body instanceof Uint8Array) && body.length === 1) body = body[0]!;
     const headRoom = replyHeadRoom(message);
     if (typeof body === "string") {
       if (headRoom + message.size <= OUTPUT_BUFFER_BYTES) {
@@ -180,6 +183,12 @@ export class OutputQueue {
       this.write(socket, body);
       return;
     }
+    if (!(body instanceof Uint8Array)) {
+      // Parts (a large request body as it arrived): each goes as a binary chunk would, never joined.
+      this.#advance(writeReplyHead(this.#room(headRoom), this.#end, message));
+      for (const part of body) this.#binary(part);
+      return;
+    }
     if (body.byteLength < LARGE_CHUNK && headRoom + body.byteLength <= OUTPUT_BUFFER_BYTES) {
       const buffer = this.#room(headRoom + body.byteLength);
       const at = writeReplyHead(buffer, this.#end, message);
@@ -188,8 +197,13 @@ export class OutputQueue {
       return;
     }
     this.#advance(writeReplyHead(this.#room(headRoom), this.#end, message));
-    if (body.byteLength >= LARGE_CHUNK) this.#piece(body, true);
-    else this.#copy(body);
+    this.#binary(body);
+  }
+
+  /** Part of a message's body, which is not changed once given: a large one by reference, a small one copied. */
+  #binary(data: Uint8Array): void {
+    if (data.byteLength >= LARGE_CHUNK) this.#piece(data, true);
+    else this.#copy(data);
   }
 
   /**

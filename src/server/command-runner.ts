@@ -11,6 +11,7 @@ import type { Dispatcher, Outcome } from "./dispatcher.ts";
 import type { FlowControl } from "./flow-control.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ReplyReserves } from "./reply-reserves.ts";
+import type { RequestBody } from "./request.ts";
 
 /** An async command in flight: what its settle needs to reply and to give its reserve back. */
 type Running = { handle: number; command: string; sequence: string; started: number; reserved: number };
@@ -44,7 +45,7 @@ export class CommandRunner {
   }
 
   /** Runs one complete request of the admitted connection in `slot`. */
-  run(slot: number, head: Head, body: Uint8Array): void {
+  run(slot: number, head: Head, body: RequestBody): void {
     const connection = this.#table.connections[slot]!;
     const dispatched = this.#dispatcher.dispatch(slot, connection, head, body);
     if (dispatched.kind === "refused") {
@@ -58,7 +59,7 @@ export class CommandRunner {
       slab.inflight[slot]!++;
       // Its reply does not exist yet: set aside the output it may need (and its body, held
       // until it settles), so that replies settling together stay within the limit.
-      const reserved = this.#reserves.reserveFor(command, body.byteLength);
+      const reserved = this.#reserves.reserveFor(command, Math.max(head.size, 0));
       this.#table.outputs[slot]!.reserve(reserved);
       // Its time runs from the read that carried the request (the turn's one clock reading).
       const running: Running = { handle: connection.id, command, sequence: dispatched.sequence, started: this.#flow.turnStartedAt, reserved };

@@ -15,6 +15,7 @@ import { Admissions, refusalInfo } from "./admission.ts";
 import { Arrivals } from "./arrivals.ts";
 import { CommandRunner } from "./command-runner.ts";
 import { Connection, type ClientCertificate, type ConnectionHost } from "./connection.ts";
+import type { RequestBody } from "./request.ts";
 import { ConnectionTable, type EngineSocket } from "./connection-table.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import { FlowControl } from "./flow-control.ts";
@@ -320,7 +321,7 @@ export class ConnectionEngine implements ConnectionHost {
 
   // ── Requests ──────────────────────────────────────────────────────────────────────────
 
-  #dispatch(slot: number, head: Head, body: Uint8Array): void {
+  #dispatch(slot: number, head: Head, body: RequestBody): void {
     this.slab.requests[slot]!++;
     // A trust change since admission is checked first: a revoked client is cut off whatever it sends.
     if (!this.#admissions.isCurrent(slot) && !this.#readmit(slot)) return;

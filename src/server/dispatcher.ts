@@ -9,7 +9,7 @@ import type { Head } from "../protocol/head-scanner.ts";
 import { describe } from "../wording.ts";
 import { describeClient, type Connection } from "./connection.ts";
 import { Permissions, type Authorizer, type KeyAccess, type KeyAuthorizer, type KeyScope } from "./permissions.ts";
-import { GnpRequest, normalizeReply, type CommandHandler, type HandlerResult } from "./request.ts";
+import { GnpRequest, normalizeReply, type CommandHandler, type HandlerResult, type RequestBody } from "./request.ts";
 
 /** What a command comes to: an OK or ERR reply (ready to be written, headers checked), or write-then-abort. */
 export type Outcome = ({ kind: "reply"; ok: boolean } & ReplyMessage) | { kind: "abort"; code: ErrorCode; reason: string };
@@ -74,7 +74,7 @@ export class Dispatcher {
   }
 
   /** Finds the handler of `head`'s command, asks the authorizer, and runs it. */
-  dispatch(slot: number, connection: Connection, head: Head, body: Uint8Array): Dispatched {
+  dispatch(slot: number, connection: Connection, head: Head, body: RequestBody): Dispatched {
     const sequence = head.sequence!;
     const name = head.tokens[0]!;
     // Clients mostly send commands upper-cased already: look that up before paying for toUpperCase.

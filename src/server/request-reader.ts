@@ -1,20 +1,22 @@
-// Reading requests out of a connection's slot, in place: input is copied into the slot's
-// message buffer a slot-full at a time, heads are found by the resumable scanner (no byte
-// scanned twice), bodies are read in the slot when the message fits and into a side buffer of
-// exactly Size bytes when it does not, and each complete request goes to the host in order.
-// A paused connection (flow control) keeps what it has not read yet, for resume(). The slot's
-// request deadline says when the request begun but not complete must have arrived.
+// Reading requests out of a connection's slot: input is copied into the slot a slot-full at a
+// time, heads are found by the resumable scanner (no byte scanned twice), bodies are read in the
+// slot when the message fits and gathered from the reads themselves when not (body-assembly.ts),
+// and complete requests go to the host in order; a paused connection keeps what it has not read,
+// and the request deadline bounds a request begun. Each read is the reader's to keep: Bun hands
+// every read over in a buffer of its own, never written again (the in-memory transport copies).
 
 import type { ErrorCode } from "../errors.ts";
 import { isHeadFault, parseHead, scanHead, type Head } from "../protocol/head-scanner.ts";
 import { MESSAGE_BYTES, SlotFlag, type ConnectionSlab } from "../slab/slab.ts";
+import { BodyAssembly } from "./body-assembly.ts";
+import type { RequestBody } from "./request.ts";
 
 const EMPTY = new Uint8Array(0);
 
 /** What the reader needs from the engine. */
 export interface ReaderHost {
   /** Runs one complete request (and applies flow control after it). */
-  dispatch(slot: number, head: Head, body: Uint8Array): void;
+  dispatch(slot: number, head: Head, body: RequestBody): void;
   /** Write, then abort, for a framing fault. */
   condemn(slot: number, code: ErrorCode, message: string): void;
   /** Condemned or given back: read nothing more. */
@@ -28,9 +30,9 @@ export class RequestReader {
   readonly #maxBody: number;
   readonly #requestTimeoutMs: number;
   readonly #host: ReaderHost;
-  /** Heads whose body is still arriving, and side buffers for bodies larger than a slot. */
+  /** Heads whose body is still arriving, and the bodies larger than a slot being gathered. */
   readonly #pendingHeads: (Head | undefined)[];
-  readonly #bodies: (Uint8Array | undefined)[];
+  readonly #bodies: (BodyAssembly | undefined)[];
   /** Input received while paused, not yet fed to the slot; bounded by what Bun delivers before pause() holds. */
   readonly #backlogs: (Uint8Array | undefined)[];
 
@@ -46,7 +48,7 @@ export class RequestReader {
 
   /** Keeps input that arrived while the connection is paused, for resume(). */
   hold(slot: number, chunk: Uint8Array): void {
-    this.#keep(slot, chunk, 0, false);
+    this.#keep(slot, chunk, 0);
   }
 
   /**
@@ -59,7 +61,7 @@ export class RequestReader {
     if (!(this.#slab.flags[slot]! & SlotFlag.BODY_OUTSIDE)) this.runBuffered(slot);
     const backlog = this.#backlogs[slot];
     this.#backlogs[slot] = undefined;
-    if (backlog !== undefined) this.#feed(slot, backlog, true);
+    if (backlog !== undefined) this.feed(slot, backlog);
     else this.#timeRequest(slot);
   }
 
@@ -74,18 +76,13 @@ export class RequestReader {
 
   /** Feeds one read into the slot, a slot-full at a time, and runs what is complete. */
   feed(slot: number, chunk: Uint8Array): void {
-    this.#feed(slot, chunk, false);
-  }
-
-  /** `owned`: the chunk is the reader's own (a backlog), so what is left of it is kept without a copy. */
-  #feed(slot: number, chunk: Uint8Array, owned: boolean): void {
     const slab = this.#slab;
     const base = slab.messageBase(slot);
     let offset = 0;
     while (offset < chunk.byteLength) {
       if (this.#host.stopped(slot)) return;
       if (slab.flags[slot]! & SlotFlag.INPUT_PAUSED) {
-        this.#keep(slot, chunk, offset, owned);
+        this.#keep(slot, chunk, offset);
         return;
       }
       if (slab.flags[slot]! & SlotFlag.BODY_OUTSIDE) {
@@ -164,10 +161,10 @@ export class RequestReader {
         slab.headEnd[slot] = bodyStart - start;
         break;
       }
-      // Larger than a slot: the body goes to a buffer of its own, exactly Size bytes, left
-      // unfilled (every byte of it is written by the copies below before anyone reads it).
-      const body = uninitialized(size);
-      body.set(messages.subarray(bodyStart, end));
+      // Larger than a slot: the body is gathered from the reads that carry it, starting with
+      // the bytes of it already in the slot (copied: the next read overwrites them).
+      const body = new BodyAssembly(size);
+      body.add(messages, bodyStart, end, false);
       this.#pendingHeads[slot] = head;
       this.#bodies[slot] = body;
       slab.bodyFilled[slot] = end - bodyStart;
@@ -186,15 +183,14 @@ export class RequestReader {
     }
   }
 
-  /** Copies body bytes of a larger-than-slot body; dispatches once it is complete. */
+  /** Takes body bytes of a larger-than-slot body out of a read; dispatches once it is complete. */
   #fillOutsideBody(slot: number, chunk: Uint8Array, offset: number): number {
     const slab = this.#slab;
     const body = this.#bodies[slot]!;
-    const filled = slab.bodyFilled[slot]!;
-    const take = Math.min(body.byteLength - filled, chunk.byteLength - offset);
-    body.set(chunk.subarray(offset, offset + take), filled);
-    slab.bodyFilled[slot] = filled + take;
-    if (filled + take === body.byteLength) {
+    const take = Math.min(body.missing, chunk.byteLength - offset);
+    body.add(chunk, offset, offset + take, true);
+    slab.bodyFilled[slot]! += take;
+    if (body.missing === 0) {
       const head = this.#pendingHeads[slot]!;
       this.#pendingHeads[slot] = undefined;
       this.#bodies[slot] = undefined;
@@ -202,15 +198,14 @@ export class RequestReader {
       slab.fill[slot] = 0;
       slab.scanFrom[slot] = 0;
       slab.requestDeadline[slot] = 0;
-      this.#host.dispatch(slot, head, body);
+      this.#host.dispatch(slot, head, body.finish());
     }
     return take;
   }
 
-  #keep(slot: number, chunk: Uint8Array, offset: number, owned: boolean): void {
+  #keep(slot: number, chunk: Uint8Array, offset: number): void {
     if (offset >= chunk.byteLength) return;
-    // Bun's read buffer is not ours to keep: copy it. A backlog being fed again is ours.
-    const rest = owned ? chunk.subarray(offset) : chunk.slice(offset);
+    const rest = offset === 0 ? chunk : chunk.subarray(offset);
     const kept = this.#backlogs[slot];
     if (kept === undefined) {
       this.#backlogs[slot] = rest;
@@ -221,10 +216,4 @@ export class RequestReader {
     joined.set(rest, kept.byteLength);
     this.#backlogs[slot] = joined;
   }
-}
-
-/** `size` bytes not zeroed first (a large body is copied in whole), as a plain Uint8Array. */
-function uninitialized(size: number): Uint8Array {
-  const memory = Buffer.allocUnsafeSlow(size);
-  return new Uint8Array(memory.buffer, memory.byteOffset, size);
 }

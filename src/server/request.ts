@@ -1,13 +1,19 @@
 // What a command handler receives and may return. A handler gets the parsed request and its
-// connection; what it returns becomes the OK body (a string, bytes, nothing, or a reply with
-// headers), what it throws becomes an ERR reply. normalizeReply turns a return value into
-// the two parts the encoder needs, and says precisely what it could not use.
+// connection; what it returns becomes the OK body (a string, bytes, byte parts, nothing, or a
+// reply with headers), what it throws becomes an ERR reply. normalizeReply turns a return value
+// into the two parts the encoder needs, and says precisely what it could not use. A large body
+// may come as parts (the reads that carried it); `body` joins them once, when first asked for.
 
 import type { HeaderList } from "../protocol/encoder.ts";
 import { headerValue } from "../protocol/head-scanner.ts";
 import type { Connection } from "./connection.ts";
 
 const utf8 = new TextDecoder("utf-8");
+
+/** A request's body as the reader gives it: one buffer, or parts that joined in order make it. */
+export type RequestBody = Uint8Array | readonly Uint8Array[];
+
+const NO_PARTS: readonly Uint8Array[] = Object.freeze([]);
 
 /** What a request is made of. */
 export type RequestParts = {
@@ -19,7 +25,7 @@ export type RequestParts = {
   headers: readonly (readonly [name: string, value: string])[];
   sequence: string;
   /** The body; empty when the request had no Size. */
-  body: Uint8Array;
+  body: RequestBody;
 };
 
 /**
@@ -36,15 +42,36 @@ export class GnpRequest {
   /** Every header in order, Sequence and Size included. */
   readonly headers: readonly (readonly [name: string, value: string])[];
   readonly sequence: string;
-  /** The body; empty when the request had no Size. */
-  readonly body: Uint8Array;
+  /** The body, or its parts until `body` joins them. */
+  #body: RequestBody;
 
   constructor(parts: RequestParts) {
     this.command = parts.command;
     this.args = parts.args;
     this.headers = parts.headers;
     this.sequence = parts.sequence;
-    this.body = parts.body;
+    this.#body = parts.body;
+  }
+
+  /** The body; empty when the request had no Size. A body that came in parts is joined on the first call. */
+  get body(): Uint8Array {
+    const body = this.#body;
+    if (body instanceof Uint8Array) return body;
+    const joined = joinParts(body);
+    this.#body = joined;
+    return joined;
+  }
+
+  /**
+   * The body as the pieces it arrived in, in order, without joining them: a handler that only
+   * passes a large body on (returns it, pushes it) spares a copy. Do not change them.
+   *
+   * @example server.command("MIRROR", (req) => req.bodyParts); // replies with the body as it came
+   */
+  get bodyParts(): readonly Uint8Array[] {
+    const body = this.#body;
+    if (!(body instanceof Uint8Array)) return body;
+    return body.byteLength === 0 ? NO_PARTS : [body];
   }
 
   /** The first header of that name (case-insensitive), or undefined. */
@@ -58,10 +85,13 @@ export class GnpRequest {
   }
 }
 
-/** A reply with headers of the handler's own. Sequence and Size are gnp's. */
-export type ReplyInit = { body?: string | Uint8Array; headers?: HeaderList };
+/** A reply body: text (sent as UTF-8), bytes, or byte parts sent one after the other. */
+export type ReplyBody = string | Uint8Array | readonly Uint8Array[];
 
-export type HandlerResult = string | Uint8Array | ReplyInit | null | undefined | void;
+/** A reply with headers of the handler's own. Sequence and Size are gnp's. */
+export type ReplyInit = { body?: ReplyBody; headers?: HeaderList };
+
+export type HandlerResult = ReplyBody | ReplyInit | null | undefined | void;
 
 /**
  * A command handler.
@@ -77,15 +107,43 @@ export function json(value: unknown, headers: HeaderList = []): ReplyInit {
 }
 
 /** Splits a handler's return value into body and headers; throws TypeError for anything else. */
-export function normalizeReply(result: HandlerResult): { body: string | Uint8Array; headers: HeaderList | undefined } {
+export function normalizeReply(result: HandlerResult): { body: ReplyBody; headers: HeaderList | undefined } {
   if (result === undefined || result === null) return { body: "", headers: undefined };
   if (typeof result === "string" || result instanceof Uint8Array) return { body: result, headers: undefined };
-  if (typeof result === "object" && !Array.isArray(result)) {
-    const body = result.body ?? "";
+  if (Array.isArray(result)) return { body: checkedParts(result), headers: undefined };
+  if (typeof result === "object") {
+    const body = (result as ReplyInit).body ?? "";
+    if (Array.isArray(body)) return { body: checkedParts(body), headers: (result as ReplyInit).headers };
     if (typeof body !== "string" && !(body instanceof Uint8Array)) {
-      throw new TypeError("a reply body must be a string or a Uint8Array");
+      throw new TypeError("a reply body must be a string, a Uint8Array or an array of Uint8Array");
     }
-    return { body, headers: result.headers };
+    return { body, headers: (result as ReplyInit).headers };
   }
-  throw new TypeError(`a handler returned ${typeof result}: expected a string, a Uint8Array, { body, headers } or nothing`);
+  throw new TypeError(`a handler returned ${typeof result}: expected a string, a Uint8Array, an array of Uint8Array, { body, headers } or nothing`);
+}
+
+function checkedParts(parts: readonly unknown[]): readonly Uint8Array[] {
+  for (let i = 0; i < parts.length; i++) {
+    if (!(parts[i] instanceof Uint8Array)) throw new TypeError(`a reply body's part ${i} is ${typeof parts[i]}: expected a Uint8Array`);
+  }
+  return parts as readonly Uint8Array[];
+}
+
+/**
+ * The parts one after the other in a buffer of their own, left unzeroed first since every byte
+ * is written. A lone part that is its whole buffer is the body as it is; one that is a view of a
+ * larger read is copied, so that a body a handler keeps never holds more memory than itself.
+ */
+function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1 && parts[0]!.byteLength === parts[0]!.buffer.byteLength) return parts[0]!;
+  let size = 0;
+  for (const part of parts) size += part.byteLength;
+  const memory = Buffer.allocUnsafeSlow(size);
+  const joined = new Uint8Array(memory.buffer, memory.byteOffset, size);
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.byteLength;
+  }
+  return joined;
 }
