@@ -34,7 +34,8 @@ export function registerBuiltinCommands(server: GnpServer, store: DocumentStore)
       const key = scopedKey(req, conn, "read");
       return after(store.get(key), (document) => {
         if (document === undefined) throw new GnpError("NOT_FOUND", `not found: ${key}`);
-        return { body: document.value, headers: [["Version", String(document.version)]] };
+        // A value read for this reply alone is freed once sent, not left to the collector.
+        return { body: document.value, headers: [["Version", String(document.version)]], transfer: document.fresh === true };
       });
     }, { maxReply: maxBody })
     .command("DEL", (req, conn) => {

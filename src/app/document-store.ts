@@ -5,7 +5,12 @@
 
 import { GnpError } from "../errors.ts";
 
-export type StoredDocument = { readonly value: Uint8Array; readonly version: number };
+/**
+ * A document as get() returns it. `fresh`: the value was read for this call alone and nobody
+ * else holds it (not a cache, not the store itself), so the caller may hand it to the server to
+ * free once sent (ReplyInit.transfer); otherwise the value may be shared.
+ */
+export type StoredDocument = { readonly value: Uint8Array; readonly version: number; readonly fresh?: boolean };
 
 export type Change =
   | { readonly op: "PUT"; readonly key: string; readonly version: number; readonly value: Uint8Array }
@@ -23,7 +28,8 @@ export interface DocumentStore {
   /**
    * The key's document. Its value may be shared with other readers (the memory store hands on
    * the buffer a PUT stored, the SQLite store the one it cached for a large value): read it,
-   * send it, never change it.
+   * send it, never change it. One marked `fresh` is the caller's alone: it may also hand it over
+   * to be freed once sent, and must not use it after that.
    */
   get(key: string): Promise<StoredDocument | undefined> | StoredDocument | undefined;
   /**

@@ -90,7 +90,8 @@ export class PostgresStore implements DocumentStore {
   }
 
   get(key: string): Promise<StoredDocument | undefined> {
-    return this.#read(key, SELECT_ONE, [key], (rows) => toDocument(rows[0] as DocumentRow | undefined));
+    // Each read's value is the driver's fresh buffer for this row, held by nobody else.
+    return this.#read(key, SELECT_ONE, [key], (rows) => toDocument(rows[0] as DocumentRow | undefined, true));
   }
 
   put(key: string, value: Uint8Array, ifMatch?: number): Promise<number> {
@@ -253,9 +254,10 @@ export class PostgresStore implements DocumentStore {
   }
 }
 
-function toDocument(row: DocumentRow | undefined): StoredDocument | undefined {
+function toDocument(row: DocumentRow | undefined, fresh = false): StoredDocument | undefined {
   if (row === undefined) return undefined;
-  return { value: new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength), version: Number(row.version) };
+  // The output queue frees a fresh value only when it spans its whole buffer (owned-memory.ts).
+  return { value: new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength), version: Number(row.version), fresh };
 }
 
 function checkKey(key: string): GnpError | undefined {

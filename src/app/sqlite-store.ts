@@ -133,9 +133,12 @@ export class SqliteStore implements DocumentStore {
     const cached = this.#cache?.get(key);
     if (cached !== undefined) return cached;
     const row = this.#select.get(key);
-    // bun:sqlite hands each read a Uint8Array of its own: pass it on, not a copy of it.
-    const document = row === null ? undefined : { value: row.value, version: row.version };
-    return this.#cache === undefined ? document : this.#cache.offer(key, document);
+    if (row === null) return undefined;
+    // bun:sqlite hands each read a Uint8Array of its own: pass it on, not a copy of it. Kept by
+    // the cache it is shared from now on; else it is this read's alone, for the reply to free.
+    const document = { value: row.value, version: row.version };
+    if (this.#cache?.keep(key, document) === true) return document;
+    return { value: row.value, version: row.version, fresh: true };
   }
 
   #enqueue<T>(kind: WriteKind, key: string, value: Uint8Array | undefined, ifMatch: number | undefined): Promise<T> {

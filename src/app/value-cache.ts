@@ -3,6 +3,8 @@
 // 1 MiB GET a few hundred times a second is that many megabytes of garbage a second. Entries
 // are never served stale by the store's own writes (it forgets their keys as each round
 // commits); the file's data_version drops everything when another writer changed the file.
+// When full, a value is let in only if it was read more often lately than the one it would push
+// out: under a scan of more values than fit, LRU would evict on every read and hit none.
 
 import type { StoredDocument } from "./document-store.ts";
 
@@ -10,6 +12,8 @@ import type { StoredDocument } from "./document-store.ts";
 export const LARGE_VALUE_BYTES = 64 * 1024;
 /** The default bound on the bytes of cached values: sixteen values of the default body limit. */
 export const DEFAULT_VALUE_CACHE_BYTES = 16 * 1024 * 1024;
+/** Reads of large values counted between two halvings of every count: how "lately" is measured. */
+const READS_PER_AGE = 1024;
 
 export type ValueCacheOptions = {
   /** The bound on the bytes held; 0 caches nothing. */
@@ -37,6 +41,12 @@ export type ValueCacheOptions = {
 export class ValueCache {
   /** In order of last read, least recent first (a Map keeps insertion order). */
   readonly #entries = new Map<string, StoredDocument>();
+  /**
+   * Recent reads of each large value's key, cached or not, halved every READS_PER_AGE reads
+   * (keys at 0 dropped), so it holds about 2 x READS_PER_AGE keys at most.
+   */
+  readonly #reads = new Map<string, number>();
+  #readsThisAge = 0;
   readonly #maxBytes: number;
   readonly #minBytes: number;
   readonly #fileVersion: () => number;
@@ -71,20 +81,33 @@ export class ValueCache {
       // Most recent last.
       this.#entries.delete(key);
       this.#entries.set(key, document);
+      this.#count(key);
     }
     return document;
   }
 
   /**
-   * Keeps what a read of `key` returned when it is large, fits the bound, and no other writer
-   * changed the file since the last look; evicts the least recently read to make room.
-   * Returns `document`.
+   * Keeps what a read of `key` returned when it is large, fits the bound, no other writer
+   * changed the file since the last look, and either it fits beside what is held or its key was
+   * read more often lately than the least recently read entry's, which then goes (as many as it
+   * takes). Returns `document`.
    */
   offer<D extends StoredDocument | undefined>(key: string, document: D): D {
-    if (document === undefined) return document;
+    if (document !== undefined) this.keep(key, document);
+    return document;
+  }
+
+  /** As offer(): true when `document` was kept (its value is shared from now on). */
+  keep(key: string, document: StoredDocument): boolean {
     const length = document.value.byteLength;
-    if (length < this.#minBytes || length > this.#maxBytes || !this.#look()) return document;
+    if (length < this.#minBytes || length > this.#maxBytes || !this.#look()) return false;
+    const reads = this.#count(key);
     this.#forget(key);
+    if (this.#bytes + length > this.#maxBytes) {
+      // Full: a value read no more often than the one it would evict is served and not kept.
+      const [oldest] = this.#entries.keys();
+      if (oldest !== undefined && reads <= (this.#reads.get(oldest) ?? 0)) return false;
+    }
     // Bounded: each turn removes one entry, and the bound holds `length` alone.
     for (const [oldest, held] of this.#entries) {
       if (this.#bytes + length <= this.#maxBytes) break;
@@ -93,7 +116,7 @@ export class ValueCache {
     }
     this.#entries.set(key, document);
     this.#bytes += length;
-    return document;
+    return true;
   }
 
   /** A round of the store's own writes goes to the file: until wrote(), a change of the file may be its commit. */
@@ -113,6 +136,21 @@ export class ValueCache {
   clear(): void {
     this.#entries.clear();
     this.#bytes = 0;
+  }
+
+  /** Counts a read of `key` and returns its recent reads; every READS_PER_AGE reads, all counts halve. */
+  #count(key: string): number {
+    const reads = (this.#reads.get(key) ?? 0) + 1;
+    this.#reads.set(key, reads);
+    if (++this.#readsThisAge >= READS_PER_AGE) {
+      this.#readsThisAge = 0;
+      // Bounded by the map's size, itself bounded as #reads says.
+      for (const [counted, n] of this.#reads) {
+        if (n >> 1 === 0) this.#reads.delete(counted);
+        else this.#reads.set(counted, n >> 1);
+      }
+    }
+    return reads;
   }
 
   /**

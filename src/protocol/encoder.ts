@@ -118,9 +118,17 @@ function encodeHeaders(headers: HeaderList): string {
 /**
  * A reply or push ready to be written: `size` is the body's length in bytes and `headerLines`
  * comes from encodeHeaderLines, so that writing it cannot fail. A body in parts is sent as the
- * parts one after the other, never joined first.
+ * parts one after the other, never joined first. `owned`: nobody but the queue holds a binary
+ * body, which it frees once written (see owned-memory.ts).
  */
-export type ReplyMessage = { status: ReplyStatus; sequence: string; size: number; headerLines: string; body: string | Uint8Array | readonly Uint8Array[] };
+export type ReplyMessage = {
+  status: ReplyStatus;
+  sequence: string;
+  size: number;
+  headerLines: string;
+  body: string | Uint8Array | readonly Uint8Array[];
+  owned?: boolean;
+};
 
 /** Strings this short are measured by a loop over their char codes; longer ones natively. */
 const SHORT_TEXT = 24;

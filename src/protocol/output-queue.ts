@@ -4,9 +4,11 @@
 // binary chunk goes by reference in a write of its own. What write() did not take is kept and
 // sent on drain, in order. The queue counts what it holds, and what work still running has
 // reserved in it, so that the server can stop reading from a client before its output grows
-// without end. It knows no socket, only write().
+// without end. A body the queue owns (ReplyMessage.owned) is freed as soon as the socket took
+// its last byte, rather than left to the collector. It knows no socket, only write().
 
 import { replyHeadRoom, writeReplyHead, writeText, type ReplyMessage } from "./encoder.ts";
+import { free, ownedMemory } from "./owned-memory.ts";
 
 /**
  * The part of Bun's Socket the queue needs; tests may pass anything of this shape. A queue with
@@ -22,8 +24,11 @@ const LARGE_CHUNK = 64 * 1024;
 /** The size of the buffers corked output is copied into: one TLS record's worth. */
 export const OUTPUT_BUFFER_BYTES = 16 * 1024;
 
-/** A range of corked output: data[from, end), kept by reference if the socket does not take it when `keepable`. */
-type Piece = { data: Uint8Array; from: number; end: number; keepable: boolean };
+/**
+ * A range of corked output: data[from, end), kept by reference if the socket does not take it
+ * when `keepable`; `owner`: the memory to free once the socket took the range's last byte.
+ */
+type Piece = { data: Uint8Array; from: number; end: number; keepable: boolean; owner: ArrayBuffer | undefined };
 
 /** Where a queue adds the bytes the socket took: the server's metrics. */
 export type ByteCounter = { bytesOut: number };
@@ -83,6 +88,8 @@ export class OutputQueue {
   #isCorked = false;
   /** What the socket did not take, in order. Non-empty means: wait for drain. */
   #unsent: Uint8Array[] = [];
+  /** Beside each of #unsent: the memory to free once the socket took that chunk's last byte. */
+  #unsentOwners: (ArrayBuffer | undefined)[] = [];
   #unsentBytes = 0;
   /** Promised to messages not written yet (replies of commands still running). */
   #reservedBytes = 0;
@@ -189,21 +196,30 @@ export class OutputQueue {
       for (const part of body) this.#binary(part);
       return;
     }
+    const owner = message.owned === true ? ownedMemory(body) : undefined;
     if (body.byteLength < LARGE_CHUNK && headRoom + body.byteLength <= OUTPUT_BUFFER_BYTES) {
       const buffer = this.#room(headRoom + body.byteLength);
       const at = writeReplyHead(buffer, this.#end, message);
       buffer.set(body, at);
       this.#advance(at + body.byteLength);
+      free(owner);
       return;
     }
     this.#advance(writeReplyHead(this.#room(headRoom), this.#end, message));
-    this.#binary(body);
+    this.#binary(body, owner);
   }
 
-  /** Part of a message's body, which is not changed once given: a large one by reference, a small one copied. */
-  #binary(data: Uint8Array): void {
-    if (data.byteLength >= LARGE_CHUNK) this.#piece(data, true);
-    else this.#copy(data);
+  /**
+   * Part of a message's body, which is not changed once given: a large one by reference, a small
+   * one copied. `owner`: the body's memory, the queue's to free once the bytes are taken or copied.
+   */
+  #binary(data: Uint8Array, owner?: ArrayBuffer): void {
+    if (data.byteLength >= LARGE_CHUNK) {
+      this.#piece(data, true, owner);
+    } else {
+      this.#copy(data);
+      free(owner);
+    }
   }
 
   /**
@@ -219,14 +235,14 @@ export class OutputQueue {
         const from = this.#from;
         this.#from = this.#end;
         this.#corkedBytes = 0;
-        this.#send(socket, buffer, from, this.#end, this.#pool === undefined);
+        this.#send(socket, { data: buffer, from, end: this.#end, keepable: this.#pool === undefined, owner: undefined });
       }
     } else {
       this.#seal();
       const pieces = this.#pieces;
       this.#pieces = undefined;
       this.#corkedBytes = 0;
-      for (const piece of pieces) this.#send(socket, piece.data, piece.from, piece.end, piece.keepable);
+      for (const piece of pieces) this.#send(socket, piece);
     }
     this.#giveBack();
   }
@@ -244,17 +260,23 @@ export class OutputQueue {
         return false;
       }
       this.#unsent.shift();
+      // The socket copied what it took (test/server/socket-write-copy.test.ts): the memory can go.
+      free(this.#unsentOwners.shift());
     }
     return true;
   }
 
   /** Forgets everything, for a slot that is given back. */
   reset(): void {
+    // Owned bodies that will never be sent now: freed rather than left to the collector.
+    if (this.#pieces !== undefined) for (const piece of this.#pieces) free(piece.owner);
+    for (const owner of this.#unsentOwners) free(owner);
     this.#pieces = undefined;
     this.#corkedBytes = 0;
     this.#isCorked = false;
     this.#giveBack();
     this.#unsent = [];
+    this.#unsentOwners = [];
     this.#unsentBytes = 0;
     this.#reservedBytes = 0;
   }
@@ -296,22 +318,22 @@ export class OutputQueue {
     }
   }
 
-  /** A chunk written as it is, after what the buffer holds; `keepable`: kept by reference if not taken. */
-  #piece(data: Uint8Array, keepable: boolean): void {
+  /** A chunk written as it is, after what the buffer holds; `keepable`: kept by reference if not taken; `owner`: see Piece. */
+  #piece(data: Uint8Array, keepable: boolean, owner?: ArrayBuffer): void {
     if (data.byteLength === 0) return;
     this.#seal();
-    this.#push(data, 0, data.byteLength, keepable);
+    this.#push({ data, from: 0, end: data.byteLength, keepable, owner });
     this.#corkedBytes += data.byteLength;
   }
 
-  #push(data: Uint8Array, from: number, end: number, keepable: boolean): void {
-    (this.#pieces ??= []).push({ data, from, end, keepable });
+  #push(piece: Piece): void {
+    (this.#pieces ??= []).push(piece);
   }
 
   /** Makes the buffer's unsent bytes a piece. A pool's buffer is written over later: its piece is copied if kept. */
   #seal(): void {
     if (this.#buffer === undefined || this.#end === this.#from) return;
-    this.#push(this.#buffer, this.#from, this.#end, this.#pool === undefined);
+    this.#push({ data: this.#buffer, from: this.#from, end: this.#end, keepable: this.#pool === undefined, owner: undefined });
     this.#from = this.#end;
   }
 
@@ -334,24 +356,39 @@ export class OutputQueue {
 
   // ── The socket ────────────────────────────────────────────────────────────────────────
 
-  /** Offers data[from, end); `keepable`: what the socket does not take is kept by reference, not copied. */
-  #send(socket: Writable, data: Uint8Array, from: number, end: number, keepable: boolean): void {
+  /**
+   * Offers the piece's bytes; what the socket does not take is kept by reference when
+   * `keepable`, else copied. An owned piece's memory is freed once the socket took all of it.
+   */
+  #send(socket: Writable, piece: Piece): void {
+    const { data, from, end, keepable, owner } = piece;
     if (this.#unsent.length > 0) {
-      this.#keep(keepable ? data.subarray(from, end) : data.slice(from, end));
+      this.#keep(keepable ? data.subarray(from, end) : data.slice(from, end), owner);
       return;
     }
     const whole = from === 0 && end === data.byteLength;
     const written = whole ? socket.write(data) : this.#pool !== undefined ? socket.write(data, from, end - from) : socket.write(data.subarray(from, end));
-    if (written < 0) return;
+    if (written < 0) {
+      free(owner); // closed: nothing will send it
+      return;
+    }
     this.#counter.bytesOut += written;
-    if (from + written >= end) return;
+    if (from + written >= end) {
+      free(owner);
+      return;
+    }
     // A copy of what is not the queue's to keep: the caller's buffer, or a pool's.
-    this.#keep(keepable ? data.subarray(from + written, end) : data.slice(from + written, end));
+    this.#keep(keepable ? data.subarray(from + written, end) : data.slice(from + written, end), owner);
   }
 
-  #keep(bytes: Uint8Array): void {
-    if (bytes.byteLength === 0) return;
+  #keep(bytes: Uint8Array, owner?: ArrayBuffer): void {
+    if (bytes.byteLength === 0) {
+      free(owner);
+      return;
+    }
     this.#unsent.push(bytes);
+    this.#unsentOwners.push(owner);
     this.#unsentBytes += bytes.byteLength;
   }
 }
+

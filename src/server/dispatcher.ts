@@ -113,7 +113,8 @@ export class Dispatcher {
     try {
       const reply = normalizeReply(value as HandlerResult);
       const body = reply.body;
-      return { kind: "reply", ok: true, status: "OK", sequence: ran.sequence, size: bodyBytes(body), headerLines: encodeHeaderLines(reply.headers), body };
+      const headerLines = encodeHeaderLines(reply.headers);
+      return { kind: "reply", ok: true, status: "OK", sequence: ran.sequence, size: bodyBytes(body), headerLines, body, owned: reply.transfer === true };
     } catch (error) {
       // A value that cannot be sent (a wrong type, a header with a line break) is the handler's fault.
       return this.#thrown(ran, error, connection);

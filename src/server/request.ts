@@ -88,8 +88,14 @@ export class GnpRequest {
 /** A reply body: text (sent as UTF-8), bytes, or byte parts sent one after the other. */
 export type ReplyBody = string | Uint8Array | readonly Uint8Array[];
 
-/** A reply with headers of the handler's own. Sequence and Size are gnp's. */
-export type ReplyInit = { body?: ReplyBody; headers?: HeaderList };
+/**
+ * A reply with headers of the handler's own. Sequence and Size are gnp's. `transfer: true`
+ * hands a Uint8Array body's memory to the server, which frees it once the reply is written:
+ * only for a buffer nobody else holds or will read (a value read fresh for this reply).
+ *
+ * @example return { body: document.value, transfer: document.fresh === true };
+ */
+export type ReplyInit = { body?: ReplyBody; headers?: HeaderList; transfer?: boolean };
 
 export type HandlerResult = ReplyBody | ReplyInit | null | undefined | void;
 
@@ -107,7 +113,7 @@ export function json(value: unknown, headers: HeaderList = []): ReplyInit {
 }
 
 /** Splits a handler's return value into body and headers; throws TypeError for anything else. */
-export function normalizeReply(result: HandlerResult): { body: ReplyBody; headers: HeaderList | undefined } {
+export function normalizeReply(result: HandlerResult): { body: ReplyBody; headers: HeaderList | undefined; transfer?: boolean } {
   if (result === undefined || result === null) return { body: "", headers: undefined };
   if (typeof result === "string" || result instanceof Uint8Array) return { body: result, headers: undefined };
   if (Array.isArray(result)) return { body: checkedParts(result), headers: undefined };
@@ -117,7 +123,9 @@ export function normalizeReply(result: HandlerResult): { body: ReplyBody; header
     if (typeof body !== "string" && !(body instanceof Uint8Array)) {
       throw new TypeError("a reply body must be a string, a Uint8Array or an array of Uint8Array");
     }
-    return { body, headers: (result as ReplyInit).headers };
+    // Only a single buffer is handed over; parts are views of reads the server still uses.
+    const transfer = (result as ReplyInit).transfer === true && body instanceof Uint8Array;
+    return { body, headers: (result as ReplyInit).headers, transfer };
   }
   throw new TypeError(`a handler returned ${typeof result}: expected a string, a Uint8Array, an array of Uint8Array, { body, headers } or nothing`);
 }

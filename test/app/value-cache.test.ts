@@ -1,4 +1,5 @@
-// The cache of large values: bounded in bytes, least recently read out first, never serving
+// The cache of large values: bounded in bytes, least recently read out first (when full, only
+// for a value read more often lately than what it evicts), never serving
 // a value that the store's own writes or another writer replaced; and, over real TLS, a client
 // that pipelines PUT, GET, DEL, PUT, GET of 1 MiB values reads each write's own bytes.
 
@@ -35,11 +36,27 @@ describe("value cache", () => {
     cache.offer("b", b);
     cache.offer("c", c);
     expect(cache.get("a")).toBe(a); // a is now the most recent: b goes first
-    cache.offer("d", doc(100 * KiB));
+    // Full: d read once is no more wanted than b; read again, it is, and b goes.
+    expect([cache.keep("d", doc(100 * KiB)), cache.size]).toEqual([false, 3]);
+    expect(cache.keep("d", doc(100 * KiB))).toBe(true);
     expect([cache.get("b"), cache.get("a"), cache.get("c"), cache.bytes]).toEqual([undefined, a, c, 300 * KiB]);
-    // A value as large as the bound empties the rest.
-    cache.offer("e", doc(300 * KiB));
+    // A value as large as the bound, read more often than the oldest entry, empties the rest.
+    for (let i = 0; i < 3; i++) cache.keep("e", doc(300 * KiB));
     expect([cache.size, cache.bytes, cache.get("a")]).toEqual([1, 300 * KiB, undefined]);
+  });
+
+  test("under a cyclic scan of four times what fits, the first values stay and serve a quarter of the reads, the rest pass through", () => {
+    const { cache } = cacheOver({ maxBytes: 16 * 100 * KiB });
+    let hits = 0;
+    let kept = 0;
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 64; i++) {
+        if (cache.get(`k${i}`) !== undefined) hits++;
+        else if (cache.keep(`k${i}`, doc(100 * KiB))) kept++;
+      }
+    }
+    // Admitting every read would keep 640 values and hit none.
+    expect([hits, kept, cache.size]).toEqual([9 * 16, 16, 16]);
   });
 
   test("a round of the store's own writes forgets its keys and keeps the rest", () => {
