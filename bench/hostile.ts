@@ -3,7 +3,8 @@
 // one connection, timed from when it was due, so that a stalled server shows in the figures
 // instead of hiding in fewer samples; plus a fresh connect-and-PING every 500 ms), and runs each
 // attack of bench/hostile-attacks.ts in a process of its own. For every attack it prints the
-// legitimate PING's p50/p99/max and the server's RSS before, during and after. Bounded in time.
+// legitimate PING's p50/p99/max and the server's RSS (with its workers') before, during and after.
+// Bounded in time.
 //   bun bench/hostile.ts [--attacks amplification,burst,...] [--before 2] [--during 6] [--after 4] [--info-keys 200000]
 //                        [--cli OTHER/src/cli.ts] [-- serve flags]
 
@@ -47,15 +48,45 @@ function parseArgs(argv: string[]): Args {
 
 // ── Measuring the server ──────────────────────────────────────────────────────────────
 
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(status.match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? NaN) / 1024;
+/** The server and its descendants (the workers of `--workers`), read from /proc; bounded by the tree's size. */
+function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    try {
+      const children = readFileSync(`/proc/${tree[i]}/task/${tree[i]}/children`, "utf8").trim();
+      if (children !== "") tree.push(...children.split(" ").map(Number));
+    } catch {
+      // Exited meanwhile: counted no more.
+    }
+  }
+  return tree;
 }
 
-/** utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s). */
+/** RSS of the server and its workers, added up (a supervisor alone would hide where memory goes). */
+function rssMiB(pid: number): number {
+  let kib = 0;
+  for (const each of processTree(pid)) {
+    try {
+      kib += Number(readFileSync(`/proc/${each}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? NaN);
+    } catch {
+      // Exited between the listing and the read.
+    }
+  }
+  return kib / 1024;
+}
+
+/** utime + stime of the server and its live workers, in seconds (/proc/PID/stat fields 14 and 15, in ticks of 1/100 s). */
 function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  let ticks = 0;
+  for (const each of processTree(pid)) {
+    try {
+      const fields = readFileSync(`/proc/${each}/stat`, "utf8").split(") ")[1]!.split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // Exited between the listing and the read.
+    }
+  }
+  return ticks / 100;
 }
 
 /** One phase's samples: PING latencies, fresh-connection times, RSS every 100 ms. */
