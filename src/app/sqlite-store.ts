@@ -136,9 +136,9 @@ export class SqliteStore implements DocumentStore {
     if (row === null) return undefined;
     // bun:sqlite hands each read a Uint8Array of its own: pass it on, not a copy of it. Kept by
     // the cache it is shared from now on; else it is this read's alone, for the reply to free.
-    const document = { value: row.value, version: row.version };
-    if (this.#cache?.keep(key, document) === true) return document;
-    return { value: row.value, version: row.version, fresh: true };
+    const document: { value: Uint8Array; version: number; fresh?: boolean } = { value: row.value, version: row.version };
+    if (this.#cache?.keep(key, document) !== true) document.fresh = true;
+    return document;
   }
 
   #enqueue<T>(kind: WriteKind, key: string, value: Uint8Array | undefined, ifMatch: number | undefined): Promise<T> {

@@ -4,10 +4,19 @@
 // socket took its last byte (Bun copies what write() took: test/server/socket-write-copy.test.ts).
 
 /**
- * The memory of an owned body, when the body is all of it: a view into a larger buffer (a
- * driver's receive buffer, a pool) is never freed, since the rest of it is someone else's.
+ * A body smaller than this is left to the collector: detaching costs about 0.7 µs (a new empty
+ * ArrayBuffer), far more than the collector spends on a small one, and a stream of small GETs
+ * makes little garbage. At this size bodies also stop being copied into output buffers.
+ */
+export const FREE_AT = 64 * 1024;
+
+/**
+ * The memory of an owned body worth freeing at once (FREE_AT), when the body is all of it: a
+ * view into a larger buffer (a driver's receive buffer, a pool) is never freed, since the rest
+ * of it is someone else's.
  */
 export function ownedMemory(body: Uint8Array): ArrayBuffer | undefined {
+  if (body.byteLength < FREE_AT) return undefined;
   const memory = body.buffer;
   if (!(memory instanceof ArrayBuffer) || body.byteOffset !== 0 || body.byteLength !== memory.byteLength) return undefined;
   return memory;

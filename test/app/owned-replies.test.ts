@@ -12,6 +12,7 @@ import { installApp } from "../../src/app/install-app.ts";
 import { connectAdmitted, startServer } from "../support/harness.ts";
 import { freed, getReply, latin1, readSlowly, valueOf, watched } from "../support/slow-reader.ts";
 import { request } from "../support/wire.ts";
+import { FREE_AT } from "../../src/protocol/owned-memory.ts";
 
 const KiB = 1024;
 
@@ -112,5 +113,23 @@ describe("large replies the server owns", () => {
     await readSlowly(client, requests, expected.length);
     expect(client.received === expected).toBe(true);
     expect(given.map((body) => freed(body))).toEqual([true, false]);
+  });
+
+  test("a small body given with transfer is left to the collector: freeing it costs more than it saves", async () => {
+    const given: Uint8Array[] = [];
+    await using server = await startServer({}, (s) =>
+      s.command("BLOB", (req) => {
+        const body = valueOf(4, Number(req.args[0]));
+        given.push(body);
+        return { body, transfer: true };
+      }),
+    );
+    await using client = await connectAdmitted(server.port);
+    const sizes = [100, FREE_AT - 1, FREE_AT];
+    const requests = sizes.map((size, i) => request(`BLOB ${size}`, String(i))).join("");
+    const expected = "OK\r\n" + sizes.map((size, i) => `OK\r\nSequence: ${i}\r\nSize: ${size}\r\n\r\n${latin1.decode(valueOf(4, size))}`).join("");
+    await readSlowly(client, requests, expected.length);
+    expect(client.received === expected).toBe(true);
+    expect(given.map((body) => freed(body))).toEqual([false, false, true]);
   });
 });
