@@ -225,6 +225,7 @@ export const METRICS = {
   bytesOut: total("counter", (server) => server.metrics.bytesOut, { name: "gnp_sent_bytes_total", help: "Bytes written to clients (application data, before TLS)." }),
   slotsInUse: total("gauge", (server) => server.stats().connections, { name: "gnp_slab_slots_in_use", help: "Connection slots in use, including handshakes in progress and connections closing." }),
   slotsCapacity: total("gauge", (server) => server.stats().capacity, { name: "gnp_slab_slots", help: "Connection slots allocated (--max-connections, per server process)." }),
+  slabBytes: total("gauge", (server) => server.stats().slabBytes, { name: "gnp_slab_bytes", help: "Bytes of memory the connection slab has made: every slot's columns, and message buffers 128 slots at a time as slots are first used." }),
   certificateCacheHits: total("counter", (server) => server.stats().certificateCache.hits, { name: "gnp_certificate_cache_hits_total", help: "Client certificate validations answered from the cache." }),
   certificateCacheMisses: total("counter", (server) => server.stats().certificateCache.misses, { name: "gnp_certificate_cache_misses_total", help: "Client certificate validations that parsed the certificate." }),
   /** Certificates in the validation caches now (not exposed). */

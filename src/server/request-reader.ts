@@ -91,7 +91,7 @@ export class RequestReader {
       }
       const fill = slab.fill[slot]!;
       const take = Math.min(MESSAGE_BYTES - fill, chunk.byteLength - offset);
-      slab.messages.set(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take), base + fill);
+      slab.messagesOf(slot).set(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take), base + fill);
       slab.fill[slot] = fill + take;
       offset += take;
       this.runBuffered(slot);
@@ -118,7 +118,7 @@ export class RequestReader {
    */
   runBuffered(slot: number): void {
     const slab = this.#slab;
-    const messages = slab.messages;
+    const messages = slab.messagesOf(slot);
     const base = slab.messageBase(slot);
     const end = base + slab.fill[slot]!;
     let start = base;
@@ -134,7 +134,7 @@ export class RequestReader {
           break;
         }
         if (scan.kind === "fault") return this.#host.condemn(slot, scan.code, scan.message);
-        const parsed = parseHead(slab.messageText, start, scan.headEnd, this.#maxBody);
+        const parsed = parseHead(slab.messageTextOf(slot), start, scan.headEnd, this.#maxBody);
         if (isHeadFault(parsed)) return this.#host.condemn(slot, parsed.code, parsed.message);
         if (parsed.sequence === undefined) return this.#host.condemn(slot, "MISSING_SEQUENCE", "missing Sequence header");
         head = parsed;

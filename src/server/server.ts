@@ -36,6 +36,8 @@ export type CommandOptions = {
 export type ServerStats = {
   connections: number;
   capacity: number;
+  /** Bytes the connection slab has made so far (its message buffers are made as slots are used). */
+  slabBytes: number;
   commandsServed: number;
   certificateCache: { hits: number; misses: number; size: number };
 };
@@ -296,6 +298,7 @@ export class GnpServer {
     return {
       connections: this.#engine?.slab.inUse ?? 0,
       capacity: this.options.maxConnections,
+      slabBytes: this.#engine?.slab.bytes ?? 0,
       commandsServed: this.metrics.commandsServed,
       certificateCache: this.#validator.cacheStats,
     };

@@ -1,13 +1,22 @@
-// Connection state as a struct-of-arrays over one ArrayBuffer: slot i owns 64 bytes of
-// private columns, 64 bytes of handler data (aligned on 64) and an 8,064-byte message
-// buffer, 8 KiB in all. Slots are taken from a free stack and given back on close; each
-// release bumps the slot's generation, so a handle kept past its connection's close can
-// never reach the connection that reuses the slot. No TLS, no parsing here.
+// Connection state as a struct-of-arrays: slot i owns 64 bytes of private columns and 64 bytes
+// of handler data (aligned on 64), in one ArrayBuffer for every slot, and an 8,064-byte message
+// buffer, in ArrayBuffers of 128 slots made as slots are first used: 8 KiB in all. Slots are
+// taken from a free stack and given back on close; each release bumps the slot's generation, so
+// a handle kept past its connection's close can never reach the connection that reuses it.
 
 export const SLOT_BYTES = 8192;
 export const PRIVATE_BYTES = 64;
 export const USER_DATA_BYTES = 64;
 export const MESSAGE_BYTES = SLOT_BYTES - PRIVATE_BYTES - USER_DATA_BYTES; // 8064
+
+/**
+ * Message buffers are made this many slots at a time (1 MiB), when the first slot of the group
+ * is handed out. Not one buffer for every slot up front: JavaScriptCore counts every
+ * ArrayBuffer's bytes, touched or not, in the heap size its collections are paced by, and 77 MiB
+ * of untouched message buffers (10,000 slots) let that much garbage pile up between them.
+ */
+export const MESSAGE_CHUNK_SLOTS = 128;
+const CHUNK_SHIFT = 7;
 
 /** Handles pack the slot into the low 21 bits and the generation above them. */
 const SLOT_BITS = 21;
@@ -57,6 +66,7 @@ export const SlotFlag = {
  */
 export class ConnectionSlab {
   readonly capacity: number;
+  /** The private columns and the handler data of every slot; message buffers are apart. */
   readonly memory: ArrayBuffer;
   /** When the sweeper acts on this slot (ms on performance.now()'s clock): handshake, idle or abort; 0 = none. */
   readonly deadline: Float64Array;
@@ -80,13 +90,13 @@ export class ConnectionSlab {
   readonly trustEpoch: Uint32Array;
   /** Every slot's 64 bytes of handler data, slot i at i * 64. */
   readonly userData: Uint8Array;
-  /** Every slot's message buffer, slot i at i * MESSAGE_BYTES. */
-  readonly messages: Uint8Array;
+  /** The message buffers of slots i * 128 to i * 128 + 127, once one of them was used. */
+  readonly #messages: Uint8Array[] = [];
   /**
-   * The same bytes as a Buffer, for parseHead, which reads an ASCII head out of a Buffer without
+   * The same bytes as Buffers, for parseHead, which reads an ASCII head out of a Buffer without
    * a view. Only for reading: a Buffer's slice() is a view, not the copy a body must be.
    */
-  readonly messageText: Buffer;
+  readonly #messageTexts: Buffer[] = [];
 
   readonly #free: Int32Array;
   #freeTop: number;
@@ -98,9 +108,7 @@ export class ConnectionSlab {
       throw new RangeError(`slab capacity ${capacity} is out of range: expected 1 to ${MAX_SLAB_CAPACITY}`);
     }
     this.capacity = capacity;
-    // One buffer; pages the kernel never hands out stay untouched, so an idle slab costs
-    // address space, not resident memory.
-    this.memory = new ArrayBuffer(capacity * SLOT_BYTES);
+    this.memory = new ArrayBuffer(capacity * (PRIVATE_BYTES + USER_DATA_BYTES));
     let offset = 0;
     const f64 = () => {
       const column = new Float64Array(this.memory, offset, capacity);
@@ -126,10 +134,8 @@ export class ConnectionSlab {
     this.trustEpoch = u32();
     const privateEnd = capacity * PRIVATE_BYTES; // the 4 spare bytes per slot lie before it
     this.userData = new Uint8Array(this.memory, privateEnd, capacity * USER_DATA_BYTES);
-    this.messages = new Uint8Array(this.memory, privateEnd + capacity * USER_DATA_BYTES, capacity * MESSAGE_BYTES);
-    this.messageText = Buffer.from(this.memory, this.messages.byteOffset, this.messages.byteLength);
     this.#free = new Int32Array(capacity);
-    // Lowest slots on top, so a lightly loaded server touches the fewest pages.
+    // Lowest slots on top, so a lightly loaded server makes the fewest message buffers.
     for (let i = 0; i < capacity; i++) this.#free[i] = capacity - 1 - i;
     this.#freeTop = capacity;
   }
@@ -137,6 +143,13 @@ export class ConnectionSlab {
   /** Slots in use now. */
   get inUse(): number {
     return this.#inUse;
+  }
+
+  /** Bytes of memory the slab has made so far: every slot's columns, and the message buffers of the slots used. */
+  get bytes(): number {
+    let bytes = this.memory.byteLength;
+    for (const chunk of this.#messages) bytes += chunk.byteLength;
+    return bytes;
   }
 
   /** One past the highest slot ever used: the sweeper looks no further. */
@@ -161,7 +174,10 @@ export class ConnectionSlab {
     this.trustEpoch[slot] = 0;
     this.userData.fill(0, slot * USER_DATA_BYTES, (slot + 1) * USER_DATA_BYTES);
     this.#inUse++;
-    if (slot >= this.#highWater) this.#highWater = slot + 1;
+    if (slot >= this.#highWater) {
+      this.#highWater = slot + 1;
+      while (this.#messages.length <= slot >> CHUNK_SHIFT) this.#addMessageChunk();
+    }
     return this.generation[slot]! * SLOT_SPAN + slot;
   }
 
@@ -187,9 +203,31 @@ export class ConnectionSlab {
     return this.generation[slot] === (handle - slot) / SLOT_SPAN ? slot : -1;
   }
 
-  /** Where slot's message buffer starts in `messages`. */
+  /** The buffer that holds slot's message buffer, at messageBase(slot); slot must be in use. */
+  messagesOf(slot: number): Uint8Array {
+    return this.#messages[slot >> CHUNK_SHIFT]!;
+  }
+
+  /** The same bytes as messagesOf(slot), as a Buffer, only for reading. */
+  messageTextOf(slot: number): Buffer {
+    return this.#messageTexts[slot >> CHUNK_SHIFT]!;
+  }
+
+  /** Where slot's message buffer starts in messagesOf(slot). */
   messageBase(slot: number): number {
-    return slot * MESSAGE_BYTES;
+    return (slot & (MESSAGE_CHUNK_SLOTS - 1)) * MESSAGE_BYTES;
+  }
+
+  /**
+   * Makes the message buffers of the next 128 slots (fewer at the end of the capacity). Slots are
+   * handed out lowest first, so chunks are made in order, each when its first slot is.
+   */
+  #addMessageChunk(): void {
+    const first = this.#messages.length * MESSAGE_CHUNK_SLOTS;
+    const slots = Math.min(MESSAGE_CHUNK_SLOTS, this.capacity - first);
+    const chunk = new Uint8Array(slots * MESSAGE_BYTES);
+    this.#messages.push(chunk);
+    this.#messageTexts.push(Buffer.from(chunk.buffer, 0, chunk.byteLength));
   }
 
   /** A view of slot's 64 bytes of handler data. */

@@ -116,6 +116,7 @@ describe("/metrics", () => {
       received: valueOf(m, "gnp_received_bytes_total"),
       slotsInUse: valueOf(m, "gnp_slab_slots_in_use"),
       slots: valueOf(m, "gnp_slab_slots"),
+      slabBytes: valueOf(m, "gnp_slab_bytes"),
     }).toEqual({
       accepted: 1,
       open: 0,
@@ -132,6 +133,8 @@ describe("/metrics", () => {
       received: sent.length,
       slotsInUse: 0,
       slots: 8,
+      // 8 slots' columns and their message buffers (fewer than 128 slots: one chunk of 8).
+      slabBytes: 8 * 8192,
     });
     const greetingAndReplies = GREETING + okReply("1", "PONG") + okReply("2", "PONG");
     expect(valueOf(m, "gnp_sent_bytes_total")).toBeGreaterThan(greetingAndReplies.length);

@@ -1,24 +1,55 @@
-// The slab: one ArrayBuffer of 8 KiB slots, columns laid out as documented, slots reused
-// with a new generation so that stale handles are refused.
+// The slab: 8 KiB per slot, columns laid out as documented in one ArrayBuffer, message buffers
+// made 128 slots at a time as slots are first used, slots reused with a new generation so that
+// stale handles are refused.
 
 import { describe, expect, test } from "bun:test";
-import { ConnectionSlab, MESSAGE_BYTES, SLOT_BYTES, SlotFlag, USER_DATA_BYTES } from "../../src/slab/slab.ts";
+import { ConnectionSlab, MESSAGE_BYTES, MESSAGE_CHUNK_SLOTS, SLOT_BYTES, SlotFlag, USER_DATA_BYTES } from "../../src/slab/slab.ts";
 
 describe("ConnectionSlab", () => {
-  test("one ArrayBuffer holds 8 KiB per slot: 64 private, 64 handler data aligned on 64, 8064 message", () => {
+  test("8 KiB per slot: 64 private and 64 handler data aligned on 64 in one ArrayBuffer, 8064 message", () => {
     const slab = new ConnectionSlab(100);
     expect(SLOT_BYTES).toBe(8192);
     expect(MESSAGE_BYTES).toBe(8064);
-    expect(slab.memory.byteLength).toBe(100 * 8192);
+    expect(slab.memory.byteLength).toBe(100 * 128);
     for (const column of [slab.deadline, slab.generation, slab.flags, slab.fill, slab.scanFrom, slab.inflight]) {
       expect(column.buffer).toBe(slab.memory);
     }
     expect(slab.userData.buffer).toBe(slab.memory);
     expect(slab.userData.byteOffset % 64).toBe(0);
     expect(slab.userData.byteOffset).toBe(100 * 64);
-    expect(slab.messages.byteOffset).toBe(100 * 128);
-    expect(slab.messages.byteOffset + slab.messages.byteLength).toBe(slab.memory.byteLength);
     expect(slab.userDataOf(3).byteOffset).toBe(100 * 64 + 3 * USER_DATA_BYTES);
+    slab.allocate();
+    expect(slab.messagesOf(0).byteLength).toBe(100 * MESSAGE_BYTES);
+    expect(slab.messageBase(99)).toBe(99 * MESSAGE_BYTES);
+    expect(slab.bytes).toBe(100 * SLOT_BYTES);
+  });
+
+  test("message buffers are made 128 slots at a time, as the slots are first handed out", () => {
+    const capacity = 10_000;
+    const slab = new ConnectionSlab(capacity);
+    // Only the columns up front: 1.25 MiB for 10,000 slots, not 80 MB.
+    expect(slab.bytes).toBe(capacity * 128);
+    const handles = Array.from({ length: MESSAGE_CHUNK_SLOTS + 1 }, () => slab.allocate());
+    expect(slab.bytes).toBe(capacity * 128 + 2 * MESSAGE_CHUNK_SLOTS * MESSAGE_BYTES);
+    const last = slab.slotOf(handles.at(-1)!);
+    const first = slab.slotOf(handles[0]!);
+    expect(last).toBe(MESSAGE_CHUNK_SLOTS);
+    expect(slab.messageBase(last)).toBe(0);
+    expect(slab.messagesOf(last)).not.toBe(slab.messagesOf(first));
+    // Slots of one chunk have message buffers that do not overlap.
+    const [a, b] = [slab.slotOf(handles[126]!), slab.slotOf(handles[127]!)];
+    expect(slab.messagesOf(a)).toBe(slab.messagesOf(b));
+    expect(slab.messageBase(b) - slab.messageBase(a)).toBe(MESSAGE_BYTES);
+    expect(slab.messageBase(b) + MESSAGE_BYTES).toBe(slab.messagesOf(b).byteLength);
+    // A released slot is reused before a new one: no new chunk.
+    slab.release(handles[5]!);
+    slab.allocate();
+    expect(slab.bytes).toBe(capacity * 128 + 2 * MESSAGE_CHUNK_SLOTS * MESSAGE_BYTES);
+    // The last chunk holds only what is left of the capacity.
+    const small = new ConnectionSlab(130);
+    for (let i = 0; i < 130; i++) small.allocate();
+    expect(small.messagesOf(129).byteLength).toBe(2 * MESSAGE_BYTES);
+    expect(small.bytes).toBe(130 * SLOT_BYTES);
   });
 
   test("allocate hands out every slot once, then -1", () => {
