@@ -5,7 +5,8 @@
 // sent on drain, in order. The queue counts what it holds, and what work still running has
 // reserved in it, so that the server can stop reading from a client before its output grows
 // without end. A body the queue owns (ReplyMessage.owned) is freed as soon as the socket took
-// its last byte, rather than left to the collector. It knows no socket, only write().
+// its last byte, rather than left to the collector. An allowance may bound what is offered at
+// once (the server's turns of the loop). It knows no socket, only write().
 
 import { replyHeadRoom, writeReplyHead, writeText, type ReplyMessage } from "./encoder.ts";
 import { free, ownedMemory } from "./owned-memory.ts";
@@ -32,6 +33,21 @@ type Piece = { data: Uint8Array; from: number; end: number; keepable: boolean; o
 
 /** Where a queue adds the bytes the socket took: the server's metrics. */
 export type ByteCounter = { bytesOut: number };
+
+/**
+ * How much a queue may offer its socket now: the server's share of one turn of the event loop
+ * (src/server/write-turns.ts), since a write encrypts what it offers before it returns and one
+ * connection taking megabytes would hold every other client up. A queue without one offers all.
+ */
+export type WriteAllowance = {
+  /** Bytes of `wanted` the queue of `slot` may offer now. */
+  grant(slot: number, wanted: number): number;
+  /**
+   * The socket took all that was granted, and less than wanted: the queue of `slot` holds the
+   * rest, and no drain will come for it, so the allowance has the queue drained at a later turn.
+   */
+  holdBack(slot: number): void;
+};
 
 /**
  * Output buffers that the queues of one server share. A queue holds one only from the first
@@ -94,9 +110,17 @@ export class OutputQueue {
   /** Promised to messages not written yet (replies of commands still running). */
   #reservedBytes = 0;
 
-  constructor(counter: ByteCounter = { bytesOut: 0 }, pool?: BufferPool) {
+  /** The allowance stopped the last offer: the socket would have taken more. */
+  #heldBack = false;
+  /** Who says how much may be offered at once, and the slot this queue is asked for by. */
+  readonly #allowance: WriteAllowance | undefined;
+  readonly #slot: number;
+
+  constructor(counter: ByteCounter = { bytesOut: 0 }, pool?: BufferPool, options: { allowance?: WriteAllowance; slot?: number } = {}) {
     this.#counter = counter;
     this.#pool = pool;
+    this.#allowance = options.allowance;
+    this.#slot = options.slot ?? 0;
   }
 
   /** Bytes waiting for the socket (corked bytes not counted until flushed). */
@@ -129,6 +153,11 @@ export class OutputQueue {
 
   get isBlocked(): boolean {
     return this.#unsent.length > 0;
+  }
+
+  /** What is unsent waits for the allowance (a later turn of the loop), not for the socket to drain. */
+  get isHeldBack(): boolean {
+    return this.#heldBack && this.#unsent.length > 0;
   }
 
   cork(): void {
@@ -249,14 +278,23 @@ export class OutputQueue {
 
   /** Called on drain: offers the kept bytes again. Returns true when nothing is left. */
   drain(socket: Writable): boolean {
+    this.#heldBack = false;
     while (this.#unsent.length > 0) {
       const chunk = this.#unsent[0]!;
-      const written = socket.write(chunk);
+      const allowed = this.#allowance === undefined ? chunk.byteLength : this.#allowance.grant(this.#slot, chunk.byteLength);
+      if (allowed === 0) {
+        // This turn's share is spent: the allowance drains the queue again at a later one.
+        this.#holdBack();
+        return false;
+      }
+      const written = socket.write(allowed === chunk.byteLength ? chunk : chunk.subarray(0, allowed));
       if (written < 0) return false; // closed: the close handler cleans up
       this.#unsentBytes -= written;
       this.#counter.bytesOut += written;
       if (written < chunk.byteLength) {
         this.#unsent[0] = chunk.subarray(written);
+        // Stopped by the allowance, not by the socket (which would say so with a drain).
+        if (written === allowed) this.#holdBack();
         return false;
       }
       this.#unsent.shift();
@@ -279,6 +317,7 @@ export class OutputQueue {
     this.#unsentOwners = [];
     this.#unsentBytes = 0;
     this.#reservedBytes = 0;
+    this.#heldBack = false;
   }
 
   // ── The buffer ────────────────────────────────────────────────────────────────────────
@@ -366,19 +405,30 @@ export class OutputQueue {
       this.#keep(keepable ? data.subarray(from, end) : data.slice(from, end), owner);
       return;
     }
-    const whole = from === 0 && end === data.byteLength;
-    const written = whole ? socket.write(data) : this.#pool !== undefined ? socket.write(data, from, end - from) : socket.write(data.subarray(from, end));
-    if (written < 0) {
-      free(owner); // closed: nothing will send it
-      return;
+    const allowed = this.#allowance === undefined ? end - from : this.#allowance.grant(this.#slot, end - from);
+    let written = 0;
+    if (allowed > 0) {
+      const whole = from === 0 && end === data.byteLength && allowed === end - from;
+      written = whole ? socket.write(data) : this.#pool !== undefined ? socket.write(data, from, allowed) : socket.write(data.subarray(from, from + allowed));
+      if (written < 0) {
+        free(owner); // closed: nothing will send it
+        return;
+      }
+      this.#counter.bytesOut += written;
     }
-    this.#counter.bytesOut += written;
     if (from + written >= end) {
       free(owner);
       return;
     }
+    // Stopped by the allowance, not by the socket (which would say so with a drain).
+    if (written === allowed) this.#holdBack();
     // A copy of what is not the queue's to keep: the caller's buffer, or a pool's.
     this.#keep(keepable ? data.subarray(from + written, end) : data.slice(from + written, end), owner);
+  }
+
+  #holdBack(): void {
+    this.#heldBack = true;
+    this.#allowance!.holdBack(this.#slot);
   }
 
   #keep(bytes: Uint8Array, owner?: ArrayBuffer): void {

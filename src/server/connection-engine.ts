@@ -25,6 +25,7 @@ import type { KeyAccess, KeyScope } from "./permissions.ts";
 import { ReplyReserves } from "./reply-reserves.ts";
 import { RequestReader } from "./request-reader.ts";
 import { TimeLimits, type SweepHost } from "./time-limits.ts";
+import { WriteTurns } from "./write-turns.ts";
 
 const GREETING = "OK\r\n";
 
@@ -69,7 +70,14 @@ export class ConnectionEngine implements ConnectionHost {
     const slab = (this.slab = new ConnectionSlab(options.maxConnections));
     const onError = (error: unknown, connection: Connection | undefined) => this.#hooks.emitError(error, connection);
     this.#limits = new TimeLimits(slab, options);
-    this.#table = new ConnectionTable(slab, this.#limits, { maxOutput: options.maxOutput, counter: this.metrics, onCondemned: (slot) => this.#reader.forget(slot) });
+    const engine = this;
+    const writeTurns = new WriteTurns(slab.capacity, {
+      get table() {
+        return engine.#table;
+      },
+      writeOn: (slot) => this.#writeOn(slot),
+    });
+    this.#table = new ConnectionTable(slab, this.#limits, { maxOutput: options.maxOutput, counter: this.metrics, onCondemned: (slot) => this.#reader.forget(slot), allowance: writeTurns });
     this.#arrivals = new Arrivals(this.#table, options, { metrics: this.metrics, emitRefuse: (info) => this.#hooks.emitRefuse(info) });
     this.#admissions = new Admissions(parts.validator, slab.trustEpoch);
     this.#dispatcher = parts.dispatcher;
@@ -263,6 +271,13 @@ export class ConnectionEngine implements ConnectionHost {
     if (slot < 0) return;
     // The client took output: a slow reader whose input waits behind flow control is not idle.
     this.#limits.touch(slot);
+    this.#writeOn(slot);
+  }
+
+  /** Offers the kept output again: the socket drained, or a new turn of the loop gave the connection its share (write-turns.ts). */
+  #writeOn(slot: number): void {
+    const socket = this.#table.sockets[slot];
+    if (socket === undefined) return;
     const empty = this.#table.outputs[slot]!.drain(socket);
     if (empty) this.#table.endIfCondemned(slot);
     this.#flow.maybeResume(slot);

@@ -5,7 +5,7 @@
 
 import type { ErrorCode } from "../errors.ts";
 import { encodeErrorLine, type ReplyMessage } from "../protocol/encoder.ts";
-import { BufferPool, OutputQueue, type ByteCounter } from "../protocol/output-queue.ts";
+import { BufferPool, OutputQueue, type ByteCounter, type WriteAllowance } from "../protocol/output-queue.ts";
 import { SlotFlag, type ConnectionSlab } from "../slab/slab.ts";
 import type { Presented } from "./admission.ts";
 import type { Connection } from "./connection.ts";
@@ -59,12 +59,16 @@ export class ConnectionTable {
   /** Told when a connection is condemned: the reader drops what it half-read. */
   readonly #onCondemned: (slot: number) => void;
 
-  constructor(slab: ConnectionSlab, limits: TimeLimits, options: { maxOutput: number; counter: ByteCounter; onCondemned: (slot: number) => void }) {
+  /** How much each connection may write in a turn of the loop (write-turns.ts); none: all at once. */
+  readonly #allowance: WriteAllowance | undefined;
+
+  constructor(slab: ConnectionSlab, limits: TimeLimits, options: { maxOutput: number; counter: ByteCounter; onCondemned: (slot: number) => void; allowance?: WriteAllowance }) {
     this.slab = slab;
     this.#limits = limits;
     this.#counter = options.counter;
     this.#maxOutput = options.maxOutput;
     this.#onCondemned = options.onCondemned;
+    this.#allowance = options.allowance;
     this.sockets = new Array(slab.capacity);
     this.connections = new Array(slab.capacity);
     this.outputs = new Array(slab.capacity);
@@ -75,7 +79,7 @@ export class ConnectionTable {
   open(slot: number, socket: EngineSocket, connection: Connection): void {
     this.sockets[slot] = socket;
     this.connections[slot] = connection;
-    (this.outputs[slot] ??= new OutputQueue(this.#counter, this.#pool)).reset();
+    (this.outputs[slot] ??= new OutputQueue(this.#counter, this.#pool, { allowance: this.#allowance, slot })).reset();
   }
 
   /** The slot's socket closed: forgets it all. */

@@ -103,7 +103,10 @@ export class FlowControl {
     this.flushPast(slot);
     const output = table.outputs[slot]!;
     const owed = output.reservedBytes > 0 && output.committedBytes >= this.#maxOutput;
-    if (owed || output.unsentBytes > this.#pauseAt || table.slab.inflight[slot]! >= MAX_INFLIGHT) {
+    // Output held back for a later turn of the loop (write-turns.ts) is not a client that does not
+    // read: it may reach half the limit before input pauses, so that large replies keep flowing.
+    const backedUp = output.unsentBytes > (output.isHeldBack ? this.#maxOutput / 2 : this.#pauseAt);
+    if (owed || backedUp || table.slab.inflight[slot]! >= MAX_INFLIGHT) {
       table.slab.flags[slot]! |= SlotFlag.INPUT_PAUSED;
       socket.pause();
     } else if (this.#spent()) {
@@ -198,7 +201,7 @@ export class FlowControl {
     if ((slab.flags[slot]! & (SlotFlag.INPUT_PAUSED | SlotFlag.CONDEMNED | SlotFlag.YIELDED)) !== SlotFlag.INPUT_PAUSED) return;
     const output = table.outputs[slot]!;
     const socket = table.sockets[slot];
-    if (socket === undefined || output.unsentBytes > this.#resumeAt || slab.inflight[slot]! >= MAX_INFLIGHT / 2) return;
+    if (socket === undefined || output.unsentBytes > (output.isHeldBack ? this.#maxOutput / 4 : this.#resumeAt) || slab.inflight[slot]! >= MAX_INFLIGHT / 2) return;
     if (output.reservedBytes > 0 && output.committedBytes >= this.#maxOutput / 2) return;
     slab.flags[slot]! &= ~SlotFlag.INPUT_PAUSED;
     output.cork();
