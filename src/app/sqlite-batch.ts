@@ -11,7 +11,21 @@ export const WriteKind = { PUT: 1, DEL: 2 } as const;
 export type WriteKind = (typeof WriteKind)[keyof typeof WriteKind];
 
 export type EncodableWrite = { readonly kind: WriteKind; readonly key: string; readonly value: Uint8Array | undefined; readonly ifMatch: number | undefined };
-export type DecodedWrite = { kind: WriteKind; key: string; value: Uint8Array; ifMatch: number | undefined };
+
+/**
+ * A round as the commit worker reads it: columns, one entry per write, in order; no object
+ * per write. Write i's key is keys[i], its value values[valueStarts[i], valueStarts[i + 1]),
+ * its If-Match ifMatch[i] (NaN for none).
+ */
+export type DecodedRound = {
+  readonly count: number;
+  readonly kinds: Uint8Array;
+  readonly keys: string[];
+  readonly ifMatch: Float64Array;
+  /** count + 1 offsets into `values`. */
+  readonly valueStarts: Uint32Array;
+  readonly values: Uint8Array;
+};
 
 /** A round on the wire between the threads. */
 export type EncodedRound = { readonly count: number; readonly keys: string; readonly meta: ArrayBuffer; readonly values: ArrayBuffer };
@@ -55,28 +69,23 @@ export function encodeRound(writes: readonly EncodableWrite[]): EncodedRound {
   return { count, keys: keys.join(""), meta, values: values.buffer };
 }
 
-/** Unpacks a round; values are views into its `values` buffer, not copies. */
-export function decodeRound(round: EncodedRound): DecodedWrite[] {
-  const { count, keys, meta } = round;
+/** Unpacks a round into columns; keys are cut from the round's one string, values stay in its buffer. */
+export function decodeRound(round: EncodedRound): DecodedRound {
+  const { count, keys: joined, meta } = round;
   const { ifMatch, keyLengths, valueLengths, kinds } = views(meta, count);
-  const values = new Uint8Array(round.values);
-  const writes: DecodedWrite[] = new Array(count);
+  const keys: string[] = new Array(count);
+  const valueStarts = new Uint32Array(count + 1);
   let keyAt = 0;
   let valueAt = 0;
   for (let i = 0; i < count; i++) {
     const keyEnd = keyAt + keyLengths[i]!;
-    const valueEnd = valueAt + valueLengths[i]!;
-    const expected = ifMatch[i]!;
-    writes[i] = {
-      kind: kinds[i] as WriteKind,
-      key: keys.slice(keyAt, keyEnd),
-      value: values.subarray(valueAt, valueEnd),
-      ifMatch: Number.isNaN(expected) ? undefined : expected,
-    };
+    keys[i] = joined.slice(keyAt, keyEnd);
     keyAt = keyEnd;
-    valueAt = valueEnd;
+    valueStarts[i] = valueAt;
+    valueAt += valueLengths[i]!;
   }
-  return writes;
+  valueStarts[count] = valueAt;
+  return { count, kinds, keys, ifMatch, valueStarts, values: new Uint8Array(round.values) };
 }
 
 /**

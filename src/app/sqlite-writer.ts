@@ -5,7 +5,7 @@
 // so the event loop's reading connection opens the file the same way.
 
 import { Database, type Statement } from "bun:sqlite";
-import { WriteKind, conflictResult, type DecodedWrite, type SqliteSync } from "./sqlite-batch.ts";
+import { WriteKind, conflictResult, type DecodedRound, type SqliteSync } from "./sqlite-batch.ts";
 
 /** Opens a connection with the store's pragmas: WAL, the chosen synchronous level, a wait for a sibling's lock. */
 export function openDatabase(path: string, sync: SqliteSync): Database {
@@ -33,8 +33,12 @@ export function createSchema(db: Database): void {
 
 type Current = { version: number; size: number };
 
-/** A key's state as the round has left it so far; written to the table once, at the end. */
-type Slot = { version: number; size: number; exists: boolean; readonly existed: boolean; readonly sizeAtStart: number; value: Uint8Array | undefined; dirty: boolean };
+/**
+ * A key's state as the round has left it so far; written to the table once, at the end.
+ * `write`: the index of the PUT whose value it holds (its bytes stay in the round's buffer
+ * until then), or -1.
+ */
+type Slot = { version: number; size: number; exists: boolean; readonly existed: boolean; readonly sizeAtStart: number; write: number; dirty: boolean };
 
 export class SqliteWriter {
   readonly #db: Database;
@@ -68,27 +72,29 @@ export class SqliteWriter {
    * nothing, so it needs no savepoint and never undoes a neighbour; any other failure (disk
    * full, I/O error) rolls the whole round back and throws.
    */
-  commit(writes: readonly DecodedWrite[]): Float64Array {
-    const results = new Float64Array(writes.length);
+  commit(round: DecodedRound): Float64Array {
+    const { count, kinds, keys, ifMatch, valueStarts } = round;
+    const results = new Float64Array(count);
     const slots = new Map<string, Slot>();
     this.#begin.run();
     try {
-      for (let i = 0; i < writes.length; i++) {
-        const write = writes[i]!;
-        let slot = slots.get(write.key);
+      for (let i = 0; i < count; i++) {
+        const key = keys[i]!;
+        let slot = slots.get(key);
         if (slot === undefined) {
-          const current = this.#current.get(write.key);
+          const current = this.#current.get(key);
           const size = current?.size ?? 0;
-          slot = { version: current?.version ?? 0, size, exists: current !== null, existed: current !== null, sizeAtStart: size, value: undefined, dirty: false };
-          slots.set(write.key, slot);
+          slot = { version: current?.version ?? 0, size, exists: current !== null, existed: current !== null, sizeAtStart: size, write: -1, dirty: false };
+          slots.set(key, slot);
         }
         const version = slot.exists ? slot.version : 0;
-        if (write.ifMatch !== undefined && version !== write.ifMatch) {
+        const expected = ifMatch[i]!;
+        if (!Number.isNaN(expected) && version !== expected) {
           results[i] = conflictResult(version);
-        } else if (write.kind === WriteKind.PUT) {
+        } else if (kinds[i] === WriteKind.PUT) {
           slot.version = version + 1;
-          slot.size = write.value.byteLength;
-          slot.value = write.value;
+          slot.size = valueStarts[i + 1]! - valueStarts[i]!;
+          slot.write = i;
           slot.exists = true;
           slot.dirty = true;
           results[i] = version + 1;
@@ -100,7 +106,7 @@ export class SqliteWriter {
           results[i] = version + 1;
         }
       }
-      this.#apply(slots);
+      this.#apply(slots, round);
       this.#commit.run();
     } catch (error) {
       try {
@@ -114,12 +120,12 @@ export class SqliteWriter {
   }
 
   /** Writes each changed key's final state and moves the counters by the round's deltas. */
-  #apply(slots: Map<string, Slot>): void {
+  #apply(slots: Map<string, Slot>, round: DecodedRound): void {
     let keys = 0;
     let bytes = 0;
     for (const [key, slot] of slots) {
       if (!slot.dirty) continue;
-      if (slot.exists) this.#upsert.run(key, slot.value!, slot.version);
+      if (slot.exists) this.#upsert.run(key, round.values.subarray(round.valueStarts[slot.write]!, round.valueStarts[slot.write + 1]!), slot.version);
       else if (slot.existed) this.#remove.run(key);
       else continue;
       keys += Number(slot.exists) - Number(slot.existed);
