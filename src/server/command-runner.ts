@@ -1,7 +1,8 @@
 // Running the requests the reader finds on a connection: each goes to the dispatcher; a sync
-// handler's reply is written at once, an async one has its output reserved while it runs (flow
-// control) and its reply written when it settles, ahead of the ERR: line or shutdown line that
-// waits for the connection's last reply. Every command is counted in the metrics.
+// handler's reply is written at once, an async one (a promise, or a PendingReply) has its
+// output reserved while it runs (flow control) and its reply written when it settles, ahead of
+// the ERR: line or shutdown line that waits for the connection's last reply. Every command is
+// counted in the metrics; the settles of one tick share one clock reading.
 
 import type { Head } from "../protocol/head-scanner.ts";
 import { SlotFlag } from "../slab/slab.ts";
@@ -10,11 +11,12 @@ import type { ConnectionTable } from "./connection-table.ts";
 import type { Dispatcher, Outcome } from "./dispatcher.ts";
 import type { FlowControl } from "./flow-control.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import type { PendingReply, ReplyTarget } from "./pending-reply.ts";
 import type { ReplyReserves } from "./reply-reserves.ts";
 import type { RequestBody } from "./request.ts";
 
-/** An async command in flight: what its settle needs to reply and to give its reserve back. */
-type Running = { handle: number; command: string; sequence: string; started: number; reserved: number };
+/** An async command in flight: what its settle needs to reply and to give its reserve back (a PendingReply carries the same). */
+type Running = { readonly handle: number; readonly command: string; readonly sequence: string; readonly started: number; readonly reserved: number };
 
 export type RunnerParts = {
   table: ConnectionTable;
@@ -27,13 +29,18 @@ export type RunnerParts = {
   onError: (error: unknown, connection: Connection) => void;
 };
 
-export class CommandRunner {
+export class CommandRunner implements ReplyTarget {
   readonly #table: ConnectionTable;
   readonly #dispatcher: Dispatcher;
   readonly #flow: FlowControl;
   readonly #reserves: ReplyReserves;
   readonly #metrics: ServerMetrics;
   readonly #onError: (error: unknown, connection: Connection) => void;
+  /** The clock reading the settles of this tick share; -1 until the first of them reads it. */
+  #settledAt = -1;
+  readonly #tickEnded = (): void => {
+    this.#settledAt = -1;
+  };
 
   constructor(parts: RunnerParts) {
     this.#table = parts.table;
@@ -54,7 +61,7 @@ export class CommandRunner {
       return;
     }
     const command = dispatched.command;
-    if (dispatched.kind === "running") {
+    if (dispatched.kind !== "ran") {
       const slab = this.#table.slab;
       slab.inflight[slot]!++;
       // Its reply does not exist yet: set aside the output it may need (and its body, held
@@ -62,7 +69,18 @@ export class CommandRunner {
       const reserved = this.#reserves.reserveFor(command, Math.max(head.size, 0));
       this.#table.outputs[slot]!.reserve(reserved);
       // Its time runs from the read that carried the request (the turn's one clock reading).
-      const running: Running = { handle: connection.id, command, sequence: dispatched.sequence, started: this.#flow.turnStartedAt, reserved };
+      const started = this.#flow.turnStartedAt;
+      if (dispatched.kind === "pending") {
+        const reply = dispatched.pending;
+        reply.handle = connection.id;
+        reply.command = command;
+        reply.sequence = dispatched.sequence;
+        reply.started = started;
+        reply.reserved = reserved;
+        reply.attach(this);
+        return;
+      }
+      const running: Running = { handle: connection.id, command, sequence: dispatched.sequence, started, reserved };
       dispatched.pending.then(
         (value) => this.#settle(running, value, false),
         (error: unknown) => this.#settle(running, error, true),
@@ -75,6 +93,11 @@ export class CommandRunner {
     else ok = !(this.#table.slab.flags[slot]! & SlotFlag.CONDEMNED) && this.#deliver(slot, command, this.#dispatcher.outcomeOf(dispatched, connection));
     // Clocked at the end of the read, with the replies of the others answered in it (FlowControl.endTurn).
     this.#metrics.countAnswered(command, ok);
+  }
+
+  /** A PendingReply was settled (ReplyTarget). */
+  settled(reply: PendingReply, value: unknown, threw: boolean): void {
+    this.#settle(reply, value, threw);
   }
 
   /** An async handler finished. Its connection may be gone or condemned: then nothing is sent. */
@@ -102,7 +125,7 @@ export class CommandRunner {
         this.#flow.flushPast(slot);
       }
     }
-    this.#metrics.countCommand(command, succeeded, (performance.now() - started) / 1000);
+    this.#metrics.countCommand(command, succeeded, (this.#clock() - started) / 1000);
     if (slot < 0) return;
     if (slab.inflight[slot] === 0) {
       if (slab.flags[slot]! & SlotFlag.LINE_PENDING) table.sendErrorLine(slot);
@@ -110,6 +133,18 @@ export class CommandRunner {
       else if ((slab.flags[slot]! & (SlotFlag.DRAINING | SlotFlag.INPUT_PAUSED)) === SlotFlag.DRAINING) table.finishDraining(slot);
     }
     this.#flow.resumeNextTurn(slot);
+  }
+
+  /**
+   * performance.now(), read once per tick: a commit round settles hundreds of commands in one
+   * go, and their replies leave together at the microtask that flushes them.
+   */
+  #clock(): number {
+    if (this.#settledAt < 0) {
+      this.#settledAt = performance.now();
+      queueMicrotask(this.#tickEnded);
+    }
+    return this.#settledAt;
   }
 
   /** Writes the reply, or condemns the connection; true for an OK reply. */

@@ -9,7 +9,8 @@ import type { Head } from "../protocol/head-scanner.ts";
 import { describe } from "../wording.ts";
 import { describeClient, type Connection } from "./connection.ts";
 import { Permissions, type Authorizer, type KeyAccess, type KeyAuthorizer, type KeyScope } from "./permissions.ts";
-import { GnpRequest, normalizeReply, type CommandHandler, type HandlerResult, type RequestBody } from "./request.ts";
+import { PendingReply } from "./pending-reply.ts";
+import { EncodedReply, GnpRequest, normalizeReply, type CommandHandler, type HandlerResult, type RequestBody } from "./request.ts";
 
 /** What a command comes to: an OK or ERR reply (ready to be written, headers checked), or write-then-abort. */
 export type Outcome = ({ kind: "reply"; ok: boolean } & ReplyMessage) | { kind: "abort"; code: ErrorCode; reason: string };
@@ -24,7 +25,9 @@ export type Dispatched =
   /** A sync handler returned or threw: outcomeOf() makes its reply when it is to be written. */
   | ({ kind: "ran" } & Ran)
   /** An async handler: its reply comes when `pending` settles. */
-  | { kind: "running"; command: string; sequence: string; pending: Promise<HandlerResult> };
+  | { kind: "running"; command: string; sequence: string; pending: Promise<HandlerResult> }
+  /** One of gnp's own commands answering later without a promise: its reply comes when `pending` settles. */
+  | { kind: "pending"; command: string; sequence: string; pending: PendingReply };
 
 /**
  * @example
@@ -90,13 +93,14 @@ export class Dispatcher {
       return { kind: "refused", command, reply: errReply(sequence, refusal.message) };
     }
     const request = new GnpRequest({ command, args: head.tokens.slice(1), headers: head.headers, sequence, body });
-    let value: HandlerResult | Promise<HandlerResult>;
+    let value: HandlerResult | Promise<HandlerResult> | PendingReply;
     try {
       value = handler(request, connection);
     } catch (error) {
       return { kind: "ran", command, sequence, value: error, threw: true };
     }
     if (value instanceof Promise) return { kind: "running", command, sequence, pending: value };
+    if (value instanceof PendingReply) return { kind: "pending", command, sequence, pending: value };
     return { kind: "ran", command, sequence, value, threw: false };
   }
 
@@ -110,6 +114,7 @@ export class Dispatcher {
     const value = ran.value;
     // The common reply, a string, needs no normalizing.
     if (typeof value === "string") return { kind: "reply", ok: true, status: "OK", sequence: ran.sequence, size: bodyBytes(value), headerLines: "", body: value };
+    if (value instanceof EncodedReply) return { kind: "reply", ok: true, status: "OK", sequence: ran.sequence, size: bodyBytes(value.body), headerLines: value.headerLines, body: value.body };
     try {
       const reply = normalizeReply(value as HandlerResult);
       const body = reply.body;

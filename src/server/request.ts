@@ -7,6 +7,7 @@
 import type { HeaderList } from "../protocol/encoder.ts";
 import { headerValue } from "../protocol/head-scanner.ts";
 import type { Connection } from "./connection.ts";
+import type { PendingReply } from "./pending-reply.ts";
 
 const utf8 = new TextDecoder("utf-8");
 
@@ -97,7 +98,18 @@ export type ReplyBody = string | Uint8Array | readonly Uint8Array[];
  */
 export type ReplyInit = { body?: ReplyBody; headers?: HeaderList; transfer?: boolean };
 
-export type HandlerResult = ReplyBody | ReplyInit | null | undefined | void;
+/**
+ * A reply whose header lines gnp's own code encoded and vouches for (`Version: 3` CRLF): it
+ * skips the header arrays and the checks a ReplyInit's headers get. Internal to gnp's commands.
+ */
+export class EncodedReply {
+  constructor(
+    readonly headerLines: string,
+    readonly body: string = "",
+  ) {}
+}
+
+export type HandlerResult = ReplyBody | ReplyInit | EncodedReply | null | undefined | void;
 
 /**
  * A command handler.
@@ -105,7 +117,7 @@ export type HandlerResult = ReplyBody | ReplyInit | null | undefined | void;
  * @example
  * server.command("HELLO", (req) => `hello ${req.args[0] ?? "world"}`);
  */
-export type CommandHandler = (request: GnpRequest, connection: Connection) => HandlerResult | Promise<HandlerResult>;
+export type CommandHandler = (request: GnpRequest, connection: Connection) => HandlerResult | Promise<HandlerResult> | PendingReply;
 
 /** A reply with a JSON body and a Content-Type header. */
 export function json(value: unknown, headers: HeaderList = []): ReplyInit {
