@@ -8,9 +8,10 @@
 import { GnpError } from "../errors.ts";
 import { describeClient, type Connection } from "../server/connection.ts";
 import { narrowScope, type KeyAccess } from "../server/key-prefixes.ts";
+import { PendingReply } from "../server/pending-reply.ts";
+import { EncodedReply, type GnpRequest } from "../server/request.ts";
 import type { GnpServer } from "../server/server.ts";
-import type { GnpRequest } from "../server/request.ts";
-import { DEFAULT_KEYS_LIMIT, MAX_KEYS_LIMIT, type DocumentStore } from "./document-store.ts";
+import { DEFAULT_KEYS_LIMIT, MAX_KEYS_LIMIT, hasListenedWrites, type DocumentStore, type ListenedPut } from "./document-store.ts";
 
 /** Longest key, in bytes of UTF-8. */
 export const MAX_KEY_BYTES = 512;
@@ -22,13 +23,19 @@ export function registerBuiltinCommands(server: GnpServer, store: DocumentStore)
   // Reply bounds let flow control hold back pipelines whose replies settle together (writes
   // and the reads queued behind them share one commit): a GET returns what a PUT could store.
   const { maxBody } = server.options;
+  // A store that settles its writes a commit round at a time tells each PUT's reply directly: no promise per PUT.
+  const listened = hasListenedWrites(store) ? store : undefined;
   return server
     .command("PING", () => "PONG")
     // The body as it arrived, in parts: a large one goes back out of the reads that brought it, never joined.
     .command("ECHO", (req) => (req.bodyParts.length > 0 ? req.bodyParts : req.args.join(" ")))
     .command("PUT", (req, conn) => {
       const key = scopedKey(req, conn, "write");
-      return after(store.put(key, req.body, ifMatchOf(req)), versionReply);
+      if (listened === undefined) return after(store.put(key, req.body, ifMatchOf(req)), versionReply);
+      const reply = new PutReply(key, req.body);
+      reply.ifMatch = ifMatchOf(req);
+      listened.putListened(reply);
+      return reply;
     }, { maxReply: 0 })
     .command("GET", (req, conn) => {
       const key = scopedKey(req, conn, "read");
@@ -62,9 +69,29 @@ export function registerBuiltinCommands(server: GnpServer, store: DocumentStore)
     }, { maxReply: MAX_KEYS_REPLY });
 }
 
-/** A write's OK: its new Version (one function for every PUT, not a closure each). */
-function versionReply(version: number): { headers: [string, string][] } {
-  return { headers: [["Version", String(version)]] };
+/** A write's OK: its new Version (one function for every PUT, not a closure each), its header line encoded at once. */
+function versionReply(version: number): EncodedReply {
+  return new EncodedReply(`Version: ${version}\r\n`);
+}
+
+/** A PUT's reply as the write the store is handed, told its version when its round commits. */
+class PutReply extends PendingReply implements ListenedPut {
+  ifMatch: number | undefined = undefined;
+
+  constructor(
+    readonly key: string,
+    readonly value: Uint8Array,
+  ) {
+    super();
+  }
+
+  written(version: number): void {
+    this.resolve(versionReply(version));
+  }
+
+  failed(error: unknown): void {
+    this.reject(error);
+  }
 }
 
 /**

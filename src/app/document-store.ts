@@ -47,6 +47,34 @@ export interface DocumentStore {
   close(): Promise<void> | void;
 }
 
+/**
+ * How one write ended, told to a listener instead of through a promise: for a caller that
+ * has many writes settle at once (the built-in PUT under a commit round). `written` gets
+ * put()'s version, or for a delete the deletion's version (0: the key did not exist);
+ * `failed` gets what put() or delete() would reject with.
+ */
+export interface WriteListener {
+  written(result: number): void;
+  failed(error: unknown): void;
+}
+
+/** A PUT handed to a store together with its listener. */
+export interface ListenedPut extends WriteListener {
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly ifMatch: number | undefined;
+}
+
+/** A store that can tell a write's listener instead of returning a promise (SqliteStore). */
+export interface ListenedWrites {
+  /** As put(), telling `write` how it ended, at once when it fails at once. */
+  putListened(write: ListenedPut): void;
+}
+
+export function hasListenedWrites(store: DocumentStore): store is DocumentStore & ListenedWrites {
+  return typeof (store as Partial<ListenedWrites>).putListened === "function";
+}
+
 export function conflict(key: string, expected: number, actual: number | undefined): GnpError {
   const now = actual === undefined ? "it does not exist" : `its version is ${actual}`;
   return new GnpError("CONFLICT", `conflict on ${key}: If-Match ${expected} but ${now}`);

@@ -16,8 +16,11 @@ import {
   prefixUpperBound,
   type ChangeListener,
   type DocumentStore,
+  type ListenedPut,
+  type ListenedWrites,
   type StoreInfo,
   type StoredDocument,
+  type WriteListener,
 } from "./document-store.ts";
 import { GroupCommit, type SettleWrite } from "./group-commit.ts";
 import { WriteKind, currentOfConflict, type SqliteSync } from "./sqlite-batch.ts";
@@ -35,11 +38,10 @@ type Write = {
   readonly value: Uint8Array | undefined;
   readonly ifMatch: number | undefined;
   readonly bytes: number;
-  readonly resolve: (value: never) => void;
-  readonly reject: (error: unknown) => void;
+  readonly listener: WriteListener;
 };
 
-export class SqliteStore implements DocumentStore {
+export class SqliteStore implements DocumentStore, ListenedWrites {
   readonly path: string;
   readonly sync: SqliteSync;
   /** The bound on the cache of large values; 0: none. */
@@ -93,11 +95,20 @@ export class SqliteStore implements DocumentStore {
   }
 
   put(key: string, value: Uint8Array, ifMatch?: number): Promise<number> {
-    return this.#enqueue<number>(WriteKind.PUT, key, value, ifMatch);
+    return new Promise<number>((resolve, reject) => {
+      this.#enqueue({ kind: WriteKind.PUT, key, value, ifMatch, bytes: value.byteLength, listener: { written: resolve, failed: reject } });
+    });
+  }
+
+  /** As put(), without a promise: the commit round tells `write` itself (see ListenedWrites). */
+  putListened(write: ListenedPut): void {
+    this.#enqueue({ kind: WriteKind.PUT, key: write.key, value: write.value, ifMatch: write.ifMatch, bytes: write.value.byteLength, listener: write });
   }
 
   delete(key: string, ifMatch?: number): Promise<boolean> {
-    return this.#enqueue<boolean>(WriteKind.DEL, key, undefined, ifMatch);
+    return new Promise<boolean>((resolve, reject) => {
+      this.#enqueue({ kind: WriteKind.DEL, key, value: undefined, ifMatch, bytes: 0, listener: { written: (result) => resolve(result > 0), failed: reject } });
+    });
   }
 
   keys(prefix: string, limit: number): string[] | Promise<string[]> {
@@ -141,12 +152,9 @@ export class SqliteStore implements DocumentStore {
     return document;
   }
 
-  #enqueue<T>(kind: WriteKind, key: string, value: Uint8Array | undefined, ifMatch: number | undefined): Promise<T> {
-    if (this.#closed) return Promise.reject(new GnpError("STORE_FAILED", "store is closed"));
-    // An executor rather than Promise.withResolvers: no result object per write.
-    return new Promise<T>((resolve, reject) => {
-      this.#commits.add({ kind, key, value, ifMatch, bytes: value?.byteLength ?? 0, resolve: resolve as (value: never) => void, reject });
-    });
+  #enqueue(write: Write): void {
+    if (this.#closed) write.listener.failed(new GnpError("STORE_FAILED", "store is closed"));
+    else this.#commits.add(write);
   }
 
   /** One round: the worker commits it; then each write is settled and its change announced, in order. */
@@ -157,7 +165,7 @@ export class SqliteStore implements DocumentStore {
       results = await this.#thread.commit(writes);
     } catch (error) {
       const failure = new GnpError("STORE_FAILED", `store write failed: ${describeSqliteError(error)}`, { cause: error });
-      return (index) => writes[index]!.reject(failure);
+      return (index) => writes[index]!.listener.failed(failure);
     } finally {
       // Committed or rolled back, the round's keys are not trusted from the cache: GroupCommit
       // runs the reads that waited for the round only once this returns.
@@ -166,16 +174,17 @@ export class SqliteStore implements DocumentStore {
     return (index) => this.#settle(writes[index]!, results[index]!);
   }
 
+  /** A change is announced before its write is told, as a promise's reply would have followed it. */
   #settle(write: Write, result: number): void {
     if (result < 0) {
-      write.reject(conflict(write.key, write.ifMatch ?? 0, currentOfConflict(result)));
-    } else if (write.kind === WriteKind.PUT) {
-      (write.resolve as (version: number) => void)(result);
-      if (this.#listeners.size > 0) this.#listeners.emit({ op: "PUT", key: write.key, version: result, value: write.value! });
-    } else {
-      (write.resolve as (existed: boolean) => void)(result > 0);
-      if (result > 0 && this.#listeners.size > 0) this.#listeners.emit({ op: "DEL", key: write.key, version: result });
+      write.listener.failed(conflict(write.key, write.ifMatch ?? 0, currentOfConflict(result)));
+      return;
     }
+    if (this.#listeners.size > 0) {
+      if (write.kind === WriteKind.PUT) this.#listeners.emit({ op: "PUT", key: write.key, version: result, value: write.value! });
+      else if (result > 0) this.#listeners.emit({ op: "DEL", key: write.key, version: result });
+    }
+    write.listener.written(result);
   }
 
   #guard<T>(read: () => T): T {

@@ -13,7 +13,7 @@ import { installApp } from "../../src/app/install-app.ts";
 import { connect } from "../../src/client/index.ts";
 import { connectAdmitted, startServer, type RawClient } from "../support/harness.ts";
 import { makeTestPki } from "../support/pki.ts";
-import { GREETING, okReply, request } from "../support/wire.ts";
+import { errReply, GREETING, okReply, reply, request } from "../support/wire.ts";
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -122,6 +122,27 @@ describe("sqlite commit path", () => {
     expect(client.received).toContain(okReply("2", "one", [["Version", "1"]]));
     expect(client.received).toContain(okReply("4", "two", [["Version", "2"]]));
     expect(client.received).toContain(okReply("5", "own", [["Count", "1"], ["More", "false"]]));
+  });
+
+  test("pipelined PUTs of one key in one round answer their versions in order, a failed If-Match among them is an ERR, and a watcher on the same connection gets each change before its OK", async () => {
+    await using server = await sqliteServer(join(tempDir(), "gnp.db"));
+    await using client = await connectAdmitted(server.port);
+    client.write(request("WATCH w/", "w"));
+    await client.waitFor(okReply("w"));
+    client.write(request("PUT w/k", "1", "a") + request("PUT w/k", "2", "b", [["If-Match", "7"]]) + request("PUT w/k", "3", "c", [["If-Match", "1"]]) + request("PUT w/k", "4", "d"));
+    await client.waitFor(okReply("4", "", [["Version", "3"]]));
+    const push = (version: string, body: string) => reply("PUSH", "w", body, [["Key", "w/k"], ["Op", "PUT"], ["Version", version]]);
+    expect(client.received).toBe(
+      GREETING +
+        okReply("w") +
+        push("1", "a") +
+        okReply("1", "", [["Version", "1"]]) +
+        errReply("2", "conflict on w/k: If-Match 7 but its version is 1") +
+        push("2", "c") +
+        okReply("3", "", [["Version", "2"]]) +
+        push("3", "d") +
+        okReply("4", "", [["Version", "3"]]),
+    );
   });
 
   test("KEYS kp/ over TLS lists every key under it, kp/U+10FFFF and kp/U+10FFFFz included", async () => {
