@@ -50,7 +50,7 @@ export interface DocumentStore {
 /**
  * How one write ended, told to a listener instead of through a promise: for a caller that
  * has many writes settle at once (the built-in PUT under a commit round). `written` gets
- * put()'s version, or for a delete the deletion's version (0: the key did not exist);
+ * put()'s version, or for a delete a number above 0 when the key existed (0 when it did not);
  * `failed` gets what put() or delete() would reject with.
  */
 export interface WriteListener {
@@ -65,7 +65,7 @@ export interface ListenedPut extends WriteListener {
   readonly ifMatch: number | undefined;
 }
 
-/** A store that can tell a write's listener instead of returning a promise (SqliteStore). */
+/** A store that can tell a write's listener instead of returning a promise (SqliteStore, PostgresStore). */
 export interface ListenedWrites {
   /** As put(), telling `write` how it ended, at once when it fails at once. */
   putListened(write: ListenedPut): void;

@@ -8,7 +8,19 @@
 
 import { SQL } from "bun";
 import { GnpError } from "../errors.ts";
-import { ChangeListeners, conflict, prefixUpperBound, type Change, type ChangeListener, type DocumentStore, type StoreInfo, type StoredDocument } from "./document-store.ts";
+import {
+  ChangeListeners,
+  conflict,
+  prefixUpperBound,
+  type Change,
+  type ChangeListener,
+  type DocumentStore,
+  type ListenedPut,
+  type ListenedWrites,
+  type StoreInfo,
+  type StoredDocument,
+  type WriteListener,
+} from "./document-store.ts";
 import { GroupCommit, type SettleWrite } from "./group-commit.ts";
 import { CHANGE_CHANNEL, COUNTS, KEYS_FROM, KEYS_RANGE, MAX_POSTGRES_KEY_BYTES, SCHEMA_STATEMENTS, SELECT_ONE, WRITE_ROUND } from "./postgres-schema.ts";
 
@@ -29,12 +41,11 @@ type Write = {
   readonly ifMatch: number | undefined;
   readonly n: number;
   readonly bytes: number;
-  readonly resolve: (value: never) => void;
-  readonly reject: (error: unknown) => void;
+  readonly listener: WriteListener;
 };
 type Notice = { op: "PUT" | "DEL"; key: string; version: number; value?: string | null };
 
-export class PostgresStore implements DocumentStore {
+export class PostgresStore implements DocumentStore, ListenedWrites {
   /** The URL without its password, as messages and INFO show it. */
   readonly location: string;
   readonly #sql: SQL;
@@ -95,11 +106,18 @@ export class PostgresStore implements DocumentStore {
   }
 
   put(key: string, value: Uint8Array, ifMatch?: number): Promise<number> {
-    return this.#enqueue<number>(1, key, value, ifMatch);
+    return new Promise<number>((resolve, reject) => this.#enqueue(1, { key, value, ifMatch, listener: { written: resolve, failed: reject } }));
+  }
+
+  /** As put(), without a promise: the round tells `write` itself (see ListenedWrites). */
+  putListened(write: ListenedPut): void {
+    this.#enqueue(1, { key: write.key, value: write.value, ifMatch: write.ifMatch, listener: write });
   }
 
   delete(key: string, ifMatch?: number): Promise<boolean> {
-    return this.#enqueue<boolean>(2, key, undefined, ifMatch);
+    return new Promise<boolean>((resolve, reject) =>
+      this.#enqueue(2, { key, value: undefined, ifMatch, listener: { written: (existed) => resolve(existed > 0), failed: reject } }),
+    );
   }
 
   keys(prefix: string, limit: number): Promise<string[]> {
@@ -151,14 +169,11 @@ export class PostgresStore implements DocumentStore {
     return Promise.resolve(key === undefined ? this.#commits.readAll(run) : this.#commits.readKey(key, run));
   }
 
-  #enqueue<T>(kind: 1 | 2, key: string, value: Uint8Array | undefined, ifMatch: number | undefined): Promise<T> {
-    const invalid = checkKey(key);
-    if (invalid) return Promise.reject(invalid);
-    if (this.#closed) return Promise.reject(new GnpError("STORE_FAILED", "store is closed"));
-    const { promise, resolve, reject } = Promise.withResolvers<T>();
-    const n = ++this.#notices;
-    this.#commits.add({ kind, key, value, ifMatch, n, bytes: value?.byteLength ?? 0, resolve: resolve as (value: never) => void, reject });
-    return promise;
+  #enqueue(kind: 1 | 2, write: Pick<Write, "key" | "value" | "ifMatch" | "listener">): void {
+    const invalid = checkKey(write.key);
+    if (invalid) write.listener.failed(invalid);
+    else if (this.#closed) write.listener.failed(new GnpError("STORE_FAILED", "store is closed"));
+    else this.#commits.add({ kind, key: write.key, value: write.value, ifMatch: write.ifMatch, n: ++this.#notices, bytes: write.value?.byteLength ?? 0, listener: write.listener });
   }
 
   /** One round: one call of the write function, then each write settled from its row. */
@@ -180,15 +195,16 @@ export class PostgresStore implements DocumentStore {
     }
     if (rows === undefined) {
       const error = new GnpError("STORE_FAILED", `store write failed: ${describeError(failure, this.#password)}`, { cause: failure });
-      return (index) => writes[index]!.reject(error);
+      return (index) => writes[index]!.listener.failed(error);
     }
     const written = rows;
     return (index) => {
       const write = writes[index]!;
       const row = written[index]!;
-      if (row.conflict) write.reject(this.#conflict(write.key, write.ifMatch ?? 0, row.current));
-      else if (write.kind === 1) (write.resolve as (version: number) => void)(Number(row.version));
-      else (write.resolve as (existed: boolean) => void)(row.version !== null);
+      if (row.conflict) write.listener.failed(this.#conflict(write.key, write.ifMatch ?? 0, row.current));
+      else if (write.kind === 1) write.listener.written(Number(row.version));
+      // A delete tells whether the key existed: above 0 when it did.
+      else write.listener.written(row.version !== null ? 1 : 0);
     };
   }
 
