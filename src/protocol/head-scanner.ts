@@ -60,14 +60,23 @@ export function scanHead(buf: Uint8Array, start: number, end: number, scanFrom: 
   return { kind: "need-more", scanFrom: i };
 }
 
-/** A head split into its parts. `headers` keeps every header, in order, as sent. */
+/**
+ * A head split into its parts. Only what every message needs is made eagerly: the first line's
+ * tokens, Sequence and Size. The other headers stay in the head's text (immutable, so this is
+ * safe however long a handler keeps the head) until headersOf() or findHeader() asks for them:
+ * most requests are never asked.
+ */
 export type Head = {
-  /** The first line's tokens: a request's command and arguments, or a reply's status. */
-  readonly tokens: string[];
-  readonly headers: [name: string, value: string][];
+  /** The first line's first token: a request's command (as sent), a reply's status. */
+  readonly command: string;
+  /** The first line's other tokens: a request's arguments, as given. */
+  readonly args: readonly string[];
   readonly sequence: string | undefined;
   /** The body length, or -1 when no Size header was sent. */
   readonly size: number;
+  /** The head as text, without its final CRLF CRLF, and where its header lines begin in it. */
+  readonly text: string;
+  readonly headersAt: number;
 };
 
 /**
@@ -79,13 +88,13 @@ export type Head = {
 export function headerValue(headers: readonly (readonly [name: string, value: string])[], name: string): string | undefined {
   // What toLowerCase() on both sides says, without lower-casing a copy of every name: an ASCII
   // comparison first, and the full one only where a name holds anything but ASCII.
-  const asciiName = isAscii(name);
+  const asciiName = isAscii(name, 0, name.length);
   let wanted: string | undefined;
   for (const [key, value] of headers) {
-    if (key.length === name.length && equalsIgnoringAsciiCase(key, name)) return value;
+    if (key.length === name.length && equalsIgnoringAsciiCase(key, 0, name)) return value;
     // For an ASCII name, only a key of its length can match by toLowerCase (U+212A KELVIN SIGN
     // is "k"); the mappings that change a length give non-ASCII, which cannot equal it.
-    if (!asciiName || (key.length === name.length && !isAscii(key))) {
+    if (!asciiName || (key.length === name.length && !isAscii(key, 0, key.length))) {
       wanted ??= name.toLowerCase();
       if (key.toLowerCase() === wanted) return value;
     }
@@ -93,15 +102,58 @@ export function headerValue(headers: readonly (readonly [name: string, value: st
   return undefined;
 }
 
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+/**
+ * Every header of a parsed head, in order, as sent: what headerValue() reads. Made afresh on
+ * each call; callers that ask twice keep the result.
+ *
+ * @example headersOf(head) // [["Sequence", "7"], ["Content-Type", "text/plain"]]
+ */
+export function headersOf(head: Head): [name: string, value: string][] {
+  const { text, headersAt } = head;
+  const headers: [string, string][] = [];
+  for (let lineStart = headersAt; lineStart < text.length; ) {
+    const lineEnd = endOfLine(text, lineStart);
+    const colon = text.indexOf(":", lineStart);
+    headers.push([text.slice(lineStart, colon), trimBlanks(text, colon + 1, lineEnd)]);
+    lineStart = lineEnd + 2;
+  }
+  return headers;
+}
+
+/**
+ * What headerValue(headersOf(head), name) says, without making the list: only the value
+ * found is sliced out of the head's text.
+ *
+ * @example findHeader(head, "if-match") // "3", or undefined
+ */
+export function findHeader(head: Head, name: string): string | undefined {
+  const { text, headersAt } = head;
+  const asciiName = isAscii(name, 0, name.length);
+  let wanted: string | undefined;
+  for (let lineStart = headersAt; lineStart < text.length; ) {
+    const lineEnd = endOfLine(text, lineStart);
+    const colon = text.indexOf(":", lineStart);
+    const length = colon - lineStart;
+    if (length === name.length && equalsIgnoringAsciiCase(text, lineStart, name)) return trimBlanks(text, colon + 1, lineEnd);
+    // As in headerValue: only a non-ASCII name can match by toLowerCase alone.
+    if (!asciiName || (length === name.length && !isAscii(text, lineStart, colon))) {
+      wanted ??= name.toLowerCase();
+      if (text.slice(lineStart, colon).toLowerCase() === wanted) return trimBlanks(text, colon + 1, lineEnd);
+    }
+    lineStart = lineEnd + 2;
+  }
+  return undefined;
+}
+
+function isAscii(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) > 0x7f) return false;
   return true;
 }
 
-/** Same length, and the same characters but for the case of ASCII letters. */
-function equalsIgnoringAsciiCase(a: string, b: string): boolean {
-  for (let i = 0; i < a.length; i++) {
-    const x = a.charCodeAt(i);
+/** text[at, at + b.length) and b are the same characters but for the case of ASCII letters. */
+function equalsIgnoringAsciiCase(text: string, at: number, b: string): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const x = text.charCodeAt(at + i);
     const y = b.charCodeAt(i);
     if (x === y) continue;
     const lower = x | 0x20;
@@ -110,54 +162,84 @@ function equalsIgnoringAsciiCase(a: string, b: string): boolean {
   return true;
 }
 
+/**
+ * Where the line starting at `from` ends (its CR), or the text's end for the last line. The
+ * scanner let no CR through without its LF, nor an LF without its CR, so a CR ends a line.
+ */
+function endOfLine(text: string, from: number): number {
+  const cr = text.indexOf("\r", from);
+  return cr < 0 ? text.length : cr;
+}
+
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 const SPACE = 0x20;
+const COLON = 0x3a;
+const NO_ARGS: readonly string[] = Object.freeze([]);
 
 /**
- * Splits a complete head `buf[start, headEnd)` (as found by scanHead) into tokens and
- * headers, and checks the rules every message shares: header syntax, at most one Sequence
- * and one Size, Sequence of 1-64 visible ASCII bytes, Size in decimal digits up to `maxBody`.
- * Whether a Sequence is required is the caller's rule (a connection-level line has none).
- * Every request pays for this, so it walks the text with indexOf and char codes rather than
- * split and regular expressions (a third of the time).
+ * Splits a complete head `buf[start, headEnd)` (as found by scanHead) into its parts, and
+ * checks the rules every message shares: header syntax, at most one Sequence and one Size,
+ * Sequence of 1-64 visible ASCII bytes, Size in decimal digits up to `maxBody`. Whether a
+ * Sequence is required is the caller's rule (a connection-level line has none). Every request
+ * pays for this, so it walks the text by char codes, and makes no string for a header other
+ * than Sequence and Size (see Head).
  */
 export function parseHead(buf: Uint8Array, start: number, headEnd: number, maxBody: number): Head | HeadFault {
   const text = headText(buf, start, headEnd - 4);
   if (text === undefined) return fault("BAD_HEAD_BYTE", "message head is not valid UTF-8");
   const length = text.length;
-  let lineEnd = text.indexOf("\r\n");
-  if (lineEnd < 0) lineEnd = length;
-  const tokens = splitOnSpaces(text, lineEnd);
-  if (tokens.length === 0) return fault("EMPTY_COMMAND", "empty command line");
+  const firstEnd = endOfLine(text, 0);
+  // The first line's tokens, split on runs of spaces.
+  let i = 0;
+  while (i < firstEnd && text.charCodeAt(i) === SPACE) i++;
+  if (i === firstEnd) return fault("EMPTY_COMMAND", "empty command line");
+  const commandStart = i;
+  while (i < firstEnd && text.charCodeAt(i) !== SPACE) i++;
+  const command = text.slice(commandStart, i);
+  let args = NO_ARGS;
+  for (;;) {
+    while (i < firstEnd && text.charCodeAt(i) === SPACE) i++;
+    if (i === firstEnd) break;
+    const tokenStart = i;
+    while (i < firstEnd && text.charCodeAt(i) !== SPACE) i++;
+    if (args === NO_ARGS) args = [];
+    (args as string[]).push(text.slice(tokenStart, i));
+  }
 
-  const headers: [string, string][] = [];
   let sequence: string | undefined;
   let size = -1;
-  for (let lineStart = lineEnd + 2; lineStart < length; lineStart = lineEnd + 2) {
-    lineEnd = text.indexOf("\r\n", lineStart);
-    if (lineEnd < 0) lineEnd = length;
-    const colon = text.indexOf(":", lineStart);
-    if (colon < 0 || colon > lineEnd) return fault("BAD_HEADER", `header line without ':': ${quote(text.slice(lineStart, lineEnd))}`);
-    if (colon === lineStart || hasBlank(text, lineStart, colon)) return fault("BAD_HEADER", `invalid header name ${quote(text.slice(lineStart, colon))}`);
-    const name = text.slice(lineStart, colon);
-    const value = trimBlanks(text, colon + 1, lineEnd);
-    if (name.length === 8 && isNamed(text, lineStart, "sequence")) {
+  for (let lineStart = firstEnd + 2; lineStart < length; ) {
+    const lineEnd = endOfLine(text, lineStart);
+    // The name runs to the first ':'; it may hold no space or tab.
+    let colon = lineStart;
+    let blank = false;
+    for (; colon < lineEnd; colon++) {
+      const c = text.charCodeAt(colon);
+      if (c === COLON) break;
+      if (c === SPACE || c === TAB) blank = true;
+    }
+    if (colon === lineEnd) return fault("BAD_HEADER", `header line without ':': ${quote(text.slice(lineStart, lineEnd))}`);
+    if (colon === lineStart || blank) return fault("BAD_HEADER", `invalid header name ${quote(text.slice(lineStart, colon))}`);
+    const nameLength = colon - lineStart;
+    if (nameLength === 8 && isNamed(text, lineStart, "sequence")) {
       if (sequence !== undefined) return fault("DUPLICATE_HEADER", "repeated Sequence header");
+      const value = trimBlanks(text, colon + 1, lineEnd);
       if (!isValidSequence(value)) {
         return fault("BAD_SEQUENCE", `invalid Sequence ${quote(value)}: expected 1 to 64 visible ASCII characters`);
       }
       sequence = value;
-    } else if (name.length === 4 && isNamed(text, lineStart, "size")) {
+    } else if (nameLength === 4 && isNamed(text, lineStart, "size")) {
       if (size >= 0) return fault("DUPLICATE_HEADER", "repeated Size header");
+      const value = trimBlanks(text, colon + 1, lineEnd);
       const parsed = parseDecimal(value);
       if (parsed < 0) return fault("BAD_SIZE", `invalid Size ${quote(value)}: expected decimal digits`);
       if (parsed > maxBody) return fault("BODY_TOO_LARGE", `Size ${value} exceeds the body limit of ${maxBody} bytes`);
       size = parsed;
     }
-    headers.push([name, value]);
+    lineStart = lineEnd + 2;
   }
-  return { tokens, headers, sequence, size };
+  return { command, args, sequence, size, text, headersAt: firstEnd + 2 };
 }
 
 /**
@@ -176,29 +258,6 @@ function headText(buf: Uint8Array, start: number, end: number): string | undefin
   } catch {
     return undefined;
   }
-}
-
-/** The tokens of `text[0, end)`, split on runs of spaces. */
-function splitOnSpaces(text: string, end: number): string[] {
-  const tokens: string[] = [];
-  let i = 0;
-  while (i < end) {
-    while (i < end && text.charCodeAt(i) === SPACE) i++;
-    if (i === end) break;
-    const tokenStart = i;
-    while (i < end && text.charCodeAt(i) !== SPACE) i++;
-    tokens.push(text.slice(tokenStart, i));
-  }
-  return tokens;
-}
-
-/** Whether text[from, to) holds a space or a tab. */
-function hasBlank(text: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c === SPACE || c === TAB) return true;
-  }
-  return false;
 }
 
 /**
@@ -240,7 +299,7 @@ export function isValidSequence(value: string): boolean {
   return true;
 }
 
-export function isHeadFault(value: Head | HeadFault): value is HeadFault {
+export function isHeadFault<T extends object>(value: T | HeadFault): value is HeadFault {
   return (value as HeadFault).kind === "fault";
 }
 

@@ -5,7 +5,7 @@
 // kept in one growable buffer, appended once and never rescanned, so the cost is linear.
 
 import type { ReplyStatus } from "./encoder.ts";
-import { MAX_HEAD_BYTES, isHeadFault, parseHead, scanHead, type Head, type HeadFault } from "./head-scanner.ts";
+import { MAX_HEAD_BYTES, headersOf, isHeadFault, parseHead, scanHead, type Head, type HeadFault } from "./head-scanner.ts";
 
 /** Largest reply body accepted by default. Requests are limited to 1 MiB; replies may be larger. */
 export const DEFAULT_MAX_REPLY_BODY = 64 * 1024 * 1024;
@@ -88,7 +88,7 @@ export class ReplyParser {
   #headers: [string, string][] = [];
   #bodyStart = 0;
   #size = 0;
-  readonly #memo: Map<string, Head> | undefined;
+  readonly #memo: Map<string, ParsedHead> | undefined;
 
   constructor(options: ReplyParserOptions = {}) {
     const maxBody = options.maxBody ?? DEFAULT_MAX_REPLY_BODY;
@@ -209,17 +209,18 @@ export class ReplyParser {
             return;
           }
           if (scan.kind === "fault") return this.#fail(events, scan.message);
-          const head = this.#parseHead(buf, this.#read, scan.headEnd);
-          if (isHeadFault(head)) return this.#fail(events, head.message);
-          const status = head.tokens[0]!;
-          if (head.tokens.length !== 1 || !STATUSES.has(status)) {
-            return this.#fail(events, `invalid status line ${JSON.stringify(head.tokens.join(" "))}: expected OK, ERR or PUSH`);
+          const parsed = this.#parseHead(buf, this.#read, scan.headEnd);
+          if (isHeadFault(parsed)) return this.#fail(events, parsed.message);
+          const head = parsed.head;
+          const status = head.command;
+          if (head.args.length !== 0 || !STATUSES.has(status)) {
+            return this.#fail(events, `invalid status line ${JSON.stringify([status, ...head.args].join(" "))}: expected OK, ERR or PUSH`);
           }
           if (head.sequence === undefined) return this.#fail(events, `${status} message without a Sequence header`);
           if (head.size < 0) return this.#fail(events, `${status} message without a Size header`);
           this.#status = status as ReplyStatus;
           this.#sequence = head.sequence;
-          this.#headers = head.headers;
+          this.#headers = parsed.headers;
           this.#size = head.size;
           this.#bodyStart = scan.headEnd;
           this.#state = State.Body;
@@ -246,20 +247,20 @@ export class ReplyParser {
     }
   }
 
-  #parseHead(buf: Uint8Array, start: number, end: number): Head | HeadFault {
+  #parseHead(buf: Uint8Array, start: number, end: number): ParsedHead | HeadFault {
     const memo = this.#memo;
-    if (memo === undefined || end - start > MEMO_MAX_HEAD) return parseHead(buf, start, end, this.#maxBody);
+    if (memo === undefined || end - start > MEMO_MAX_HEAD) return withHeaders(parseHead(buf, start, end, this.#maxBody));
     // One char per byte, one to one: equal keys are equal bytes, so a hit is exactly what
     // parseHead would return for these bytes.
     const key = singleByte.decode(buf.subarray(start, end));
     const known = memo.get(key);
     if (known !== undefined) return known;
-    const head = parseHead(buf, start, end, this.#maxBody);
-    if (!isHeadFault(head)) {
+    const parsed = withHeaders(parseHead(buf, start, end, this.#maxBody));
+    if (!isHeadFault(parsed)) {
       if (memo.size >= MEMO_ENTRIES) memo.clear();
-      memo.set(key, head);
+      memo.set(key, parsed);
     }
-    return head;
+    return parsed;
   }
 
   #fail(events: ReplyEvent[], message: string): void {
@@ -272,6 +273,13 @@ export class ReplyParser {
     this.#buf = new Uint8Array(0);
     this.#read = this.#write = 0;
   }
+}
+
+/** A reply's head and its headers: a client reads all of them, so they are made at once. */
+type ParsedHead = { head: Head; headers: [string, string][] };
+
+function withHeaders(head: Head | HeadFault): ParsedHead | HeadFault {
+  return isHeadFault(head) ? head : { head, headers: headersOf(head) };
 }
 
 function isErrorLine(buf: Uint8Array, at: number): boolean {

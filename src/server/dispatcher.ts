@@ -10,7 +10,7 @@ import { describe } from "../wording.ts";
 import { describeClient, type Connection } from "./connection.ts";
 import { Permissions, type Authorizer, type KeyAccess, type KeyAuthorizer, type KeyScope } from "./permissions.ts";
 import { PendingReply } from "./pending-reply.ts";
-import { EncodedReply, GnpRequest, normalizeReply, type CommandHandler, type HandlerResult, type RequestBody } from "./request.ts";
+import { EncodedReply, fromHead, normalizeReply, type CommandHandler, type HandlerResult, type RequestBody } from "./request.ts";
 
 /** What a command comes to: an OK or ERR reply (ready to be written, headers checked), or write-then-abort. */
 export type Outcome = ({ kind: "reply"; ok: boolean } & ReplyMessage) | { kind: "abort"; code: ErrorCode; reason: string };
@@ -79,7 +79,7 @@ export class Dispatcher {
   /** Finds the handler of `head`'s command, asks the authorizer, and runs it. */
   dispatch(slot: number, connection: Connection, head: Head, body: RequestBody): Dispatched {
     const sequence = head.sequence!;
-    const name = head.tokens[0]!;
+    const name = head.command;
     // Clients mostly send commands upper-cased already: look that up before paying for toUpperCase.
     let command = name;
     let handler = this.#handlers.get(name);
@@ -92,7 +92,7 @@ export class Dispatcher {
       const refusal = new GnpError("NOT_ALLOWED", `command '${command}' is not allowed for ${describeClient(connection)}`);
       return { kind: "refused", command, reply: errReply(sequence, refusal.message) };
     }
-    const request = new GnpRequest({ command, args: head.tokens.slice(1), headers: head.headers, sequence, body });
+    const request = fromHead(command, head, body);
     let value: HandlerResult | Promise<HandlerResult> | PendingReply;
     try {
       value = handler(request, connection);

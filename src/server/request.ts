@@ -3,9 +3,10 @@
 // reply with headers), what it throws becomes an ERR reply. normalizeReply turns a return value
 // into the two parts the encoder needs, and says precisely what it could not use. A large body
 // may come as parts (the reads that carried it); `body` joins them once, when first asked for.
+// The server's requests read their headers out of the parsed head only when a handler asks.
 
 import type { HeaderList } from "../protocol/encoder.ts";
-import { headerValue } from "../protocol/head-scanner.ts";
+import { findHeader, headersOf, headerValue, type Head } from "../protocol/head-scanner.ts";
 import type { Connection } from "./connection.ts";
 import type { PendingReply } from "./pending-reply.ts";
 
@@ -15,6 +16,13 @@ const utf8 = new TextDecoder("utf-8");
 export type RequestBody = Uint8Array | readonly Uint8Array[];
 
 const NO_PARTS: readonly Uint8Array[] = Object.freeze([]);
+const NO_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
+
+/**
+ * A request over the head the server parsed (which has a Sequence), for the dispatcher;
+ * `command` is the upper-cased name. Its headers are read from the head when asked for.
+ */
+export let fromHead: (command: string, head: Head, body: RequestBody) => GnpRequest;
 
 /** What a request is made of. */
 export type RequestParts = {
@@ -40,18 +48,34 @@ export class GnpRequest {
   readonly command: string;
   /** The command line's arguments, as given. */
   readonly args: readonly string[];
-  /** Every header in order, Sequence and Size included. */
-  readonly headers: readonly (readonly [name: string, value: string])[];
   readonly sequence: string;
   /** The body, or its parts until `body` joins them. */
   #body: RequestBody;
+  /** The headers once made; until then, the head they are read from (a request the server parsed). */
+  #headers: readonly (readonly [name: string, value: string])[] | undefined;
+  #head: Head | undefined;
 
   constructor(parts: RequestParts) {
     this.command = parts.command;
     this.args = parts.args;
-    this.headers = parts.headers;
+    this.#headers = parts.headers;
     this.sequence = parts.sequence;
     this.#body = parts.body;
+  }
+
+  static {
+    // The server's way in, not the library's: a request over a parsed head, its headers unmade.
+    fromHead = (command, head, body) => {
+      const request = new GnpRequest({ command, args: head.args, headers: NO_HEADERS, sequence: head.sequence!, body });
+      request.#headers = undefined;
+      request.#head = head;
+      return request;
+    };
+  }
+
+  /** Every header in order, Sequence and Size included. */
+  get headers(): readonly (readonly [name: string, value: string])[] {
+    return (this.#headers ??= headersOf(this.#head!));
   }
 
   /** The body; empty when the request had no Size. A body that came in parts is joined on the first call. */
@@ -77,7 +101,7 @@ export class GnpRequest {
 
   /** The first header of that name (case-insensitive), or undefined. */
   header(name: string): string | undefined {
-    return headerValue(this.headers, name);
+    return this.#headers === undefined ? findHeader(this.#head!, name) : headerValue(this.#headers, name);
   }
 
   /** The body decoded as UTF-8. */

@@ -3,7 +3,7 @@
 // throw or read past the window.
 
 import { describe, expect, test } from "bun:test";
-import { MAX_HEAD_BYTES, isHeadFault, parseHead, scanHead } from "../../src/protocol/head-scanner.ts";
+import { MAX_HEAD_BYTES, headersOf, isHeadFault, parseHead, scanHead } from "../../src/protocol/head-scanner.ts";
 import { fuzzSeed, mulberry32 } from "../support/prng.ts";
 
 const enc = new TextEncoder();
@@ -32,7 +32,7 @@ function feed(input: Uint8Array, cuts: number[]): Outcome {
     if (scan.kind === "fault") return { kind: "fault", code: scan.code, message: scan.message };
     const head = parseHead(window, 0, scan.headEnd, MAX_BODY);
     if (isHeadFault(head)) return { kind: "fault", code: head.code, message: head.message };
-    return { kind: "head", tokens: head.tokens, headers: head.headers, sequence: head.sequence, size: head.size, length: scan.headEnd };
+    return { kind: "head", tokens: [head.command, ...head.args], headers: headersOf(head), sequence: head.sequence, size: head.size, length: scan.headEnd };
   }
   return { kind: "need-more" };
 }

@@ -27,7 +27,12 @@ function setup(executed: string[]) {
       .command("MISSING", (req) => {
         throw new GnpError("NOT_FOUND", `not found: ${req.args[0]}`);
       })
-      .command("HEADERS", () => ({ body: "h", headers: [["Version", "3"], ["X-Trace", "abc"]] }));
+      .command("HEADERS", () => ({ body: "h", headers: [["Version", "3"], ["X-Trace", "abc"]] }))
+      // What a handler sees of its request's headers, asked for only after later requests were read.
+      .command("SEEN", async (req) => {
+        await Bun.sleep(5);
+        return JSON.stringify({ args: req.args, ifMatch: req.header("if-match") ?? null, headers: req.headers });
+      });
 }
 
 describe("requests and replies", () => {
@@ -107,6 +112,37 @@ describe("requests and replies", () => {
     const expected = okReply("h", "h", [["Version", "3"], ["X-Trace", "abc"]]);
     await client.waitFor(expected);
     expect(client.received).toBe(GREETING + expected);
+  });
+
+  test("headers a handler reads after an await are its request's, as sent, however the input was cut", async () => {
+    await using server = await startServer({}, setup([]));
+    const heads: [string, string, [string, string][]][] = [
+      ["SEEN a  b", "s1", [["If-Match", "3"], ["X-Ünï", " spaced\t"]]],
+      ["seen", "s2", [["x-trace", "t:1"]]],
+      ["SEEN c", "s3", []],
+    ];
+    const wire = heads.map(([command, sequence, headers]) => request(command, sequence, undefined, headers)).join("");
+    // Sent behind them, so that its bytes go where theirs were in the slot while they sleep.
+    const behind = request("ECHO overwrite the slot", "s4", undefined, [["If-Match", "999999"]]);
+    const replies = heads.map(([command, sequence, headers]) => {
+      const args = command.split(/ +/).slice(1);
+      const sent = [["Sequence", sequence], ...headers.map(([name, value]) => [name, value.trim()])];
+      const ifMatch = headers.find(([name]) => name.toLowerCase() === "if-match")?.[1] ?? null;
+      return okReply(sequence, JSON.stringify({ args, ifMatch, headers: sent }));
+    });
+    replies.push(okReply("s4", "overwrite the slot"));
+    // The client's text is Latin-1, a character per byte received.
+    const received = replies.map((reply) => Buffer.from(reply).toString("latin1"));
+    for (const cut of ["whole", "bytes"] as const) {
+      await using client = await connectAdmitted(server.port);
+      if (cut === "whole") client.write(wire);
+      else for (const byte of new TextEncoder().encode(wire)) client.write(new Uint8Array([byte]));
+      client.write(behind);
+      const length = GREETING.length + received.join("").length;
+      await client.waitFor((text) => text.length >= length);
+      // The async replies come in the order they finish; each must be there, byte for byte.
+      expect({ cut, length: client.received.length, missing: received.filter((reply) => !client.received.includes(reply)) }).toEqual({ cut, length, missing: [] });
+    }
   });
 
   test("a head of exactly 8064 bytes is accepted", async () => {
