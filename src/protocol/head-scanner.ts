@@ -182,45 +182,49 @@ const NO_ARGS: readonly string[] = Object.freeze([]);
  * checks the rules every message shares: header syntax, at most one Sequence and one Size,
  * Sequence of 1-64 visible ASCII bytes, Size in decimal digits up to `maxBody`. Whether a
  * Sequence is required is the caller's rule (a connection-level line has none). Every request
- * pays for this, so it walks the text by char codes, and makes no string for a header other
- * than Sequence and Size (see Head).
+ * pays for this, so it walks the text once by char codes (no indexOf or split), and makes no
+ * string for a header other than Sequence and Size (see Head).
  */
 export function parseHead(buf: Uint8Array, start: number, headEnd: number, maxBody: number): Head | HeadFault {
   const text = headText(buf, start, headEnd - 4);
   if (text === undefined) return fault("BAD_HEAD_BYTE", "message head is not valid UTF-8");
   const length = text.length;
-  const firstEnd = endOfLine(text, 0);
+  // One walk by char codes, lines found on the way: the scanner let no CR through without its
+  // LF, nor an LF without its CR, so a CR ends a line.
   // The first line's tokens, split on runs of spaces.
   let i = 0;
-  while (i < firstEnd && text.charCodeAt(i) === SPACE) i++;
-  if (i === firstEnd) return fault("EMPTY_COMMAND", "empty command line");
+  let c = 0;
+  while (i < length && (c = text.charCodeAt(i)) === SPACE) i++;
+  if (i === length || c === CR) return fault("EMPTY_COMMAND", "empty command line");
   const commandStart = i;
-  while (i < firstEnd && text.charCodeAt(i) !== SPACE) i++;
+  while (i < length && (c = text.charCodeAt(i)) !== SPACE && c !== CR) i++;
   const command = text.slice(commandStart, i);
   let args = NO_ARGS;
   for (;;) {
-    while (i < firstEnd && text.charCodeAt(i) === SPACE) i++;
-    if (i === firstEnd) break;
+    while (i < length && (c = text.charCodeAt(i)) === SPACE) i++;
+    if (i === length || c === CR) break;
     const tokenStart = i;
-    while (i < firstEnd && text.charCodeAt(i) !== SPACE) i++;
+    while (i < length && (c = text.charCodeAt(i)) !== SPACE && c !== CR) i++;
     if (args === NO_ARGS) args = [];
     (args as string[]).push(text.slice(tokenStart, i));
   }
+  const headersAt = i + 2;
 
   let sequence: string | undefined;
   let size = -1;
-  for (let lineStart = firstEnd + 2; lineStart < length; ) {
-    const lineEnd = endOfLine(text, lineStart);
+  for (let lineStart = headersAt; lineStart < length; ) {
     // The name runs to the first ':'; it may hold no space or tab.
     let colon = lineStart;
     let blank = false;
-    for (; colon < lineEnd; colon++) {
-      const c = text.charCodeAt(colon);
-      if (c === COLON) break;
+    for (; colon < length; colon++) {
+      c = text.charCodeAt(colon);
+      if (c === COLON || c === CR) break;
       if (c === SPACE || c === TAB) blank = true;
     }
-    if (colon === lineEnd) return fault("BAD_HEADER", `header line without ':': ${quote(text.slice(lineStart, lineEnd))}`);
+    if (colon === length || c === CR) return fault("BAD_HEADER", `header line without ':': ${quote(text.slice(lineStart, colon))}`);
     if (colon === lineStart || blank) return fault("BAD_HEADER", `invalid header name ${quote(text.slice(lineStart, colon))}`);
+    let lineEnd = colon + 1;
+    while (lineEnd < length && text.charCodeAt(lineEnd) !== CR) lineEnd++;
     const nameLength = colon - lineStart;
     if (nameLength === 8 && isNamed(text, lineStart, "sequence")) {
       if (sequence !== undefined) return fault("DUPLICATE_HEADER", "repeated Sequence header");
@@ -239,7 +243,7 @@ export function parseHead(buf: Uint8Array, start: number, headEnd: number, maxBo
     }
     lineStart = lineEnd + 2;
   }
-  return { command, args, sequence, size, text, headersAt: firstEnd + 2 };
+  return { command, args, sequence, size, text, headersAt };
 }
 
 /**
