@@ -186,25 +186,50 @@ const NO_ARGS: readonly string[] = Object.freeze([]);
  * string for a header other than Sequence and Size (see Head).
  */
 export function parseHead(buf: Uint8Array, start: number, headEnd: number, maxBody: number): Head | HeadFault {
-  const text = headText(buf, start, headEnd - 4);
-  if (text === undefined) return fault("BAD_HEAD_BYTE", "message head is not valid UTF-8");
+  // A head in a Buffer (the server's slab) is read as Latin-1 first, without the view and the
+  // decoder call that UTF-8 needs: for a head all in ASCII (most are) that is its text, and the
+  // walk finds out whether it is on the way. Anything else, faults included, is read again as
+  // UTF-8, so that what is returned never depends on the way taken.
+  if (buf instanceof Buffer) {
+    const head = parseText(buf.toString("latin1", start, headEnd - 4), maxBody, true);
+    if (head !== undefined && !isHeadFault(head)) return head;
+  }
+  let text: string;
+  try {
+    text = utf8.decode(buf.subarray(start, headEnd - 4));
+  } catch {
+    return fault("BAD_HEAD_BYTE", "message head is not valid UTF-8");
+  }
+  return parseText(text, maxBody, false)!;
+}
+
+/** parseHead over the head's text; with `asciiOnly`, undefined for a text that holds anything but ASCII. */
+function parseText(text: string, maxBody: number, asciiOnly: boolean): Head | HeadFault | undefined {
   const length = text.length;
   // One walk by char codes, lines found on the way: the scanner let no CR through without its
   // LF, nor an LF without its CR, so a CR ends a line.
   // The first line's tokens, split on runs of spaces.
   let i = 0;
   let c = 0;
+  // Every char is read once below; their bits together say whether one was past ASCII.
+  let seen = 0;
   while (i < length && (c = text.charCodeAt(i)) === SPACE) i++;
   if (i === length || c === CR) return fault("EMPTY_COMMAND", "empty command line");
   const commandStart = i;
-  while (i < length && (c = text.charCodeAt(i)) !== SPACE && c !== CR) i++;
+  while (i < length && (c = text.charCodeAt(i)) !== SPACE && c !== CR) {
+    seen |= c;
+    i++;
+  }
   const command = text.slice(commandStart, i);
   let args = NO_ARGS;
   for (;;) {
     while (i < length && (c = text.charCodeAt(i)) === SPACE) i++;
     if (i === length || c === CR) break;
     const tokenStart = i;
-    while (i < length && (c = text.charCodeAt(i)) !== SPACE && c !== CR) i++;
+    while (i < length && (c = text.charCodeAt(i)) !== SPACE && c !== CR) {
+      seen |= c;
+      i++;
+    }
     if (args === NO_ARGS) args = [];
     (args as string[]).push(text.slice(tokenStart, i));
   }
@@ -220,11 +245,12 @@ export function parseHead(buf: Uint8Array, start: number, headEnd: number, maxBo
       c = text.charCodeAt(colon);
       if (c === COLON || c === CR) break;
       if (c === SPACE || c === TAB) blank = true;
+      seen |= c;
     }
     if (colon === length || c === CR) return fault("BAD_HEADER", `header line without ':': ${quote(text.slice(lineStart, colon))}`);
     if (colon === lineStart || blank) return fault("BAD_HEADER", `invalid header name ${quote(text.slice(lineStart, colon))}`);
     let lineEnd = colon + 1;
-    while (lineEnd < length && text.charCodeAt(lineEnd) !== CR) lineEnd++;
+    for (; lineEnd < length && (c = text.charCodeAt(lineEnd)) !== CR; lineEnd++) seen |= c;
     const nameLength = colon - lineStart;
     if (nameLength === 8 && isNamed(text, lineStart, "sequence")) {
       if (sequence !== undefined) return fault("DUPLICATE_HEADER", "repeated Sequence header");
@@ -243,25 +269,8 @@ export function parseHead(buf: Uint8Array, start: number, headEnd: number, maxBo
     }
     lineStart = lineEnd + 2;
   }
+  if (asciiOnly && seen > 0x7f) return undefined;
   return { command, args, sequence, size, text, headersAt };
-}
-
-/**
- * `buf[start, end)` as text, or undefined when it is not valid UTF-8. A head all in ASCII (most
- * are) in a Buffer (the server's slab) is read as Latin-1, the same characters, without the
- * view and the decoder call that UTF-8 needs.
- */
-function headText(buf: Uint8Array, start: number, end: number): string | undefined {
-  if (buf instanceof Buffer) {
-    let i = start;
-    while (i < end && buf[i]! < 0x80) i++;
-    if (i === end) return buf.toString("latin1", start, end);
-  }
-  try {
-    return utf8.decode(buf.subarray(start, end));
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -11,9 +11,13 @@ const MAX_BODY = 1024;
 
 type Outcome = { kind: "head"; tokens: string[]; headers: [string, string][]; sequence?: string; size: number; length: number } | { kind: "fault"; code: string; message: string } | { kind: "need-more" };
 
-/** Feeds `input` into a window in the given cuts, as the server does, and reports the first message. */
-function feed(input: Uint8Array, cuts: number[]): Outcome {
-  const window = new Uint8Array(MAX_HEAD_BYTES + 16);
+/**
+ * Feeds `input` into a window in the given cuts, as the server does, and reports the first
+ * message. The window is a Buffer when `buffer` (as the server's slab: ASCII heads are read as
+ * Latin-1 there), else a plain Uint8Array (as the client's): both must say the same.
+ */
+function feed(input: Uint8Array, cuts: number[], buffer = false): Outcome {
+  const window = buffer ? Buffer.alloc(MAX_HEAD_BYTES + 16) : new Uint8Array(MAX_HEAD_BYTES + 16);
   let fill = 0;
   let scanFrom = 0;
   let previous = 0;
@@ -64,6 +68,9 @@ const CASES: [string, string, Partial<Outcome> & { kind: Outcome["kind"] }][] = 
   ["a huge Size", "PING\r\nSequence: 1\r\nSize: 99999999999999999999999\r\n\r\n", { kind: "fault", code: "BODY_TOO_LARGE" }],
   ["a Size at the limit", `PING\r\nSequence: 1\r\nSize: ${MAX_BODY}\r\n\r\n`, { kind: "head", size: MAX_BODY }],
   ["invalid UTF-8", "GET \xff\r\nSequence: 1\r\n\r\n", { kind: "fault", code: "BAD_HEAD_BYTE" }],
+  ["invalid UTF-8 behind a header fault", "GET k\r\nSequence 1\r\nX: \xff\r\n\r\n", { kind: "fault", code: "BAD_HEAD_BYTE" }],
+  ["UTF-8 in a header value only", "GET k\r\nSequence: 1\r\nX-Name: Zoë\r\n\r\n", { kind: "head", headers: [["Sequence", "1"], ["X-Name", "Zoë"]] }],
+  ["UTF-8 in a Sequence", "GET k\r\nSequence: é\r\n\r\n", { kind: "fault", code: "BAD_SEQUENCE", message: 'invalid Sequence "é": expected 1 to 64 visible ASCII characters' }],
   ["an unfinished head", "PING\r\nSequence: 1\r\n", { kind: "need-more" }],
 ];
 
@@ -85,6 +92,7 @@ describe("scanHead and parseHead", () => {
       check(whole, expected);
       expect(feed(input, Array.from({ length: input.length }, (_, i) => i + 1))).toEqual(whole);
       for (let cut = 1; cut < input.length; cut++) expect(feed(input, [cut])).toEqual(whole);
+      expect(feed(input, [], true)).toEqual(whole);
       if (whole.kind !== "need-more") {
         const glued = new Uint8Array([...input, ...enc.encode("PING\r\nSequence: 2\r\n\r\n")]);
         expect(feed(glued, [])).toEqual(whole);
@@ -132,6 +140,7 @@ describe("scanHead and parseHead", () => {
         const whole = feed(input, []);
         const cuts = Array.from({ length: Math.floor(random() * 6) }, () => Math.floor(random() * input.length)).sort((a, b) => a - b);
         expect(feed(input, cuts)).toEqual(whole);
+        expect(feed(input, cuts, true)).toEqual(whole);
       }
     } catch (error) {
       console.error(`head-scanner fuzz failed with GNP_FUZZ_SEED=${startSeed}`);
