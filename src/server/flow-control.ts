@@ -7,6 +7,7 @@
 
 import { SlotFlag } from "../slab/slab.ts";
 import type { ConnectionTable } from "./connection-table.ts";
+import { HandleQueue } from "./handle-queue.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { RequestReader } from "./request-reader.ts";
 
@@ -52,9 +53,8 @@ export class FlowControl {
   #loopOpen = false;
   /** This turn's budget is used up: from now on every read runs one request, then waits. */
   #loopSpent = false;
-  /** Handles of the connections waiting for a turn, in the order they began to wait, from #waitingHead on. */
-  #waiting: number[] = [];
-  #waitingHead = 0;
+  /** The connections waiting for a turn, in the order they began to wait. */
+  readonly #waiting = new HandleQueue();
 
   constructor(table: ConnectionTable, reader: RequestReader, options: { maxOutput: number; metrics: ServerMetrics }) {
     this.#table = table;
@@ -126,7 +126,7 @@ export class FlowControl {
     const requests = ++this.#turnRequests;
     const loopRequests = ++this.#loopRequests;
     if (this.#loopSpent) return true;
-    if (requests >= WAITING_SLICE && this.#waitingHead < this.#waiting.length) return true;
+    if (requests >= WAITING_SLICE && this.#waiting.length > 0) return true;
     if (loopRequests < TURN_REQUESTS && ((loopRequests & (TURN_CLOCK_EVERY - 1)) !== 0 || performance.now() - this.#loopStartedAt <= TURN_BUDGET_MS)) return false;
     this.#loopSpent = true;
     return true;
@@ -148,23 +148,16 @@ export class FlowControl {
    */
   readonly #nextTurn = (): void => {
     this.#loopOpen = false;
-    if (this.#waitingHead === this.#waiting.length) return;
+    if (this.#waiting.length === 0) return;
     this.#openLoopTurn(performance.now());
     const slab = this.#table.slab;
     // Bounded by the connections waiting when the turn began: one that waits again goes behind them.
-    for (let left = this.#waiting.length - this.#waitingHead; left > 0; left--) {
+    for (let left = this.#waiting.length; left > 0; left--) {
       if (this.#loopSpent || performance.now() - this.#loopStartedAt > TURN_BUDGET_MS) break;
-      const slot = slab.slotOf(this.#waiting[this.#waitingHead++]!);
+      const slot = slab.slotOf(this.#waiting.shift()!);
       if (slot < 0) continue;
       slab.flags[slot]! &= ~SlotFlag.YIELDED;
       this.maybeResume(slot);
-    }
-    if (this.#waitingHead === this.#waiting.length) {
-      this.#waiting = [];
-      this.#waitingHead = 0;
-    } else if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
-      this.#waiting = this.#waiting.slice(this.#waitingHead);
-      this.#waitingHead = 0;
     }
   };
 

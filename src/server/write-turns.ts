@@ -7,6 +7,7 @@
 
 import type { WriteAllowance } from "../protocol/output-queue.ts";
 import type { ConnectionTable } from "./connection-table.ts";
+import { HandleQueue } from "./handle-queue.ts";
 
 /** One connection's writes in one turn of the loop. */
 export const CONNECTION_TURN_BYTES = 512 * 1024;
@@ -33,9 +34,8 @@ export class WriteTurns implements WriteAllowance {
   readonly #bytesOf: Float64Array;
   /** Per slot: the handle of the connection waiting in #held, or -1. */
   readonly #heldHandle: Float64Array;
-  /** Handles of the connections held back, in the order they were, from #heldHead on. */
-  #held: number[] = [];
-  #heldHead = 0;
+  /** The connections held back, in the order they were. */
+  readonly #held = new HandleQueue();
 
   constructor(capacity: number, host: WriteTurnsHost) {
     this.#host = host;
@@ -77,20 +77,13 @@ export class WriteTurns implements WriteAllowance {
     this.#turnBytes = 0;
     const table = this.#host.table;
     // Bounded by the connections held when the turn began: one held again goes behind them.
-    for (let left = this.#held.length - this.#heldHead; left > 0; left--) {
-      const handle = this.#held[this.#heldHead++]!;
+    for (let left = this.#held.length; left > 0; left--) {
+      const handle = this.#held.shift()!;
       const slot = table.slab.slotOf(handle);
       // Closed meanwhile, its slot perhaps taken by another connection: nothing to write.
       if (slot < 0 || this.#heldHandle[slot] !== handle) continue;
       this.#heldHandle[slot] = -1;
       this.#host.writeOn(slot);
-    }
-    if (this.#heldHead === this.#held.length) {
-      this.#held = [];
-      this.#heldHead = 0;
-    } else if (this.#heldHead > 1024 && this.#heldHead * 2 > this.#held.length) {
-      this.#held = this.#held.slice(this.#heldHead);
-      this.#heldHead = 0;
     }
   };
 }
