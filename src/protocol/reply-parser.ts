@@ -15,10 +15,37 @@ export type ReplyMessage = {
   readonly kind: "message";
   readonly status: ReplyStatus;
   readonly sequence: string;
-  /** Every header in wire order, Sequence and Size included. */
+  /** Every header in wire order, Sequence and Size included; made the first time it is read. */
   readonly headers: [name: string, value: string][];
   readonly body: Uint8Array;
 };
+
+/**
+ * A head as messages share it: the parsed head, and its header list once somebody asked. Most
+ * readers never ask (a load generator reads the status and the Sequence), so the list is not
+ * made for them: for a reply whose head differs every time (a PUT's Version), making it was
+ * most of what a client spent per reply.
+ */
+type FramedHead = { readonly head: Head; headers: [string, string][] | undefined };
+
+class FramedMessage implements ReplyMessage {
+  readonly kind = "message";
+  readonly #head: FramedHead;
+
+  constructor(
+    readonly status: ReplyStatus,
+    readonly sequence: string,
+    head: FramedHead,
+    readonly body: Uint8Array,
+  ) {
+    this.#head = head;
+  }
+
+  get headers(): [string, string][] {
+    const head = this.#head;
+    return (head.headers ??= headersOf(head.head));
+  }
+}
 
 export type ReplyEvent =
   /** The server admitted the connection (`OK` CRLF as its first bytes). */
@@ -39,7 +66,8 @@ export type ReplyParserOptions = {
   /**
    * Remember parsed heads and reuse them when the same head bytes come again, as they do for
    * a load generator that reuses its Sequences. Messages with equal heads then share one
-   * `headers` array (treat it as read-only). Costs a lookup per head: off by default.
+   * `headers` array (treat it as read-only). Costs a lookup per head: off by default, and off
+   * again by itself when heads do not repeat (fewer than half of a memo's worth of lookups hit).
    */
   readonly reuseHeads?: boolean;
 };
@@ -62,8 +90,6 @@ type State = (typeof State)[keyof typeof State];
 
 // Reasons are shown to people; a stray invalid byte must not hide the rest of the text.
 const lossy = new TextDecoder("utf-8");
-// WHATWG "latin1" is windows-1252: still one distinct character per byte value.
-const singleByte = new TextDecoder("latin1");
 
 /**
  * Incremental parser of a server's output. Not reentrant; one per connection.
@@ -85,10 +111,14 @@ export class ReplyParser {
   // The framed head of the message whose body is awaited.
   #status: ReplyStatus = "OK";
   #sequence = "";
-  #headers: [string, string][] = [];
+  #head: FramedHead | undefined;
   #bodyStart = 0;
   #size = 0;
-  readonly #memo: Map<string, ParsedHead> | undefined;
+  #memo: Map<string, FramedHead> | undefined;
+  /** Lookups that found their head since the memo was last emptied. */
+  #memoHits = 0;
+  /** The bytes of #buf as a Buffer, which parseHead reads as Latin-1 first (its fast way). */
+  #text: Buffer<ArrayBuffer> = Buffer.alloc(0);
 
   constructor(options: ReplyParserOptions = {}) {
     const maxBody = options.maxBody ?? DEFAULT_MAX_REPLY_BODY;
@@ -121,9 +151,14 @@ export class ReplyParser {
     if (this.#read === this.#write) {
       this.#read = this.#write = 0;
       // Do not keep a large buffer alive after one large body has gone through.
-      if (this.#buf.length > SHRINK_ABOVE) this.#buf = new Uint8Array(0);
+      if (this.#buf.length > SHRINK_ABOVE) this.#use(new Uint8Array(0));
     }
     return events;
+  }
+
+  #use(buf: Uint8Array<ArrayBuffer>): void {
+    this.#buf = buf;
+    this.#text = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   #append(chunk: Uint8Array): void {
@@ -139,7 +174,7 @@ export class ReplyParser {
         while (capacity < needed) capacity *= 2;
         const grown = new Uint8Array(capacity);
         grown.set(this.#buf.subarray(this.#read, this.#write));
-        this.#buf = grown;
+        this.#use(grown);
       }
       this.#bodyStart -= this.#read;
       this.#read = 0;
@@ -209,7 +244,7 @@ export class ReplyParser {
             return;
           }
           if (scan.kind === "fault") return this.#fail(events, scan.message);
-          const parsed = this.#parseHead(buf, this.#read, scan.headEnd);
+          const parsed = this.#parseHead(this.#read, scan.headEnd);
           if (isHeadFault(parsed)) return this.#fail(events, parsed.message);
           const head = parsed.head;
           const status = head.command;
@@ -220,7 +255,7 @@ export class ReplyParser {
           if (head.size < 0) return this.#fail(events, `${status} message without a Size header`);
           this.#status = status as ReplyStatus;
           this.#sequence = head.sequence;
-          this.#headers = parsed.headers;
+          this.#head = parsed;
           this.#size = head.size;
           this.#bodyStart = scan.headEnd;
           this.#state = State.Body;
@@ -229,16 +264,10 @@ export class ReplyParser {
         case State.Body: {
           const bodyEnd = this.#bodyStart + this.#size;
           if (bodyEnd > this.#write) return;
-          events.push({
-            kind: "message",
-            status: this.#status,
-            sequence: this.#sequence,
-            headers: this.#headers,
-            body: buf.slice(this.#bodyStart, bodyEnd),
-          });
+          events.push(new FramedMessage(this.#status, this.#sequence, this.#head!, buf.slice(this.#bodyStart, bodyEnd)));
           this.#read = bodyEnd;
           this.#state = State.Start;
-          this.#headers = [];
+          this.#head = undefined;
           continue;
         }
         case State.Done:
@@ -247,18 +276,27 @@ export class ReplyParser {
     }
   }
 
-  #parseHead(buf: Uint8Array, start: number, end: number): ParsedHead | HeadFault {
+  #parseHead(start: number, end: number): FramedHead | HeadFault {
+    const buf = this.#text;
     const memo = this.#memo;
-    if (memo === undefined || end - start > MEMO_MAX_HEAD) return withHeaders(parseHead(buf, start, end, this.#maxBody));
+    if (memo === undefined || end - start > MEMO_MAX_HEAD) return framed(parseHead(buf, start, end, this.#maxBody));
     // One char per byte, one to one: equal keys are equal bytes, so a hit is exactly what
     // parseHead would return for these bytes.
-    const key = singleByte.decode(buf.subarray(start, end));
+    const key = buf.toString("latin1", start, end);
     const known = memo.get(key);
-    if (known !== undefined) return known;
-    const parsed = withHeaders(parseHead(buf, start, end, this.#maxBody));
+    if (known !== undefined) {
+      this.#memoHits++;
+      return known;
+    }
+    const parsed = framed(parseHead(buf, start, end, this.#maxBody));
     if (!isHeadFault(parsed)) {
-      if (memo.size >= MEMO_ENTRIES) memo.clear();
-      memo.set(key, parsed);
+      if (memo.size >= MEMO_ENTRIES) {
+        // A memo's worth of distinct heads with fewer hits than that: they do not repeat.
+        if (this.#memoHits < MEMO_ENTRIES) this.#memo = undefined;
+        memo.clear();
+        this.#memoHits = 0;
+      }
+      this.#memo?.set(key, parsed);
     }
     return parsed;
   }
@@ -270,16 +308,13 @@ export class ReplyParser {
 
   #finish(): void {
     this.#state = State.Done;
-    this.#buf = new Uint8Array(0);
+    this.#use(new Uint8Array(0));
     this.#read = this.#write = 0;
   }
 }
 
-/** A reply's head and its headers: a client reads all of them, so they are made at once. */
-type ParsedHead = { head: Head; headers: [string, string][] };
-
-function withHeaders(head: Head | HeadFault): ParsedHead | HeadFault {
-  return isHeadFault(head) ? head : { head, headers: headersOf(head) };
+function framed(head: Head | HeadFault): FramedHead | HeadFault {
+  return isHeadFault(head) ? head : { head, headers: undefined };
 }
 
 function isErrorLine(buf: Uint8Array, at: number): boolean {

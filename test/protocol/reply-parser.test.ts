@@ -36,13 +36,19 @@ function message(status: "OK" | "ERR" | "PUSH", sequence: string, body: string, 
 
 const fault = (message: string): ReplyEvent => ({ kind: "fault", code: "BAD_REPLY", message });
 
+/** A message's fields as plain data (its headers are made when read), other events as they are. */
+function plain(event: ReplyEvent): ReplyEvent {
+  if (event.kind !== "message") return event;
+  return { kind: "message", status: event.status, sequence: event.sequence, headers: event.headers, body: event.body };
+}
+
 /** Feeds `input` cut at the given offsets (ascending) and returns every event. */
 function feed(input: Uint8Array, cuts: number[], options?: ConstructorParameters<typeof ReplyParser>[0]): ReplyEvent[] {
   const parser = new ReplyParser(options);
   const events: ReplyEvent[] = [];
   let from = 0;
   for (const cut of [...cuts, input.length]) {
-    events.push(...parser.push(input.subarray(from, cut)));
+    events.push(...parser.push(input.subarray(from, cut)).map(plain));
     from = cut;
   }
   return events;
@@ -210,6 +216,17 @@ describe("ReplyParser", () => {
     expect((first[0] as { headers: unknown }).headers).toBe((again[0] as { headers: unknown }).headers);
     const events = Array.from({ length: 2000 }, (_, i) => parser.push(reply("OK", `s${i}`, String(i)))[0] as { sequence: string });
     expect(events.every((event, i) => event.sequence === `s${i}`)).toBe(true);
+  });
+
+  test("makes a message's headers when they are first read, once, in wire order", () => {
+    const parser = new ReplyParser({ expectGreeting: false });
+    const [event] = parser.push(reply("OK", "9", "v", "Version: 12\r\nX-Trace:  a b \r\n"));
+    if (event?.kind !== "message") throw new Error(`expected a message, got ${JSON.stringify(event)}`);
+    expect(event.headers).toEqual([["Sequence", "9"], ["Size", "1"], ["Version", "12"], ["X-Trace", "a b"]]);
+    expect(event.headers).toBe(event.headers);
+    // Read after later input overwrote the parser's buffer, they are still this message's.
+    parser.push(reply("OK", "10", "w", "Version: 13\r\n"));
+    expect(event.headers[2]).toEqual(["Version", "12"]);
   });
 
   test("ignores every byte after a fault", () => {
