@@ -197,7 +197,7 @@ export class GnpClient {
     switch (event.kind) {
       case "message":
         if (!this.#calls.dispatch(event) && event.status === "PUSH" && this.#options.onPush !== undefined) {
-          deliver(this.#options.onPush, new Message("PUSH", event.sequence, event.headers, event.body));
+          deliver(this.#options.onPush, new Message("PUSH", event.sequence, event, event.body));
         }
         return;
       case "greeting":

@@ -7,6 +7,14 @@ import { headerValue } from "../protocol/head-scanner.ts";
 
 const utf8 = new TextDecoder("utf-8");
 
+type HeaderList = readonly (readonly [name: string, value: string])[];
+/**
+ * A message's headers: the list, or what holds it, read when asked. The reply parser makes a
+ * message's list the first time it is read (most replies are never asked), so a Message made
+ * from a parsed reply passes that on rather than making the list for every call.
+ */
+export type HeaderSource = HeaderList | { readonly headers: HeaderList };
+
 /**
  * A reply or push from the server.
  *
@@ -17,15 +25,20 @@ const utf8 = new TextDecoder("utf-8");
 export class Message<S extends "OK" | "PUSH" = "OK" | "PUSH"> {
   readonly status: S;
   readonly sequence: string;
-  /** Every header in wire order, Sequence and Size included. */
-  readonly headers: readonly (readonly [name: string, value: string])[];
   readonly body: Uint8Array;
+  readonly #headers: HeaderSource;
 
-  constructor(status: S, sequence: string, headers: readonly (readonly [string, string])[], body: Uint8Array) {
+  constructor(status: S, sequence: string, headers: HeaderSource, body: Uint8Array) {
     this.status = status;
     this.sequence = sequence;
-    this.headers = headers;
+    this.#headers = headers;
     this.body = body;
+  }
+
+  /** Every header in wire order, Sequence and Size included. */
+  get headers(): HeaderList {
+    const source = this.#headers;
+    return isHeaderList(source) ? source : source.headers;
   }
 
   /** The first header with this name (case-insensitive), or undefined. */
@@ -48,6 +61,10 @@ export class Message<S extends "OK" | "PUSH" = "OK" | "PUSH"> {
       throw new GnpError("BAD_REPLY", `reply body is not JSON: ${JSON.stringify(shown)}`, { cause: error });
     }
   }
+}
+
+function isHeaderList(source: HeaderSource): source is HeaderList {
+  return Array.isArray(source);
 }
 
 /** The successful answer to a call. */

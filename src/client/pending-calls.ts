@@ -68,7 +68,7 @@ export class PendingCalls {
     if (message.status === "PUSH") {
       const listener = this.#listeners.get(message.sequence);
       if (listener === undefined) return false;
-      deliver(listener, new Message("PUSH", message.sequence, message.headers, message.body));
+      deliver(listener, new Message("PUSH", message.sequence, message, message.body));
       return true;
     }
     const call = this.#calls.get(message.sequence);
@@ -78,7 +78,7 @@ export class PendingCalls {
     }
     this.#delete(message.sequence);
     if (message.status === "OK") {
-      call.resolve(new Message("OK", message.sequence, message.headers, message.body));
+      call.resolve(new Message("OK", message.sequence, message, message.body));
     } else {
       // An ERR reply ends whatever the request asked for, a subscription included.
       this.#listeners.delete(message.sequence);
