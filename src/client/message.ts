@@ -1,6 +1,7 @@
 // What a call resolves with (an OK reply) and what a subscriber receives (a PUSH): the
 // Sequence, the headers in wire order, and the body as bytes, with text and JSON views.
-// Immutable once made; the body is the parser's own copy, so holding it keeps nothing else alive.
+// Immutable once made; the body is the parser's own copy, and the headers come from the reply's
+// own head (its text, not the parser's buffer), so holding it keeps nothing else alive.
 
 import { GnpError } from "../errors.ts";
 import { headerValue } from "../protocol/head-scanner.ts";
