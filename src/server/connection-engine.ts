@@ -389,18 +389,7 @@ export class ConnectionEngine implements ConnectionHost {
    */
   drain(): void {
     this.#arrivals.drain();
-    const slab = this.slab;
-    for (let slot = 0; slot < slab.highWater; slot++) {
-      const flags = slab.flags[slot]!;
-      if ((flags & SlotFlag.IN_USE) === 0 || flags & SlotFlag.CONDEMNED) continue;
-      if ((flags & SlotFlag.ADMITTED) === 0) {
-        slab.flags[slot] = flags | SlotFlag.CONDEMNED;
-        this.#table.sockets[slot]?.terminate();
-        continue;
-      }
-      slab.flags[slot] = flags | SlotFlag.DRAINING;
-      if (slab.inflight[slot] === 0 && (flags & SlotFlag.INPUT_PAUSED) === 0) this.#table.finishDraining(slot);
-    }
+    this.#table.drainAll();
   }
 
   /** Cuts every connection still open (the shutdown deadline passed). */

@@ -159,6 +159,26 @@ export class ConnectionTable {
     this.sockets[slot]?.end();
   }
 
+  /**
+   * The server begins to shut down: a connection still in its handshake is cut; every admitted
+   * one stops reading, and ends with the shutdown line once its commands have replied (at once
+   * when none is running and none waits behind a pause; otherwise their replies finish it).
+   */
+  drainAll(): void {
+    const slab = this.slab;
+    for (let slot = 0; slot < slab.highWater; slot++) {
+      const flags = slab.flags[slot]!;
+      if ((flags & SlotFlag.IN_USE) === 0 || flags & SlotFlag.CONDEMNED) continue;
+      if ((flags & SlotFlag.ADMITTED) === 0) {
+        slab.flags[slot] = flags | SlotFlag.CONDEMNED;
+        this.sockets[slot]?.terminate();
+        continue;
+      }
+      slab.flags[slot] = flags | SlotFlag.DRAINING;
+      if (slab.inflight[slot] === 0 && (flags & SlotFlag.INPUT_PAUSED) === 0) this.finishDraining(slot);
+    }
+  }
+
   /** A draining connection whose commands have all replied: the shutdown line goes last. */
   finishDraining(slot: number): void {
     this.condemn(slot, "SHUTTING_DOWN", "server is shutting down");
