@@ -11,6 +11,11 @@
 //   bun bench/durable.ts --only full --compare ../a --compare ../b   # gnp's sync=full rows alone
 //   bun bench/durable.ts --only gnp --stalls        # plus what the event loop did while it stalled
 //   bun bench/durable.ts --only full --warmup 30    # steady state: after 1 s the JIT is still compiling
+//   bun bench/durable.ts --keyspace 1000000         # each write to one of a million keys, so the table grows
+//
+// By default every write goes to one key (`PUT k`; redis-benchmark's SET without -r), the cheapest
+// case for a store. --keyspace N spreads them over N random keys on both sides (`gnp bench
+// --keyspace N --command "PUT key:__rand_int__"`, `redis-benchmark -r N`), so a B-tree grows.
 //
 // Server CPU per operation is utime+stime of the server process (all its threads) from
 // /proc/PID/stat over the flood, divided by the operations it answered. Without redis-server
@@ -37,6 +42,8 @@ const { values } = parseArgs({
     conns: { type: "string", default: "50" },
     pipeline: { type: "string", default: "16" },
     "body-size": { type: "string", default: "100" },
+    /** Random keys over this many on both sides instead of one key. */
+    keyspace: { type: "string" },
     only: { type: "string" },
     /** Other checkouts of gnp (e.g. the code before a change), run beside this one; may be given more than once. */
     compare: { type: "string", multiple: true },
@@ -52,6 +59,8 @@ const warmup = Number(values.warmup);
 const runs = Number(values.runs);
 const [conns, pipeline, bodySize] = [Number(values.conns), Number(values.pipeline), Number(values["body-size"])];
 if (!(duration >= 1) || !Number.isInteger(runs) || runs < 1) throw new RangeError("--duration must be at least 1 and --runs a whole number from 1");
+const keyspace = values.keyspace === undefined ? undefined : Number(values.keyspace);
+if (keyspace !== undefined && !(Number.isInteger(keyspace) && keyspace >= 1)) throw new RangeError("--keyspace must be a whole number from 1");
 if (!(warmup >= 0)) throw new RangeError("--warmup must be 0 or more seconds");
 const canPin = !values["no-pin"] && cpus().length >= 2 && Bun.which("taskset") !== null;
 const pin = (cpu: number, argv: string[]) => (canPin ? ["taskset", "-c", String(cpu), ...argv] : argv);
@@ -89,7 +98,7 @@ if (!redisServer || !redisBenchmark) {
   console.log("redis-server or redis-benchmark not found: measuring gnp only (Debian: apt-get install -y redis-server redis-tools)\n");
 }
 console.log(`bun ${Bun.version}, ${cpus().length} x ${cpus()[0]?.model ?? "unknown CPU"}; ${canPin ? "servers on CPU 0, clients on CPU 1" : "not pinned"}`);
-console.log(`${runs} runs of ${duration} s per server (after ${warmup} s unmeasured): ${conns} connections x ${pipeline} in flight, ${bodySize}-byte values; medians (min..max)\n`);
+console.log(`${runs} runs of ${duration} s per server (after ${warmup} s unmeasured): ${conns} connections x ${pipeline} in flight, ${bodySize}-byte values; ${keyspace === undefined ? "one key" : `random keys over ${keyspace.toLocaleString("en-US")}`}; medians (min..max)\n`);
 
 const results = new Map<string, Outcome[]>(targets.map((target) => [target.name, []]));
 const rateGuess = new Map<string, number>();
@@ -148,7 +157,8 @@ async function runGnp(target: Target): Promise<Outcome> {
 }
 
 function floodArgs(seconds: number): string[] {
-  return ["--command", "PUT k", "--body-size", String(bodySize), "--conns", String(conns), "--pipeline", String(pipeline), "--duration", String(seconds)];
+  const keys = keyspace === undefined ? ["--command", "PUT k"] : ["--command", "PUT key:__rand_int__", "--keyspace", String(keyspace)];
+  return [...keys, "--body-size", String(bodySize), "--conns", String(conns), "--pipeline", String(pipeline), "--duration", String(seconds)];
 }
 
 function spawnGnpBench(server: Started, args: string[]) {
@@ -179,7 +189,7 @@ async function runRedis(target: Target): Promise<Outcome> {
     const requests = Math.round(calibrated * duration);
     const before = cpuSeconds(child.pid);
     const started = performance.now();
-    const flood = Bun.spawn(pin(1, [redisBenchmark!, "-p", String(port), "-t", "set", "-c", String(conns), "-P", String(pipeline), "-d", String(bodySize), "-n", String(requests), "--csv"]), {
+    const flood = Bun.spawn(pin(1, [redisBenchmark!, "-p", String(port), "-t", "set", "-c", String(conns), "-P", String(pipeline), "-d", String(bodySize), ...redisKeys(), "-n", String(requests), "--csv"]), {
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -198,8 +208,13 @@ async function runRedis(target: Target): Promise<Outcome> {
   }
 }
 
+/** redis-benchmark's SET key is key:__rand_int__, random below -r N, or that very string without it. */
+function redisKeys(): string[] {
+  return keyspace === undefined ? [] : ["-r", String(keyspace)];
+}
+
 async function calibrate(port: number, requests: number): Promise<number> {
-  const run = Bun.spawn(pin(1, [redisBenchmark!, "-p", String(port), "-t", "set", "-c", String(conns), "-P", String(pipeline), "-d", String(bodySize), "-n", String(Math.round(requests)), "--csv"]), { stdout: "pipe" });
+  const run = Bun.spawn(pin(1, [redisBenchmark!, "-p", String(port), "-t", "set", "-c", String(conns), "-P", String(pipeline), "-d", String(bodySize), ...redisKeys(), "-n", String(Math.round(requests)), "--csv"]), { stdout: "pipe" });
   return parseCsv(await new Response(run.stdout).text()).rps;
 }
 

@@ -54,7 +54,15 @@ export class Tally {
 }
 
 export type Target = ConnectionSettings & { timeoutMs: number };
-export type RrPlan = { command: string; args: string[]; body: Uint8Array | undefined; pipeline: number };
+export type RrPlan = { command: string; args: string[]; body: Uint8Array | undefined; pipeline: number; keyspace?: number | undefined };
+
+/**
+ * redis-benchmark's placeholder: with a keyspace, each request's copy of it becomes 12 random
+ * digits, a number below the keyspace, so requests keep one size and are patched in place.
+ */
+export const RANDOM_KEY = "__rand_int__";
+/** The placeholder has room for 12 digits. */
+export const RANDOM_KEY_LIMIT = 1e12;
 
 /** One run of load: how many connections, the shared budget and tally, and when to give up. */
 export type Run = {
@@ -120,6 +128,22 @@ function openRaw(target: Target, handlers: Handlers & { tls: TLSOptions }): void
   }).catch(() => {}); // connectError has reported it
 }
 
+/** The offsets of `needle` (ASCII) in `bytes`. */
+function placesOf(bytes: Uint8Array, needle: string): number[] {
+  const places: number[] = [];
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = text.indexOf(needle, 0, "latin1"); at >= 0; at = text.indexOf(needle, at + needle.length, "latin1")) places.push(at);
+  return places;
+}
+
+/** `value` (below 10^12) as 12 decimal digits, zero-padded, at `bytes[at]`. */
+function writeDigits(bytes: Uint8Array, at: number, value: number): void {
+  for (let i = at + RANDOM_KEY.length - 1; i >= at; i--) {
+    bytes[i] = 0x30 + (value % 10);
+    value = Math.floor(value / 10);
+  }
+}
+
 /** One `rr` connection: `pipeline` slots, each with its request bytes and its send time. */
 class RrConnection {
   readonly #budget: Budget;
@@ -127,6 +151,9 @@ class RrConnection {
   readonly #requests: Uint8Array[];
   readonly #slotOf = new Map<string, number>();
   readonly #size: number;
+  /** Where in a request the placeholder's copies are, when the plan has a keyspace. */
+  readonly #randomAt: number[];
+  readonly #keyspace: number;
   readonly #batch: Uint8Array;
   readonly #sentAt: Float64Array;
   #toSend: number[] = [];
@@ -150,6 +177,9 @@ class RrConnection {
       return plan.body === undefined ? head : Buffer.concat([head, plan.body]);
     });
     this.#size = this.#requests[0]!.length;
+    // The placeholder is in the command line, before the Sequence: at the same place in every slot's request.
+    this.#keyspace = plan.keyspace ?? 0;
+    this.#randomAt = this.#keyspace > 0 ? placesOf(this.#requests[0]!, RANDOM_KEY) : [];
     this.#batch = new Uint8Array(this.#size * plan.pipeline);
     this.#sentAt = new Float64Array(plan.pipeline);
   }
@@ -207,6 +237,7 @@ class RrConnection {
       for (let i = 0; i < count; i++) {
         const slot = this.#toSend[i]!;
         this.#batch.set(this.#requests[slot]!, i * this.#size);
+        for (const at of this.#randomAt) writeDigits(this.#batch, i * this.#size + at, Math.floor(Math.random() * this.#keyspace));
         this.#sentAt[slot] = now;
       }
       this.#toSend.length = 0;

@@ -6,7 +6,7 @@
 import { CONNECTION_FLAGS, connectionUsage, resolveConnection, type Env } from "./connection-flags.ts";
 import { FlagReader, flagHelp, numberWithin, parseCommandLine, ValueMistake, type FlagSpec, type FlagTexts } from "../config/flags.ts";
 import type { Limit } from "../options.ts";
-import { Budget, Tally, runHandshakes, runRequestReply, type RrPlan, type Target } from "./bench-drivers.ts";
+import { Budget, RANDOM_KEY, RANDOM_KEY_LIMIT, Tally, runHandshakes, runRequestReply, type RrPlan, type Target } from "./bench-drivers.ts";
 import { CliFailure, processIo, type CliIo } from "../io.ts";
 import { GnpError } from "../errors.ts";
 import { describe, formatHostPort } from "../wording.ts";
@@ -24,12 +24,19 @@ const whole = (min: number, max: number): Limit => ({ min, max, whole: true, sec
 const seconds = { min: 0, max: 86_400, whole: false, seconds: true, positive: true } as const satisfies Limit;
 
 const BENCH_FLAGS = {
-  mode: { type: "string", arg: "rr|handshake", choices: ["rr", "handshake"], env: false, default: "rr", parse: mode, help: "rr: request/reply (default); handshake: connect, mutual TLS, greeting, close" },
+  mode: { type: "string", arg: "rr|handshake", choices: ["rr", "handshake"], env: false, default: "rr", parse: parseMode, help: "rr: request/reply (default); handshake: connect, mutual TLS, greeting, close" },
   conns: { type: "string", arg: "N", env: false, default: DEFAULT_BENCH_CONNS, parse: numberWithin(whole(1, 10_000)), help: `concurrent connections (default ${DEFAULT_BENCH_CONNS})` },
   pipeline: { type: "string", arg: "N", env: false, default: 1, parse: numberWithin(whole(1, 100_000)), help: "requests in flight per connection, rr only (default 1)" },
   duration: { type: "string", arg: "S", env: false, parse: numberWithin(seconds), help: `seconds to run (default ${DEFAULT_BENCH_DURATION_S}; with --requests, a limit on top)` },
   requests: { type: "string", arg: "N", env: false, parse: numberWithin(whole(1, 1e12)), help: "requests (or handshakes) in total, then stop" },
   command: { type: "string", arg: '"CMD ARG"', env: false, default: "PING", help: 'the request to send, command and arguments (default "PING")' },
+  keyspace: {
+    type: "string",
+    arg: "N",
+    env: false,
+    parse: numberWithin(whole(1, RANDOM_KEY_LIMIT)),
+    help: `each request's ${RANDOM_KEY} in --command becomes a random 12-digit number below N, as with redis-benchmark -r (e.g. --command "PUT key:${RANDOM_KEY}")`,
+  },
   "body-size": { type: "string", arg: "N", env: false, default: 0, parse: numberWithin(whole(0, 1024 * 1024 * 1024)), help: "send a body of N bytes with every request (default: none)" },
   timeout: {
     type: "string",
@@ -52,6 +59,8 @@ export type BenchSettings = {
   requests: number | undefined;
   command: string;
   args: string[];
+  /** Random keys below this number replace RANDOM_KEY in the request (rr only). */
+  keyspace: number | undefined;
   bodySize: number;
   timeoutS: number;
   json: boolean;
@@ -64,6 +73,8 @@ export type BenchResult = {
   conns: number;
   pipeline: number;
   command: string;
+  /** With --keyspace: how many keys the requests were spread over. */
+  keyspace?: number;
   bodySize: number;
   seconds: number;
   ok: number;
@@ -159,6 +170,7 @@ async function measure(target: Target, what: { settings: BenchSettings; io: Benc
     conns: settings.conns,
     pipeline: settings.mode === "rr" ? settings.pipeline : 1,
     command: settings.mode === "rr" ? [settings.command, ...settings.args].join(" ") : "",
+    ...(settings.keyspace === undefined ? {} : { keyspace: settings.keyspace }),
     bodySize: settings.bodySize,
     seconds: Math.round(seconds * 1000) / 1000,
     ok: tally.ok,
@@ -181,6 +193,7 @@ function plan(settings: BenchSettings): RrPlan {
     args: settings.args,
     body: settings.bodySize > 0 ? new Uint8Array(settings.bodySize).fill(0x78) : undefined,
     pipeline: settings.pipeline,
+    keyspace: settings.keyspace,
   };
 }
 
@@ -190,8 +203,15 @@ export function benchSettings(values: FlagTexts): BenchSettings {
   const words = flags.read("command").split(" ").filter(Boolean);
   if (words.length === 0) throw new CliFailure("invalid --command \"\": expected a command and its arguments", 2);
   const [command, ...args] = words as [string, ...string[]];
+  const keyspace = flags.read("keyspace");
+  const mode = flags.read("mode");
+  if (keyspace !== undefined && mode !== "rr") throw new CliFailure("--keyspace applies to --mode rr: a handshake sends no request", 2);
+  // Without the placeholder the flag would change nothing, and a run would look random-keyed when it is not.
+  if (keyspace !== undefined && !args.some((arg) => arg.includes(RANDOM_KEY))) {
+    throw new CliFailure(`--keyspace needs ${RANDOM_KEY} in an argument of --command, where the random key goes (e.g. --command "PUT key:${RANDOM_KEY}")`, 2);
+  }
   return {
-    mode: flags.read("mode"),
+    mode,
     conns: flags.read("conns"),
     pipeline: flags.read("pipeline"),
     // With --requests alone, the count decides when to stop; otherwise the clock does.
@@ -199,19 +219,20 @@ export function benchSettings(values: FlagTexts): BenchSettings {
     requests,
     command,
     args,
+    keyspace,
     bodySize: flags.read("body-size"),
     timeoutS: flags.read("timeout"),
     json: flags.read("json"),
   };
 }
 
-function mode(text: string): "rr" | "handshake" {
+function parseMode(text: string): "rr" | "handshake" {
   if (text === "rr" || text === "handshake") return text;
   throw ValueMistake.expected("rr or handshake");
 }
 
 export function formatSummary(r: BenchResult): string {
-  const what = r.mode === "rr" ? `${r.conns} conns x pipeline ${r.pipeline}, ${JSON.stringify(r.command)}${r.bodySize > 0 ? ` + ${r.bodySize}-byte body` : ""}` : `${r.conns} concurrent handshakes`;
+  const what = r.mode === "rr" ? `${r.conns} conns x pipeline ${r.pipeline}, ${JSON.stringify(r.command)}${r.keyspace === undefined ? "" : ` over ${format(r.keyspace)} random keys`}${r.bodySize > 0 ? ` + ${r.bodySize}-byte body` : ""}` : `${r.conns} concurrent handshakes`;
   const unit = r.mode === "rr" ? "req/s" : "handshakes/s";
   const lines = [
     `gnp bench ${r.mode}: ${r.target}, ${what}, ${r.seconds.toFixed(2)} s`,

@@ -16,6 +16,7 @@ let server: TestServer;
 let cwd: string;
 const release = Promise.withResolvers<void>();
 const bodySizes = new Set<number>();
+const keysSeen: string[] = [];
 
 beforeAll(async () => {
   const pki = await makeTestPki();
@@ -24,6 +25,10 @@ beforeAll(async () => {
     s.command("SIZE", (req) => {
       bodySizes.add(req.body.length);
       return String(req.body.length);
+    });
+    s.command("KEY", (req) => {
+      keysSeen.push(req.args.join(" "));
+      return "ok";
     });
     s.command("HANG", () => release.promise.then(() => "late"));
   });
@@ -64,6 +69,22 @@ describe("gnp bench", () => {
     expect([exitCode, result.ok, result.bodySize, [...bodySizes]]).toEqual([0, 50, 3000, [3000]]);
   });
 
+  test("--keyspace puts a random 12-digit key below N where the command has __rand_int__, in every request", async () => {
+    keysSeen.length = 0;
+    const { exitCode, result } = await benchJson(["--requests", "600", "--conns", "2", "--pipeline", "16", "--command", "KEY user:__rand_int__ and __rand_int__", "--keyspace", "5"]);
+    expect([exitCode, result.ok, result.errors, result.keyspace]).toEqual([0, 600, 0, 5]);
+    expect(keysSeen.length).toBe(600);
+    const shape = /^user:00000000000([0-4]) and 00000000000([0-4])$/;
+    expect(keysSeen.filter((key) => !shape.test(key))).toEqual([]);
+    // 600 draws from 5: every key comes up, and the two placeholders are drawn apart.
+    expect(new Set(keysSeen.map((key) => key.slice(0, 17))).size).toBe(5);
+    expect(keysSeen.some((key) => key.slice(16, 17) !== key.slice(-1))).toBe(true);
+    // Without the flag the placeholder is sent as it is.
+    keysSeen.length = 0;
+    expect((await benchJson(["--requests", "3", "--command", "KEY k:__rand_int__"])).result.ok).toBe(3);
+    expect(keysSeen).toEqual(["k:__rand_int__", "k:__rand_int__", "k:__rand_int__"]);
+  });
+
   test("handshake mode connects, waits for the greeting and closes, --requests times", async () => {
     const { exitCode, result } = await benchJson(["--mode", "handshake", "--requests", "20", "--conns", "4"]);
     expect([exitCode, result.mode, result.ok, result.errors]).toEqual([0, "handshake", 20, 0]);
@@ -96,7 +117,7 @@ describe("gnp bench", () => {
   });
 
   test("a mistake in the flags is one line and exit 2", async () => {
-    for (const args of [["--mode", "udp"], ["--conns", "0"], ["--pipeline", "1.5"], ["--duration", "0"], ["--command", ""], ["PING"]]) {
+    for (const args of [["--mode", "udp"], ["--conns", "0"], ["--pipeline", "1.5"], ["--duration", "0"], ["--command", ""], ["PING"], ["--keyspace", "10"], ["--command", "PUT k:__rand_int__", "--keyspace", "0"], ["--mode", "handshake", "--keyspace", "10"]]) {
       const run = await bench(args);
       expect([args.join(" "), run.exitCode, isOneLine(run.stderr)]).toEqual([args.join(" "), 2, true]);
     }
