@@ -29,6 +29,22 @@ function fixup(unit: number): number {
   return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
 }
 
+/** A code unit from U+D800 up: only where both strings have one does `<` differ from compareKeys. */
+const HIGH_UNIT = /[\uD800-\uFFFF]/;
+
+/**
+ * compareKeys, by the engine's own string comparison: exact when either string has no unit
+ * from U+D800 up, since the two orders part only where both strings' first differing units do.
+ */
+function compareUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** How to compare keys against `key`: natively when it allows (most keys are ASCII), else compareKeys. */
+function comparerFor(key: string): (a: string, b: string) => number {
+  return HIGH_UNIT.test(key) ? compareKeys : compareUnits;
+}
+
 export class SortedKeys {
   /** Non-empty chunks, each sorted, all of chunk i below all of chunk i + 1. */
   #chunks: string[][] = [];
@@ -39,17 +55,19 @@ export class SortedKeys {
       this.#chunks.push([key]);
       return;
     }
-    const c = this.#chunkFor(key);
+    const compare = comparerFor(key);
+    const c = this.#chunkFor(key, compare);
     const chunk = this.#chunks[c]!;
-    chunk.splice(lowerBound(chunk, key), 0, key);
+    chunk.splice(lowerBound(chunk, key, compare), 0, key);
     if (chunk.length > MAX_CHUNK) this.#chunks.splice(c + 1, 0, chunk.splice(chunk.length >> 1));
   }
 
   /** Removes `key`, which must be present. */
   delete(key: string): void {
-    const c = this.#chunkFor(key);
+    const compare = comparerFor(key);
+    const c = this.#chunkFor(key, compare);
     const chunk = this.#chunks[c]!;
-    const at = lowerBound(chunk, key);
+    const at = lowerBound(chunk, key, compare);
     if (chunk[at] !== key) return;
     chunk.splice(at, 1);
     if (chunk.length === 0) this.#chunks.splice(c, 1);
@@ -59,8 +77,9 @@ export class SortedKeys {
   scan(from: string, limit: number, accept: (key: string) => boolean): string[] {
     const found: string[] = [];
     if (this.#chunks.length === 0) return found;
-    let c = this.#chunkFor(from);
-    let at = lowerBound(this.#chunks[c]!, from);
+    const compare = comparerFor(from);
+    let c = this.#chunkFor(from, compare);
+    let at = lowerBound(this.#chunks[c]!, from, compare);
     // Bounded by `limit`: each turn adds a key or stops.
     for (; c < this.#chunks.length && found.length < limit; c++, at = 0) {
       const chunk = this.#chunks[c]!;
@@ -77,24 +96,25 @@ export class SortedKeys {
   }
 
   /** The chunk a key belongs in: the first whose last key is not below it, else the last. */
-  #chunkFor(key: string): number {
+  #chunkFor(key: string, compare: (a: string, b: string) => number): number {
     let low = 0;
     let high = this.#chunks.length - 1;
     while (low < high) {
       const mid = (low + high) >> 1;
-      if (compareKeys(this.#chunks[mid]!.at(-1)!, key) < 0) low = mid + 1;
+      const chunk = this.#chunks[mid]!;
+      if (compare(chunk[chunk.length - 1]!, key) < 0) low = mid + 1;
       else high = mid;
     }
     return low;
   }
 }
 
-function lowerBound(chunk: readonly string[], key: string): number {
+function lowerBound(chunk: readonly string[], key: string, compare: (a: string, b: string) => number): number {
   let low = 0;
   let high = chunk.length;
   while (low < high) {
     const mid = (low + high) >> 1;
-    if (compareKeys(chunk[mid]!, key) < 0) low = mid + 1;
+    if (compare(chunk[mid]!, key) < 0) low = mid + 1;
     else high = mid;
   }
   return low;
