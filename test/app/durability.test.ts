@@ -1,12 +1,13 @@
 // What a PUT's OK promises, checked with the real program: kill -9 the server right after the
 // OK, or in the middle of a flood of pipelined PUTs from many connections (from source and as
-// the compiled executable, whose commit thread is a bundled entry point), start it again on
-// the same data directory, and every acknowledged value is there, with INFO's counters exact.
+// the compiled executable, whose commit thread is a bundled entry point; and once past a WAL
+// checkpoint), start it again on the same data directory, and every acknowledged value is
+// there, with INFO's counters exact.
 // Also: a store that cannot be opened stops the start with one line and a non-zero exit.
 
 import { Database } from "bun:sqlite";
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect as connectClient, type GnpClient } from "../../src/client/index.ts";
 import { CliProcess, cleanupCli, freshDir, runCli } from "../cli/cli-process.ts";
@@ -64,36 +65,45 @@ test("a store file that is not a database stops the start with one line", async 
   expect(lines[0]).toMatch(/^gnp: cannot open store sqlite:\/\/.*gnp\.db: /);
 });
 
-const WRITERS = 8;
-const PUTS_PER_WRITER = 400;
+/** How a flood is shaped: its connections, their PUTs, each value, and when the kill comes. */
+type Flood = {
+  writers: number;
+  putsPerWriter: number;
+  value: (w: number, i: number) => string;
+  killAfter: number;
+  /** Looks at the data directory as the kill left it, before the restart. */
+  afterKill?: (dataDir: string) => void;
+};
+
+/** 8 connections of 400 small PUTs each, killed once a quarter of them are acknowledged. */
+const SMALL_FLOOD: Flood = { writers: 8, putsPerWriter: 400, value: (w, i) => `writer ${w} put ${i}: ${"v".repeat(i % 50)}`, killAfter: 800 };
 const IN_FLIGHT = 16;
 
 /**
- * 8 connections each keep 16 PUTs of their own keys in flight (and every tenth PUT is also one
- * of a key they all share) until a quarter of all PUTs are acknowledged; then the server is
- * killed with SIGKILL, writes still in flight. After a restart every acknowledged key holds its
+ * Each connection keeps 16 PUTs of its own keys in flight (and every tenth PUT is also one of
+ * a key they all share) until `killAfter` PUTs are acknowledged; then the server is killed
+ * with SIGKILL, writes still in flight. After a restart every acknowledged key holds its
  * value, the shared key is at least at its highest acknowledged version, and INFO counts
  * exactly the documents on disk.
  */
-async function floodKillRestart(start: (dir: string) => CliProcess): Promise<void> {
+async function floodKillRestart(start: (dir: string) => CliProcess, shape: Flood = SMALL_FLOOD): Promise<void> {
   const dir = freshDir();
   const first = start(dir);
   const port = await first.listeningPort();
-  const writers = await Promise.all(Array.from({ length: WRITERS }, () => client(dir, port)));
+  const writers = await Promise.all(Array.from({ length: shape.writers }, () => client(dir, port)));
   const acknowledged = new Map<string, string>();
   let sharedVersion = 0;
   let unanswered = 0;
   let killed = false;
-  const quarter = (WRITERS * PUTS_PER_WRITER) / 4;
-  const { promise: atQuarter, resolve: onQuarter } = Promise.withResolvers<void>();
+  const { promise: atKill, resolve: onKill } = Promise.withResolvers<void>();
   const flood = writers.map(async (writer, w) => {
     let next = 0;
-    // Bounded: each lane ends at PUTS_PER_WRITER, at the kill, or at its first lost call.
+    // Bounded: each lane ends at putsPerWriter, at the kill, or at its first lost call.
     const lane = async () => {
-      while (next < PUTS_PER_WRITER && !killed) {
+      while (next < shape.putsPerWriter && !killed) {
         const i = next++;
         const key = `flood/${w}/${i}`;
-        const value = `writer ${w} put ${i}: ${"v".repeat(i % 50)}`;
+        const value = shape.value(w, i);
         try {
           if (i % 10 === 0) {
             const reply = await writer.call("PUT", ["flood/shared"], { body: `${w}/${i}` });
@@ -101,7 +111,7 @@ async function floodKillRestart(start: (dir: string) => CliProcess): Promise<voi
           }
           await writer.call("PUT", [key], { body: value });
           acknowledged.set(key, value);
-          if (acknowledged.size >= quarter) onQuarter();
+          if (acknowledged.size >= shape.killAfter) onKill();
         } catch {
           unanswered++;
           return;
@@ -110,13 +120,14 @@ async function floodKillRestart(start: (dir: string) => CliProcess): Promise<voi
     };
     await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
   });
-  await atQuarter;
+  await atKill;
   killed = true;
   first.kill("SIGKILL");
   await first.done;
   await Promise.all(flood);
   // The kill must have landed mid-flood, or this would be the single-writer test again.
   expect(unanswered).toBeGreaterThan(0);
+  shape.afterKill?.(join(dir, "data"));
 
   const second = start(dir);
   await using reader = await client(dir, await second.listeningPort());
@@ -146,4 +157,16 @@ describe("kill -9 during a flood of pipelined PUTs from many connections", () =>
   test("the compiled executable: every acknowledged write is there after a restart, and INFO counts what is on disk", async () => {
     await floodKillRestart((dir) => new CliProcess([BINARY, "serve", "--port", "0", "--data", "data"], { cwd: dir }));
   }, 60_000);
+
+  // The store checkpoints every 10,000 WAL pages (sqlite-writer.ts): values of about a page each,
+  // and the kill after 14,000 of them, so that a checkpoint has copied pages back into gnp.db and
+  // the WAL has started over, its old frames still behind the new, when the server dies.
+  test("past a checkpoint: every acknowledged write is there after a restart from a WAL that started over", async () => {
+    const pageSized = (w: number, i: number) => `writer ${w} put ${i}: `.padEnd(3000, String.fromCharCode(97 + ((w + i) % 26)));
+    let fileAtKill = 0;
+    // Before its first checkpoint the file holds little more than the schema; everything is in the WAL.
+    const afterKill = (data: string) => void (fileAtKill = statSync(join(data, "gnp.db")).size);
+    await floodKillRestart((dir) => serve(dir), { writers: 8, putsPerWriter: 2500, value: pageSized, killAfter: 14_000, afterKill });
+    expect(fileAtKill).toBeGreaterThan(8 * 1024 * 1024);
+  }, 120_000);
 });
