@@ -163,10 +163,15 @@ describe("kill -9 during a flood of pipelined PUTs from many connections", () =>
   // the WAL has started over, its old frames still behind the new, when the server dies.
   test("past a checkpoint: every acknowledged write is there after a restart from a WAL that started over", async () => {
     const pageSized = (w: number, i: number) => `writer ${w} put ${i}: `.padEnd(3000, String.fromCharCode(97 + ((w + i) % 26)));
-    let fileAtKill = 0;
-    // Before its first checkpoint the file holds little more than the schema; everything is in the WAL.
-    const afterKill = (data: string) => void (fileAtKill = statSync(join(data, "gnp.db")).size);
+    const atKill = { file: 0, wal: 0 };
+    const afterKill = (data: string) => {
+      atKill.file = statSync(join(data, "gnp.db")).size;
+      atKill.wal = statSync(join(data, "gnp.db-wal")).size;
+    };
     await floodKillRestart((dir) => serve(dir), { writers: 8, putsPerWriter: 2500, value: pageSized, killAfter: 14_000, afterKill });
-    expect(fileAtKill).toBeGreaterThan(8 * 1024 * 1024);
+    // Before its first checkpoint the file holds little more than the schema; everything is in the WAL.
+    expect(atKill.file).toBeGreaterThan(8 * 1024 * 1024);
+    // One value fills a page: a WAL that had never started over would hold 14,000 frames of 4,120 bytes.
+    expect(atKill.wal).toBeLessThan(14_000 * 4120);
   }, 120_000);
 });
