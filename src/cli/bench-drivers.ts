@@ -234,10 +234,12 @@ class RrConnection {
     const count = this.#toSend.length;
     if (count > 0 && this.#socket !== undefined && !this.#finished) {
       const now = performance.now();
+      const randomAt = this.#randomAt;
       for (let i = 0; i < count; i++) {
         const slot = this.#toSend[i]!;
         this.#batch.set(this.#requests[slot]!, i * this.#size);
-        for (const at of this.#randomAt) writeDigits(this.#batch, i * this.#size + at, Math.floor(Math.random() * this.#keyspace));
+        // Without --keyspace the list is empty and a request costs nothing more.
+        for (let r = 0; r < randomAt.length; r++) writeDigits(this.#batch, i * this.#size + randomAt[r]!, Math.floor(Math.random() * this.#keyspace));
         this.#sentAt[slot] = now;
       }
       this.#toSend.length = 0;
